@@ -1,0 +1,38 @@
+import type { Release, Service } from './model.js';
+import type { Endpoint, OutboundListener, RouteTable, ServiceRoute } from './route-table.js';
+import { effectiveRules } from './traffic.js';
+
+export interface RouteTableInput {
+  revision: number;
+  services: Service[];
+  /** Active releases (at most one per service). */
+  releases: Release[];
+  /** Endpoints of a service version as the workload runtimes see them now. */
+  endpoints(service: string, version: string): Endpoint[];
+  listeners: OutboundListener[];
+  now?: string;
+}
+
+/** The pure compiler from desired state to the route table that proxies apply atomically. */
+export function compileRouteTable(input: RouteTableInput): RouteTable {
+  const releaseByService = new Map(input.releases.map((r) => [r.service, r]));
+  const services: ServiceRoute[] = input.services
+    .map((svc) => {
+      const release = releaseByService.get(svc.name);
+      return {
+        name: svc.name,
+        port: svc.port,
+        ingressPaths: svc.ingress?.paths ?? [],
+        release: release?.name ?? null,
+        versions: svc.versions.map((v) => ({ name: v.name, endpoints: input.endpoints(svc.name, v.name) })),
+        rules: effectiveRules(svc, release),
+      };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    revision: input.revision,
+    generatedAt: input.now ?? new Date().toISOString(),
+    services,
+    listeners: [...input.listeners].sort((a, b) => a.port - b.port),
+  };
+}

@@ -1,0 +1,233 @@
+import { z } from 'zod';
+import { dns1123LabelProblem } from './names.js';
+import { regexProblem } from './regex.js';
+
+/**
+ * The resource model: services, versions, route rules and releases, as zod schemas (the API's OpenAPI
+ * document is generated from these) and their TypeScript types. Checks that need no other resource
+ * live here; checks across resources (does the version exist?) live in validate.ts.
+ */
+
+export const Name = z.string().superRefine((value, ctx) => {
+  const problem = dns1123LabelProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const StringMatch = z
+  .strictObject({
+    exact: z.string().optional(),
+    prefix: z.string().optional(),
+    regex: z.string().optional(),
+  })
+  .superRefine((m, ctx) => {
+    const kinds = (['exact', 'prefix', 'regex'] as const).filter((k) => m[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must have exactly one of exact, prefix or regex, got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
+      });
+      return;
+    }
+    if (m.regex !== undefined) {
+      const problem = regexProblem(m.regex);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['regex'], message: problem });
+    }
+  })
+  .meta({ description: 'One of exact, prefix or regex (RE2 syntax, whole-string match).' });
+export type StringMatch = z.infer<typeof StringMatch>;
+
+export const MatchBlock = z
+  .strictObject({
+    uri: StringMatch.optional(),
+    headers: z.record(z.string().min(1), StringMatch).optional(),
+    cookie: z.record(z.string().min(1), StringMatch).optional(),
+    queryParams: z.record(z.string().min(1), StringMatch).optional(),
+    method: StringMatch.optional(),
+  })
+  .meta({ description: 'Every condition of a block must hold (AND); a rule matches when any block does (OR).' });
+export type MatchBlock = z.infer<typeof MatchBlock>;
+
+export const Weight = z.int().min(0).max(100);
+
+export const RouteDestination = z.strictObject({ version: Name, weight: Weight });
+export type RouteDestination = z.infer<typeof RouteDestination>;
+
+export const Sticky = z.union([
+  z.strictObject({ cookie: z.string().min(1) }),
+  z.strictObject({ header: z.string().min(1) }),
+  z.strictObject({ sourceIp: z.literal(true) }),
+]);
+export type Sticky = z.infer<typeof Sticky>;
+
+export const Mirror = z.strictObject({ version: Name, percent: z.number().min(0).max(100).default(100) });
+export type Mirror = z.infer<typeof Mirror>;
+
+export const Rule = z
+  .strictObject({
+    match: z.array(MatchBlock).optional(),
+    route: z.array(RouteDestination).min(1, 'must name at least one version'),
+    mirror: Mirror.optional(),
+    sticky: Sticky.optional(),
+  })
+  .superRefine((rule, ctx) => {
+    const sum = rule.route.reduce((acc, d) => acc + d.weight, 0);
+    if (sum !== 100) ctx.addIssue({ code: 'custom', path: ['route'], message: `weights must sum to 100, got ${sum}` });
+    const seen = new Set<string>();
+    for (const [i, d] of rule.route.entries()) {
+      if (seen.has(d.version)) {
+        ctx.addIssue({ code: 'custom', path: ['route', i, 'version'], message: `version "${d.version}" is named twice` });
+      }
+      seen.add(d.version);
+    }
+  });
+export type Rule = z.infer<typeof Rule>;
+
+export const Readiness = z.strictObject({
+  path: z.string().startsWith('/').default('/health'),
+  timeoutSeconds: z.number().positive().default(60),
+});
+
+export const ProcessWorkload = z.strictObject({
+  kind: z.literal('process'),
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+  replicas: z.int().min(1).max(32).default(1),
+  readiness: Readiness.optional(),
+});
+export type ProcessWorkload = z.infer<typeof ProcessWorkload>;
+
+const HostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9080');
+
+export const EndpointsWorkload = z.strictObject({
+  kind: z.literal('endpoints'),
+  addresses: z.array(HostPort).min(1, 'must list at least one address'),
+  health: z.strictObject({ path: z.string().startsWith('/') }).optional(),
+});
+export type EndpointsWorkload = z.infer<typeof EndpointsWorkload>;
+
+export const KubernetesWorkload = z.strictObject({
+  kind: z.literal('kubernetes'),
+  image: z.string().min(1),
+  env: z.record(z.string(), z.string()).default({}),
+  args: z.array(z.string()).optional(),
+  replicas: z.int().min(1).default(1),
+});
+export type KubernetesWorkload = z.infer<typeof KubernetesWorkload>;
+
+export const Workload = z.discriminatedUnion('kind', [ProcessWorkload, EndpointsWorkload, KubernetesWorkload]);
+export type Workload = z.infer<typeof Workload>;
+
+/** A candidate's workload: any subset of a workload's fields; the rest comes from the baseline. */
+export const PartialWorkload = z.strictObject({
+  kind: z.enum(['process', 'endpoints', 'kubernetes']).optional(),
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().optional(),
+  replicas: z.int().min(1).max(32).optional(),
+  readiness: Readiness.optional(),
+  addresses: z.array(HostPort).min(1).optional(),
+  health: z.strictObject({ path: z.string().startsWith('/') }).optional(),
+  image: z.string().min(1).optional(),
+});
+export type PartialWorkload = z.infer<typeof PartialWorkload>;
+
+export const Version = z.strictObject({
+  name: Name,
+  labels: z.record(z.string(), z.string()).default({}),
+  workload: Workload,
+});
+export type Version = z.infer<typeof Version>;
+
+export const ServiceSpec = z
+  .strictObject({
+    name: Name,
+    port: z.int().min(1).max(65535).default(9080),
+    ingress: z.strictObject({ paths: z.array(z.string().startsWith('/')).default([]) }).optional(),
+    versions: z.array(Version).min(1, 'must have at least one version'),
+    routes: z.array(Rule).default([]),
+  })
+  .superRefine((svc, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, v] of svc.versions.entries()) {
+      if (seen.has(v.name)) ctx.addIssue({ code: 'custom', path: ['versions', i, 'name'], message: `version "${v.name}" is listed twice` });
+      seen.add(v.name);
+    }
+  });
+export type ServiceSpec = z.infer<typeof ServiceSpec>;
+
+export interface Meta {
+  resourceVersion: string;
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string;
+}
+
+export type Service = ServiceSpec & Meta;
+
+export const Traffic = z
+  .strictObject({
+    weights: z.record(Name, Weight).optional(),
+    match: z.array(MatchBlock).min(1).optional(),
+    rules: z.array(Rule).min(1).optional(),
+    sticky: Sticky.optional(),
+    mirror: Mirror.optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.rules && (t.weights || t.match || t.sticky || t.mirror)) {
+      ctx.addIssue({ code: 'custom', message: 'give either "rules" alone, or "weights" with optional "match", "sticky" and "mirror"' });
+    }
+    if (!t.rules && !t.weights && !t.match) {
+      ctx.addIssue({ code: 'custom', message: 'must give "weights", "match" or "rules"' });
+    }
+    if (t.weights) {
+      const sum = Object.values(t.weights).reduce((a, b) => a + b, 0);
+      if (sum !== 100) ctx.addIssue({ code: 'custom', path: ['weights'], message: `must sum to 100, got ${sum}` });
+    }
+  })
+  .meta({
+    description:
+      '{"weights":{"v1":90,"v2":10}} splits by weight; {"match":[...],"weights":{...}} sends matching requests to the candidate and the rest by weights; {"rules":[...]} gives full control.',
+  });
+export type Traffic = z.infer<typeof Traffic>;
+
+export const ReleasePhase = z.enum(['Pending', 'Progressing', 'TakenOver', 'RolledBack', 'Failed']);
+export type ReleasePhase = z.infer<typeof ReleasePhase>;
+
+export const ReleaseSpec = z.strictObject({
+  name: Name,
+  service: Name,
+  strategy: z.literal('canary').default('canary'),
+  baseline: Name.optional(),
+  candidate: z.strictObject({ name: Name, workload: PartialWorkload.optional() }),
+  traffic: Traffic,
+});
+export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;
+export type ReleaseSpec = z.infer<typeof ReleaseSpec>;
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  at: string;
+}
+
+export interface ReleaseStatus {
+  phase: ReleasePhase;
+  governor: string | null;
+  /** Share of requests each version served over the last minute, 0..1; empty until traffic flows. */
+  observed: Record<string, number>;
+  conditions: Condition[];
+  /** Whether the candidate's workload was created by this release (and so is removed if the baseline is kept). */
+  candidateCreated: boolean;
+}
+
+/** A stored release: the spec with its baseline resolved, its status and metadata. */
+export type Release = Omit<ReleaseSpec, 'baseline'> & { baseline: string; status: ReleaseStatus } & Meta;
+
+export const TakeoverBody = z.strictObject({ version: Name });
+export const PatchReleaseBody = z.strictObject({ traffic: Traffic });
+export const PutRoutesBody = z.strictObject({ rules: z.array(Rule) });

@@ -1,0 +1,51 @@
+import type { Rule } from './model.js';
+
+/**
+ * The compiled, versioned route table that the control plane pushes to every proxy. It is plain data
+ * (JSON on the wire); a proxy compiles its rules into matchers once per snapshot, never per request.
+ */
+export interface RouteTable {
+  /** Increases with every change of desired state or of endpoint readiness. */
+  revision: number;
+  generatedAt: string;
+  services: ServiceRoute[];
+  /** One outbound listener per workload instance, so the proxy knows the source of each call. */
+  listeners: OutboundListener[];
+}
+
+export interface ServiceRoute {
+  name: string;
+  port: number;
+  /** Path prefixes under which the ingress reaches this service when the Host header names none. */
+  ingressPaths: string[];
+  /** The active release that owns the routes, if any. */
+  release: string | null;
+  versions: VersionRoute[];
+  /** The rules in force: first match wins. A release's governor is already applied. */
+  rules: Rule[];
+}
+
+export interface VersionRoute {
+  name: string;
+  endpoints: Endpoint[];
+}
+
+export interface Endpoint {
+  /** host:port */
+  address: string;
+  /** Instance name, e.g. reviews-v2-1, or the address for endpoints workloads. */
+  instance: string;
+  ready: boolean;
+}
+
+export interface OutboundListener {
+  /** Loopback port the instance calls as MESH_OUTBOUND. */
+  port: number;
+  service: string;
+  version: string;
+  instance: string;
+}
+
+export function emptyRouteTable(): RouteTable {
+  return { revision: 0, generatedAt: new Date(0).toISOString(), services: [], listeners: [] };
+}
