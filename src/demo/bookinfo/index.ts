@@ -1,0 +1,2 @@
+export * from './bookinfo-services.js';
+export * from './trace-headers.js';

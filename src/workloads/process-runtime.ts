@@ -1,0 +1,345 @@
+import { InputError } from '../core/errors.js';
+import type { ProcessWorkload } from '../core/model.js';
+import { instanceName } from '../core/names.js';
+import type { Endpoint, OutboundListener } from '../core/route-table.js';
+import { freeLoopbackPort } from './process/free-port.js';
+import { GroupLedger } from './process/group-ledger.js';
+import { defaultProcessTimings, ProcessInstance, type ProcessRuntimeEvent, type ProcessTimings } from './process/process-instance.js';
+import { stopGroupsSync } from './process/process-groups.js';
+import type { DesiredVersion, InstanceStatus, LogLine, VersionHealth, WorkloadRuntime } from './workload-runtime.js';
+
+export type { ProcessRuntimeEvent, ProcessTimings } from './process/process-instance.js';
+
+export interface ProcessRuntimeOptions {
+  /** Lines kept per instance (stdout and stderr together); default 1000. */
+  logLines?: number;
+  /** SIGTERM -> SIGKILL grace when stopping an instance; default 5000 ms. */
+  drainMs?: number;
+  /** Between marking a stopping instance unready and SIGTERM, so proxies stop sending to it; default 1000 ms. */
+  unreadyDelayMs?: number;
+  /** Extra environment for every instance (the workload's own env wins). */
+  env?: Record<string, string>;
+  /** When set, a ledger of running process groups is kept there, and leftovers of a killed run are reaped on start. */
+  dataDir?: string;
+  /** Every instance event: started, ready, unready, exited, restarting, failed, stopping, stopped. */
+  onEvent?: (e: ProcessRuntimeEvent) => void;
+  /** Supervisor timings (probe periods, back-off); the defaults are the documented behaviour. */
+  timings?: Partial<ProcessTimings>;
+}
+
+/** Environment variables never passed on to workloads: they would hand them the control plane's keys. */
+const SECRET_ENV = ['CANARY_ADMIN_TOKEN', 'CANARY_TOKEN'];
+
+interface VersionGroup {
+  service: string;
+  version: string;
+  workload: ProcessWorkload;
+  /** The workload minus its replica count: a change here replaces the instances, a replica change scales them. */
+  specKey: string;
+  instances: ProcessInstance[];
+}
+
+/**
+ * The local supervisor for `process` workloads. For each replica of a desired version it picks two free
+ * loopback ports (the instance's PORT and its outbound listener, MESH_OUTBOUND), spawns the command in its own
+ * process group, probes readiness, restarts crashes with exponential back-off, keeps recent output, and stops
+ * instances gracefully when their version leaves the desired set. It never leaves a child behind: stopAll()
+ * stops everything, installExitHandlers() covers signals and exit, and with a data directory a ledger
+ * covers even a SIGKILL of the supervisor.
+ */
+export class ProcessRuntime implements WorkloadRuntime {
+  private readonly groups = new Map<string, VersionGroup>();
+  /** Instances on their way out (version retired, replaced or scaled down): listed until they exit. */
+  private readonly draining = new Set<ProcessInstance>();
+  private readonly listenersOnChange: (() => void)[] = [];
+  private readonly ports = new Set<number>();
+  private readonly liveGroups = new Set<number>();
+  private readonly ledger: GroupLedger | null;
+  private readonly timings: ProcessTimings;
+  private readonly logLines: number;
+  private readonly drainMs: number;
+  private readonly unreadyDelayMs: number;
+  private lock: Promise<unknown> = Promise.resolve();
+  private readonly stopsInFlight = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly opts: ProcessRuntimeOptions = {}) {
+    this.logLines = opts.logLines ?? 1000;
+    if (!Number.isInteger(this.logLines) || this.logLines < 1)
+      throw new InputError(`logLines: must be a positive integer, got ${opts.logLines}`);
+    this.drainMs = opts.drainMs ?? 5000;
+    if (!(this.drainMs >= 0)) throw new InputError(`drainMs: must be 0 or more milliseconds, got ${opts.drainMs}`);
+    this.unreadyDelayMs = opts.unreadyDelayMs ?? 1000;
+    this.timings = { ...defaultProcessTimings, ...opts.timings };
+    this.ledger = opts.dataDir ? new GroupLedger(opts.dataDir) : null;
+    const reaped = this.ledger?.reapLeftovers() ?? [];
+    if (reaped.length > 0) {
+      opts.onEvent?.({
+        type: 'stopped',
+        at: new Date().toISOString(),
+        service: '',
+        version: '',
+        instance: reaped.join(','),
+        pid: null,
+        message: `killed ${reaped.length} instance(s) left running by a previous run: ${reaped.join(', ')}`,
+      });
+    }
+  }
+
+  async reconcile(desired: DesiredVersion[]): Promise<void> {
+    const wanted = new Map<string, { service: string; version: string; workload: ProcessWorkload }>();
+    for (const d of desired) {
+      const w = d.version.workload;
+      if (w.kind !== 'process') {
+        throw new InputError(`${d.service}/${d.version.name}: workload.kind must be "process" for the process runtime, got "${w.kind}"`);
+      }
+      wanted.set(key(d.service, d.version.name), { service: d.service, version: d.version.name, workload: w });
+    }
+    const stops: Promise<void>[] = [];
+    // Reconciles run one at a time (port allocation awaits); stops are awaited outside, so a slow drain
+    // never holds up the next change.
+    const run = this.lock.then(async () => {
+      if (this.closed) throw new Error('process runtime: reconcile after stopAll()');
+      for (const [k, g] of this.groups) {
+        const w = wanted.get(k);
+        if (!w || specKey(w.workload) !== g.specKey) {
+          this.groups.delete(k);
+          for (const inst of g.instances) stops.push(this.retire(inst));
+        }
+      }
+      for (const [k, w] of wanted) {
+        let g = this.groups.get(k);
+        if (!g) {
+          g = { ...w, specKey: specKey(w.workload), instances: [] };
+          this.groups.set(k, g);
+        }
+        g.workload = w.workload;
+        const replicas = w.workload.replicas;
+        while (g.instances.length > replicas) stops.push(this.retire(g.instances.pop()!));
+        while (g.instances.length < replicas) g.instances.push(await this.startInstance(g, g.instances.length + 1));
+      }
+    });
+    this.lock = run.catch(() => {});
+    await run;
+    if (stops.length > 0) this.changed();
+    // Stops go on in the background (unready at once, SIGTERM after unreadyDelayMs, SIGKILL after drainMs) so
+    // that an API call retiring a version does not wait for the drain; idle() waits for them.
+    const all = Promise.all(stops).then(() => {});
+    this.stopsInFlight.add(all);
+    void all.finally(() => this.stopsInFlight.delete(all));
+  }
+
+  /** Resolves when every instance being stopped has exited. */
+  async idle(): Promise<void> {
+    while (this.stopsInFlight.size > 0) await Promise.all(this.stopsInFlight);
+  }
+
+  private async startInstance(g: VersionGroup, n: number): Promise<ProcessInstance> {
+    const port = await freeLoopbackPort(this.ports);
+    this.ports.add(port);
+    const outboundPort = await freeLoopbackPort(this.ports);
+    this.ports.add(outboundPort);
+    const name = instanceName(g.service, g.version, n);
+    const inst = new ProcessInstance({
+      service: g.service,
+      version: g.version,
+      name,
+      port,
+      outboundPort,
+      workload: g.workload,
+      env: this.envFor(g, name, port, outboundPort),
+      logLines: this.logLines,
+      timings: this.timings,
+      onChange: () => this.changed(),
+      onEvent: (e) => this.opts.onEvent?.(e),
+      onGroup: (pgid, alive) => {
+        if (alive) {
+          this.liveGroups.add(pgid);
+          this.ledger?.add(pgid, name);
+        } else {
+          this.liveGroups.delete(pgid);
+          this.ledger?.remove(pgid);
+        }
+      },
+    });
+    inst.start();
+    return inst;
+  }
+
+  private envFor(g: VersionGroup, name: string, port: number, outboundPort: number): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of SECRET_ENV) delete env[k];
+    env.SERVICE_NAME = g.service;
+    env.SERVICE_VERSION = g.version;
+    Object.assign(env, this.opts.env ?? {}, g.workload.env);
+    // The mesh's own variables always win: the proxy and the route table rely on them.
+    env.PORT = String(port);
+    env.MESH_OUTBOUND = `http://127.0.0.1:${outboundPort}`;
+    env.MESH_INSTANCE = name;
+    return env;
+  }
+
+  private async retire(inst: ProcessInstance): Promise<void> {
+    this.draining.add(inst);
+    try {
+      await inst.stop(this.drainMs, this.unreadyDelayMs);
+    } finally {
+      this.draining.delete(inst);
+      this.ports.delete(inst.config.port);
+      this.ports.delete(inst.config.outboundPort);
+      this.changed();
+    }
+  }
+
+  /** Current instances of a version, then those still draining. */
+  private instancesOf(service: string, version: string): ProcessInstance[] {
+    const current = this.groups.get(key(service, version))?.instances ?? [];
+    const leaving = [...this.draining].filter((i) => i.config.service === service && i.config.version === version);
+    return [...current, ...leaving];
+  }
+
+  endpoints(service: string, version: string): Endpoint[] {
+    return this.instancesOf(service, version).map((i) => ({ address: `127.0.0.1:${i.config.port}`, instance: i.name, ready: i.isReady }));
+  }
+
+  listeners(): OutboundListener[] {
+    const all = [...[...this.groups.values()].flatMap((g) => g.instances), ...this.draining];
+    return all.map((i) => ({ port: i.config.outboundPort, service: i.config.service, version: i.config.version, instance: i.name }));
+  }
+
+  instances(service: string, version: string): InstanceStatus[] {
+    return this.instancesOf(service, version).map((i) => i.status());
+  }
+
+  health(service: string, version: string): VersionHealth {
+    const g = this.groups.get(key(service, version));
+    if (!g) return { ready: false, failed: false, reason: `${service}/${version}: no process workload is running` };
+    const ready = g.instances.filter((i) => i.isReady).length;
+    const total = g.instances.length;
+    if (ready > 0) return { ready: true, failed: false, reason: `${ready}/${total} instances ready` };
+    const failed = g.instances.filter((i) => i.failedReason !== null);
+    if (failed.length === total && total > 0) {
+      return { ready: false, failed: true, reason: failed.map((i) => `${i.name}: ${i.failedReason}`).join('; ') };
+    }
+    const waiting = g.instances.map((i) => `${i.name} ${i.status().state}`).join(', ');
+    return { ready: false, failed: false, reason: `0/${total} instances ready (${waiting})` };
+  }
+
+  logs(service: string, version: string, opts: { tail?: number; instance?: string } = {}): LogLine[] {
+    const lines = this.instancesOf(service, version)
+      .filter((i) => opts.instance === undefined || i.name === opts.instance)
+      .flatMap((i) => i.logs.toArray());
+    // Stable sort: each instance's lines keep their order; instances interleave by time.
+    lines.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    const tail = opts.tail ?? this.logLines;
+    return tail >= lines.length ? lines : lines.slice(lines.length - Math.max(0, tail));
+  }
+
+  onChange(listener: () => void): void {
+    this.listenersOnChange.push(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listenersOnChange) {
+      try {
+        l();
+      } catch {
+        // A listener's failure is its own; the supervisor keeps going.
+      }
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    this.closed = true;
+    await this.lock;
+    const all = [...this.groups.values()].flatMap((g) => g.instances);
+    this.groups.clear();
+    // Shutting down: no time to wait for proxies to notice, go straight to SIGTERM.
+    await Promise.all([
+      ...all.map(async (inst) => {
+        this.draining.add(inst);
+        try {
+          await inst.stop(this.drainMs, 0);
+        } finally {
+          this.draining.delete(inst);
+        }
+      }),
+      ...[...this.draining].map((inst) => inst.stop(this.drainMs, 0)),
+    ]);
+    await this.idle();
+    this.ports.clear();
+    this.changed();
+  }
+
+  /**
+   * Kills every process group synchronously (SIGTERM, up to `graceMs`, then SIGKILL): for signal and exit
+   * handlers, where nothing asynchronous runs any more.
+   */
+  killAllSync(graceMs = 1000): void {
+    this.closed = true;
+    // First stop every supervisor, so that no instance is restarted when the kill below ends it.
+    for (const inst of [...[...this.groups.values()].flatMap((g) => g.instances), ...this.draining]) inst.halt();
+    const groups = [...this.liveGroups];
+    if (groups.length === 0) return;
+    stopGroupsSync(groups, graceMs);
+    for (const g of groups) {
+      this.liveGroups.delete(g);
+      this.ledger?.remove(g);
+    }
+  }
+}
+
+function key(service: string, version: string): string {
+  return `${service}/${version}`;
+}
+
+function specKey(w: ProcessWorkload): string {
+  const { replicas: _replicas, ...rest } = w;
+  return stableJson(rest);
+}
+
+/** JSON with object keys sorted at every level, so equal workloads give equal keys. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const registered = new Set<ProcessRuntime>();
+let installed = false;
+
+/**
+ * Makes sure no workload outlives this process: on SIGINT, SIGTERM, SIGHUP and at exit, every registered
+ * runtime kills its process groups synchronously. Handlers are installed once per process, whatever the
+ * number of runtimes. When nobody else listens for the signal, the signal's default action (exit) follows;
+ * when someone does (e.g. `canary up` stopping its proxy), that listener decides when to exit.
+ * Returns a function that unregisters this runtime.
+ */
+export function installExitHandlers(runtime: ProcessRuntime): () => void {
+  registered.add(runtime);
+  if (!installed) {
+    installed = true;
+    const killAll = (graceMs: number) => {
+      for (const r of registered) r.killAllSync(graceMs);
+    };
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const handler = () => {
+        killAll(1000);
+        if (process.listenerCount(sig) === 1) {
+          // Only us: restore the default action and re-raise, so the process ends as the signal says.
+          process.removeListener(sig, handler);
+          process.kill(process.pid, sig);
+        }
+      };
+      process.on(sig, handler);
+    }
+    process.on('exit', () => killAll(200));
+  }
+  return () => {
+    registered.delete(runtime);
+  };
+}
