@@ -1,0 +1,187 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RouteTable } from '../core/index.js';
+import { ControlPlaneRouteSource } from './control-plane-route-source.js';
+import { MeshProxy } from './mesh-proxy.js';
+import { silentProxyLogger, type ProxyLogger } from './proxy-logger.js';
+import { call, routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
+
+const TOKEN = 'test-token';
+
+/** A small real control plane: just the SSE watch, as the control plane serves it. */
+class FakeControlPlane {
+  server: Server | null = null;
+  port = 0;
+  private clients = new Set<ServerResponse>();
+  constructor(public table: RouteTable) {}
+
+  async start(port = 0): Promise<void> {
+    const server = createServer((req, res) => {
+      if (req.url !== '/api/v1/route-table/watch') {
+        res.writeHead(404).end();
+        return;
+      }
+      if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end('{"error":{"code":"Unauthorized","message":"missing or wrong bearer token"}}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write(': hello\n\n');
+      this.clients.add(res);
+      res.on('close', () => this.clients.delete(res));
+      this.send(res, this.table);
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  publish(table: RouteTable): void {
+    this.table = table;
+    for (const c of this.clients) this.send(c, table);
+  }
+
+  ping(): void {
+    for (const c of this.clients) c.write(': ping\n\n');
+  }
+
+  private send(res: ServerResponse, table: RouteTable): void {
+    // Split across writes and with a multi-line data field, as a proxy may well receive it.
+    const json = JSON.stringify(table, null, 1).split('\n');
+    res.write(`event: snapshot\r\n${json.map((l) => `data: ${l}`).join('\r\n')}\r\n`);
+    res.write('\r\n');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    for (const c of this.clients) c.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+let v1: TestUpstream;
+let v2: TestUpstream;
+const tableTo = (revision: number, version: 'v1' | 'v2') =>
+  routeTable(revision, [
+    { name: 'reviews', versions: { v1: [v1], v2: [v2] }, rules: [{ route: [{ version, weight: 100 }] }], ingressPaths: ['/'] },
+  ]);
+
+beforeAll(async () => {
+  v1 = await startUpstream('v1');
+  v2 = await startUpstream('v2');
+});
+afterAll(async () => {
+  await v1.close();
+  await v2.close();
+});
+
+describe('ControlPlaneRouteSource', () => {
+  it('applies newer snapshots, keeps routing while the control plane is away, resyncs when it returns', async () => {
+    const cp = new FakeControlPlane(tableTo(1, 'v1'));
+    await cp.start();
+    const proxy = new MeshProxy({ logger: silentProxyLogger });
+    const warnings: string[] = [];
+    const logger: ProxyLogger = { ...silentProxyLogger, warn: (m) => warnings.push(m) };
+    const source = new ControlPlaneRouteSource({
+      url: `http://127.0.0.1:${cp.port}`,
+      token: TOKEN,
+      logger,
+      minBackoffMs: 50,
+      maxBackoffMs: 200,
+    });
+    try {
+      const port = (await proxy.listenIngress('127.0.0.1', 0)).port;
+      await source.start((t) => proxy.applyRouteTable(t));
+      expect(proxy.revision).toBe(1);
+      expect((await call(port)).body).toBe('v1');
+
+      cp.publish(tableTo(2, 'v2'));
+      await waitFor(() => proxy.revision === 2);
+      expect((await call(port)).body).toBe('v2');
+
+      // An older revision on the same stream is ignored; pings change nothing.
+      cp.publish(tableTo(1, 'v1'));
+      cp.ping();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(proxy.revision).toBe(2);
+
+      const cpPort = cp.port;
+      await cp.stop();
+      await waitFor(() => !source.isConnected);
+      for (let i = 0; i < 5; i++) expect((await call(port)).body).toBe('v2');
+      expect(warnings.join('\n')).toContain('keeping route table revision 2 and reconnecting');
+
+      cp.table = tableTo(3, 'v1');
+      await cp.start(cpPort);
+      await waitFor(() => proxy.revision === 3);
+      expect((await call(port)).body).toBe('v1');
+    } finally {
+      await source.close();
+      await proxy.close();
+      await cp.stop();
+    }
+  });
+
+  it('follows a control plane that restarted from scratch (lower revision on a new connection)', async () => {
+    const cp = new FakeControlPlane(tableTo(7, 'v2'));
+    await cp.start();
+    const proxy = new MeshProxy({ logger: silentProxyLogger });
+    const source = new ControlPlaneRouteSource({
+      url: `http://127.0.0.1:${cp.port}/`,
+      token: TOKEN,
+      logger: silentProxyLogger,
+      minBackoffMs: 50,
+    });
+    try {
+      await source.start((t) => proxy.applyRouteTable(t));
+      expect(proxy.revision).toBe(7);
+      const cpPort = cp.port;
+      await cp.stop();
+      cp.table = tableTo(1, 'v1');
+      await cp.start(cpPort);
+      await waitFor(() => proxy.revision === 1);
+    } finally {
+      await source.close();
+      await proxy.close();
+      await cp.stop();
+    }
+  });
+
+  it('says clearly when the token is refused, and keeps trying', async () => {
+    const cp = new FakeControlPlane(tableTo(1, 'v1'));
+    await cp.start();
+    const warnings: string[] = [];
+    const source = new ControlPlaneRouteSource({
+      url: `http://127.0.0.1:${cp.port}`,
+      token: 'wrong',
+      logger: { ...silentProxyLogger, warn: (m) => warnings.push(m) },
+      minBackoffMs: 50,
+      initialWaitMs: 300,
+    });
+    try {
+      let applied = 0;
+      await source.start(async () => {
+        applied++;
+      });
+      expect(applied).toBe(0);
+      expect(warnings.join('\n')).toMatch(/answered 401 \(check --token \/ CANARY_TOKEN\).*missing or wrong bearer token/);
+      expect(warnings.join('\n')).toContain('no route table from');
+    } finally {
+      await source.close();
+      await cp.stop();
+    }
+  });
+});

@@ -1,0 +1,189 @@
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import {
+  compileRouteTable,
+  InputError,
+  Name,
+  parseOrThrow,
+  ServiceSpec,
+  type ErrorDetail,
+  type RouteTable,
+  type Service,
+} from '../core/index.js';
+import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
+import type { RouteSource } from './route-source.js';
+
+/**
+ * The static route file of `canary proxy --config FILE`: services in the API's shapes (versions must be of kind
+ * `endpoints`, each with its `routes`), plus optional outbound listeners for callers that should be known.
+ */
+export const StaticRouteFile = z.strictObject({
+  services: z.array(ServiceSpec).min(1, 'must list at least one service'),
+  listeners: z
+    .array(z.strictObject({ port: z.int().min(1).max(65535), service: Name, version: Name, instance: z.string().min(1) }))
+    .default([]),
+});
+export type StaticRouteFile = z.infer<typeof StaticRouteFile>;
+
+const STATIC_META = { resourceVersion: '0', createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString(), createdBy: 'file' };
+
+/** Checks across fields that the schema cannot see: endpoints only, rules naming known versions. */
+function crossCheck(file: StaticRouteFile): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const versionsOf = new Map<string, Set<string>>();
+  const names = new Set<string>();
+  file.services.forEach((svc, s) => {
+    if (names.has(svc.name)) problems.push({ path: `services.${s}.name`, message: `service "${svc.name}" is listed twice` });
+    names.add(svc.name);
+    const versions = new Set(svc.versions.map((v) => v.name));
+    versionsOf.set(svc.name, versions);
+    svc.versions.forEach((v, i) => {
+      if (v.workload.kind !== 'endpoints') {
+        problems.push({
+          path: `services.${s}.versions.${i}.workload.kind`,
+          message: `the static file serves running endpoints only: write kind: endpoints with addresses: ["host:port"], got ${v.workload.kind}`,
+        });
+      }
+    });
+    svc.routes.forEach((rule, r) => {
+      rule.route.forEach((d, i) => {
+        if (!versions.has(d.version)) {
+          problems.push({
+            path: `services.${s}.routes.${r}.route.${i}.version`,
+            message: `service ${svc.name} has no version "${d.version}"`,
+          });
+        }
+      });
+      if (rule.mirror && !versions.has(rule.mirror.version)) {
+        problems.push({
+          path: `services.${s}.routes.${r}.mirror.version`,
+          message: `service ${svc.name} has no version "${rule.mirror.version}"`,
+        });
+      }
+    });
+  });
+  const ports = new Set<number>();
+  file.listeners.forEach((l, i) => {
+    if (ports.has(l.port)) problems.push({ path: `listeners.${i}.port`, message: `port ${l.port} is listed twice` });
+    ports.add(l.port);
+    const versions = versionsOf.get(l.service);
+    if (!versions) problems.push({ path: `listeners.${i}.service`, message: `no service "${l.service}" in this file` });
+    else if (!versions.has(l.version))
+      problems.push({ path: `listeners.${i}.version`, message: `service ${l.service} has no version "${l.version}"` });
+  });
+  return problems;
+}
+
+/** Parses and validates a static route file and compiles it into a route table. Throws InputError naming the field. */
+export function parseStaticRouteFile(text: string, revision = 1): RouteTable {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new InputError(`not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
+  }
+  const file = parseOrThrow(StaticRouteFile, doc.toJS());
+  const problems = crossCheck(file);
+  if (problems.length > 0) throw InputError.fromDetails(problems);
+  const services: Service[] = file.services.map((svc) => ({ ...svc, ...STATIC_META }));
+  const addresses = new Map<string, string[]>();
+  for (const svc of file.services) {
+    for (const v of svc.versions) if (v.workload.kind === 'endpoints') addresses.set(`${svc.name}/${v.name}`, v.workload.addresses);
+  }
+  return compileRouteTable({
+    revision,
+    services,
+    releases: [],
+    endpoints: (service, version) =>
+      (addresses.get(`${service}/${version}`) ?? []).map((address) => ({ address, instance: address, ready: true })),
+    listeners: file.listeners,
+  });
+}
+
+export interface FileRouteSourceOptions {
+  /** Reload when the file changes (an invalid edit is logged and the last good table stays). Default true. */
+  watch?: boolean;
+  logger?: ProxyLogger;
+}
+
+/** Route tables from a static YAML file; `reload()` (SIGHUP in `canary proxy`) or a file change re-reads it. */
+export class FileRouteSource implements RouteSource {
+  readonly description: string;
+  private revision = 0;
+  private watcher: FSWatcher | null = null;
+  private debounce: NodeJS.Timeout | null = null;
+  private apply: ((table: RouteTable) => Promise<void>) | null = null;
+  private lastText = '';
+  private readonly logger: ProxyLogger;
+
+  constructor(
+    private readonly path: string,
+    private readonly options: FileRouteSourceOptions = {},
+  ) {
+    this.description = `file ${path}`;
+    this.logger = options.logger ?? consoleProxyLogger;
+  }
+
+  /** Reads and compiles the file; throws InputError with the file name and the offending field. */
+  load(): RouteTable {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      throw new InputError(`${this.path}: cannot read the route file: ${(err as Error).message}`);
+    }
+    try {
+      const table = parseStaticRouteFile(text, this.revision + 1);
+      this.revision++;
+      this.lastText = text;
+      return table;
+    } catch (err) {
+      if (err instanceof InputError) {
+        throw new InputError(`${this.path}: ${err.message}`, err.details);
+      }
+      throw err;
+    }
+  }
+
+  async start(apply: (table: RouteTable) => Promise<void>): Promise<void> {
+    this.apply = apply;
+    await apply(this.load());
+    if (this.options.watch ?? true) {
+      this.watcher = watch(this.path, { persistent: false }, () => {
+        if (this.debounce) clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => void this.reloadIfChanged(), 100);
+      });
+      this.watcher.on('error', () => undefined);
+    }
+  }
+
+  /** Re-reads the file and applies it; on error logs why and keeps the table in force. */
+  async reload(): Promise<boolean> {
+    if (!this.apply) return false;
+    try {
+      const table = this.load();
+      await this.apply(table);
+      this.logger.info(`${this.path}: applied revision ${table.revision}`);
+      return true;
+    } catch (err) {
+      this.logger.error(`${(err as Error).message} (keeping revision ${this.revision})`);
+      return false;
+    }
+  }
+
+  private async reloadIfChanged(): Promise<void> {
+    let text = '';
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch {
+      return;
+    }
+    if (text !== this.lastText) await this.reload();
+  }
+
+  async close(): Promise<void> {
+    if (this.debounce) clearTimeout(this.debounce);
+    this.watcher?.close();
+    this.watcher = null;
+    this.apply = null;
+  }
+}

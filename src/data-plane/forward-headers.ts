@@ -1,0 +1,257 @@
+/**
+ * Header handling on the proxy's hot path. Node gives request headers as a flat `rawHeaders` array
+ * ([name, value, name, value, ...], names as the client spelled them); undici takes a flat string array the
+ * same way. Working on those arrays directly avoids building `req.headers` objects and lower-casing every name.
+ */
+
+/** Case-insensitive equality of `name` with `lower` (already lower-case ASCII); allocates nothing. */
+export function equalsLower(name: string, lower: string): boolean {
+  const n = lower.length;
+  if (name.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** First value of a header by lower-case name in a flat raw header array, or undefined. */
+export function rawHeader(raw: readonly string[], lower: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (equalsLower(raw[i]!, lower)) return raw[i + 1];
+  return undefined;
+}
+
+// Classification of the request headers the proxy drops or rewrites (RFC 9110 section 7.6.1 hop-by-hop
+// fields, plus `expect`, which Node's server has already answered with 100 Continue).
+const KEEP = 0;
+const DROP = 1;
+const HOST = 2;
+const XFF = 3;
+const XFP = 4;
+const REQUEST_ID = 5;
+const CONNECTION = 6;
+const TE = 7;
+const CONTENT_LENGTH = 8;
+const TRANSFER_ENCODING = 9;
+
+function classifyRequestHeader(name: string): number {
+  switch (name.length) {
+    case 2:
+      return equalsLower(name, 'te') ? TE : KEEP;
+    case 4:
+      return equalsLower(name, 'host') ? HOST : KEEP;
+    case 6:
+      return equalsLower(name, 'expect') ? DROP : KEEP;
+    case 7:
+      return equalsLower(name, 'upgrade') ? DROP : KEEP;
+    case 10:
+      if (equalsLower(name, 'connection')) return CONNECTION;
+      return equalsLower(name, 'keep-alive') ? DROP : KEEP;
+    case 12:
+      return equalsLower(name, 'x-request-id') ? REQUEST_ID : KEEP;
+    case 14:
+      return equalsLower(name, 'content-length') ? CONTENT_LENGTH : KEEP;
+    case 15:
+      return equalsLower(name, 'x-forwarded-for') ? XFF : KEEP;
+    case 16:
+      return equalsLower(name, 'proxy-connection') ? DROP : KEEP;
+    case 17:
+      if (equalsLower(name, 'transfer-encoding')) return TRANSFER_ENCODING;
+      return equalsLower(name, 'x-forwarded-proto') ? XFP : KEEP;
+    case 18:
+      return equalsLower(name, 'proxy-authenticate') ? DROP : KEEP;
+    case 19:
+      return equalsLower(name, 'proxy-authorization') ? DROP : KEEP;
+    default:
+      return KEEP;
+  }
+}
+
+/** What one pass over the request headers learned besides the forwarded list. */
+export interface RequestHeaderFacts {
+  host: string;
+  /** The request carries a body (Content-Length > 0 or Transfer-Encoding). */
+  hasBody: boolean;
+  /** Index in the forwarded array of the Host header's value, so a mirror copy can rewrite it. */
+  hostIndex: number;
+}
+
+/** Tokens a Connection header names besides the usual `close` / `keep-alive` (rare; those go too). */
+function connectionTokens(value: string, into: string[]): void {
+  for (const part of value.split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token && token !== 'close' && token !== 'keep-alive') into.push(token);
+  }
+}
+
+/**
+ * Builds the header list sent upstream: hop-by-hop fields removed (and those the Connection header names),
+ * `te: trailers` kept (gRPC and others rely on it end to end), `x-forwarded-for` appended with the client
+ * address, `x-forwarded-proto` and `x-request-id` added when absent. Trace headers (traceparent, tracestate,
+ * b3, x-b3-*) pass untouched like every other end-to-end field.
+ */
+export function upstreamRequestHeaders(
+  raw: readonly string[],
+  clientAddress: string,
+  newRequestId: () => string,
+  facts: RequestHeaderFacts,
+): string[] {
+  const out: string[] = [];
+  let xffDone = false;
+  let xfpSeen = false;
+  let ridSeen = false;
+  let named: string[] | null = null;
+  facts.host = '';
+  facts.hasBody = false;
+  facts.hostIndex = -1;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    switch (classifyRequestHeader(name)) {
+      case KEEP:
+        out.push(name, value);
+        break;
+      case DROP:
+        break;
+      case HOST:
+        if (facts.hostIndex === -1) {
+          facts.host = value;
+          facts.hostIndex = out.length + 1;
+          out.push(name, value);
+        }
+        break;
+      case XFF:
+        if (!xffDone) {
+          out.push(name, `${value}, ${clientAddress}`);
+          xffDone = true;
+        }
+        break;
+      case XFP:
+        xfpSeen = true;
+        out.push(name, value);
+        break;
+      case REQUEST_ID:
+        ridSeen = true;
+        out.push(name, value);
+        break;
+      case CONNECTION:
+        if (value.length > 10 || (!equalsLower(value, 'keep-alive') && !equalsLower(value, 'close'))) {
+          named ??= [];
+          connectionTokens(value, named);
+        }
+        break;
+      case TE:
+        // TE is hop-by-hop, but "trailers" states that the client accepts trailers end to end.
+        if (value.toLowerCase().includes('trailers')) out.push('te', 'trailers');
+        break;
+      case CONTENT_LENGTH:
+        if (value !== '0') facts.hasBody = true;
+        out.push(name, value);
+        break;
+      case TRANSFER_ENCODING:
+        // undici frames the streamed body itself (chunked when no Content-Length is given).
+        facts.hasBody = true;
+        break;
+    }
+  }
+  if (named !== null) {
+    const drop = named;
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      if (drop.includes(out[i]!.toLowerCase())) {
+        if (i < facts.hostIndex) facts.hostIndex -= 2;
+        out.splice(i, 2);
+      }
+    }
+  }
+  if (!xffDone) out.push('x-forwarded-for', clientAddress);
+  if (!xfpSeen) out.push('x-forwarded-proto', 'http');
+  if (!ridSeen) out.push('x-request-id', newRequestId());
+  return out;
+}
+
+function isHopByHopResponseHeader(name: string): boolean {
+  switch (name.length) {
+    case 7:
+      return equalsLower(name, 'upgrade');
+    case 10:
+      return equalsLower(name, 'connection') || equalsLower(name, 'keep-alive');
+    case 16:
+      return equalsLower(name, 'proxy-connection');
+    case 17:
+      return equalsLower(name, 'transfer-encoding');
+    case 18:
+      return equalsLower(name, 'proxy-authenticate');
+    default:
+      return false;
+  }
+}
+
+/**
+ * Turns undici's raw response headers (Buffers) into the flat list `res.writeHead` takes, without hop-by-hop
+ * fields; Node frames the body again (chunked when no Content-Length) and manages the client's keep-alive.
+ */
+export function downstreamResponseHeaders(raw: readonly Buffer[], extraName: string | null, extraValue: string): string[] {
+  const out: string[] = [];
+  let named: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    if (isHopByHopResponseHeader(name)) {
+      if (name.length === 10 && equalsLower(name, 'connection')) {
+        const value = raw[i + 1]!.toString('latin1');
+        if (value.length > 10 || (!equalsLower(value, 'keep-alive') && !equalsLower(value, 'close'))) {
+          named ??= [];
+          connectionTokens(value, named);
+        }
+      }
+      continue;
+    }
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (named !== null) {
+    const drop = named;
+    for (let i = out.length - 2; i >= 0; i -= 2) if (drop.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+  }
+  if (extraName !== null) out.push(extraName, extraValue);
+  return out;
+}
+
+/** The first DNS label of a Host header value, lower-cased: `reviews.local:8000` -> `reviews`. */
+export function hostFirstLabel(host: string): string {
+  let end = host.length;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 46 /* . */ || c === 58 /* : */) {
+      end = i;
+      break;
+    }
+  }
+  const label = end === host.length ? host : host.slice(0, end);
+  for (let i = 0; i < label.length; i++) {
+    const c = label.charCodeAt(i);
+    if (c >= 65 && c <= 90) return label.toLowerCase();
+  }
+  return label;
+}
+
+/** Envoy's mirror convention: `-shadow` appended to the host, before any port (`reviews:9080` -> `reviews-shadow:9080`). */
+export function shadowHost(host: string): string {
+  if (host.charCodeAt(0) === 91 /* [ IPv6 literal */) return host;
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? `${host}-shadow` : `${host.slice(0, colon)}-shadow${host.slice(colon)}`;
+}
+
+/** Splits an absolute-form request target (`http://reviews:9080/a?b`) into authority and origin-form path. */
+export function absoluteTarget(url: string): { authority: string; path: string } | null {
+  const scheme = url.indexOf('://');
+  if (scheme === -1 || scheme > 5) return null;
+  const start = scheme + 3;
+  let end = start;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
+    end++;
+  }
+  const rest = url.slice(end);
+  return { authority: url.slice(start, end), path: rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : `/${rest}` };
+}

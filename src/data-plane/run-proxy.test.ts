@@ -1,0 +1,164 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runProxy } from './run-proxy.js';
+import { silentProxyLogger } from './proxy-logger.js';
+import { call, startUpstream, type TestUpstream } from './test-upstreams.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const fixture = join(here, 'fixtures', 'run-proxy.mjs');
+const cliEntry = join(root, 'dist', 'cli', 'main.js');
+const dir = mkdtempSync(join(tmpdir(), 'canary-run-proxy-'));
+const children = new Set<ChildProcess>();
+let v1: TestUpstream;
+let v2: TestUpstream;
+
+/** Builds dist/ when the data plane's compiled files are missing or older than its sources. */
+function ensureBuilt(): void {
+  const built = join(root, 'dist', 'data-plane', 'index.js');
+  const newest = Math.max(
+    ...readdirSync(here)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => statSync(join(here, f)).mtimeMs),
+  );
+  if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
+  } catch {
+    // Type errors elsewhere in the tree do not stop tsc from emitting; the spawn below shows real problems.
+  }
+}
+
+function routesFile(name: string, routes: string): string {
+  const path = join(dir, name);
+  writeFileSync(
+    path,
+    `services:
+  - name: reviews
+    port: 9080
+    ingress: { paths: ["/"] }
+    versions:
+      - { name: v1, workload: { kind: endpoints, addresses: ["${v1.address}"] } }
+      - { name: v2, workload: { kind: endpoints, addresses: ["${v2.address}"] } }
+    routes:
+${routes}
+`,
+  );
+  return path;
+}
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Spawns a proxy process and waits for its "listening on" line. */
+function spawnProxy(args: string[]): Promise<Started> {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${out}`)), 15_000);
+    const check = () => {
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolvePort({ child, port: Number(m[1]), output: () => out, exit });
+      }
+    };
+    child.stdout!.on('data', check);
+    void exit.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`proxy exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  v1 = await startUpstream('v1');
+  v2 = await startUpstream('v2');
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await v1.close();
+  await v2.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('canary proxy as a process', () => {
+  it('routes by the static file, and on SIGTERM lets a request in flight finish before exiting', async () => {
+    const config = routesFile('split.yaml', '      - route: [ { version: v1, weight: 50 }, { version: v2, weight: 50 } ]');
+    const p = await spawnProxy([fixture, 'proxy', '--config', config, '--listen', '127.0.0.1:0']);
+    expect(p.output()).toContain(`routes from file ${config}, revision 1`);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 100; i++) {
+      const r = await call(p.port, { url: '/reviews/1' });
+      counts[r.body] = (counts[r.body] ?? 0) + 1;
+    }
+    expect(counts).toEqual({ v1: 50, v2: 50 });
+
+    const inFlight = call(p.port, { url: '/slow?ms=400', agent: false });
+    await new Promise((r) => setTimeout(r, 100));
+    p.child.kill('SIGTERM');
+    const r = await inFlight;
+    expect(r.status).toBe(200);
+    expect(await p.exit).toBe(0);
+    expect(p.output()).toContain('SIGTERM: closing listeners');
+  });
+
+  it('exits with a clear message when the file is invalid', async () => {
+    const config = routesFile('bad.yaml', '      - route: [ { version: v1, weight: 50 }, { version: v3, weight: 50 } ]');
+    const child = spawn(process.execPath, [fixture, 'proxy', '--config', config, '--listen', '127.0.0.1:0'], { cwd: root });
+    children.add(child);
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(1);
+    expect(err).toContain(`${config}: services.0.routes.0.route.1.version: service reviews has no version "v3"`);
+  });
+
+  it.skipIf(!existsSync(cliEntry))('runs as `node bin/canary.js proxy --config FILE --listen HOST:PORT`', async () => {
+    const config = routesFile('cli.yaml', '      - route: [ { version: v2, weight: 100 } ]');
+    const p = await spawnProxy([join(root, 'bin', 'canary.js'), 'proxy', '--config', config, '--listen', '127.0.0.1:0']);
+    expect((await call(p.port)).body).toBe('v2');
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+  });
+});
+
+describe('runProxy options', () => {
+  it('refuses neither or both route sources, and a control plane without a token', async () => {
+    await expect(runProxy({ listen: '127.0.0.1:0', handleSignals: false })).rejects.toThrow(/give either --config FILE/);
+    const saved = process.env.CANARY_TOKEN;
+    delete process.env.CANARY_TOKEN;
+    try {
+      await expect(runProxy({ controlPlane: 'http://127.0.0.1:1', handleSignals: false })).rejects.toThrow(
+        /token: the control plane needs a token/,
+      );
+    } finally {
+      if (saved !== undefined) process.env.CANARY_TOKEN = saved;
+    }
+    await expect(runProxy({ config: 'x.yaml', listen: 'localhost', handleSignals: false })).rejects.toThrow(/listen: must be HOST:PORT/);
+  });
+
+  it('runs in-process and closes cleanly', async () => {
+    const config = routesFile('inproc.yaml', '      - route: [ { version: v1, weight: 100 } ]');
+    const running = await runProxy({ config, listen: '127.0.0.1:0', logger: silentProxyLogger, handleSignals: false, watch: false });
+    try {
+      expect((await call(running.address.port)).body).toBe('v1');
+    } finally {
+      await running.close();
+    }
+  });
+});
