@@ -1,0 +1,305 @@
+import { type Command, Option } from 'commander';
+import type { Release, Traffic } from '../../core/index.js';
+import { addClientOptions, clientAction } from '../client-command.js';
+import { describeMatch } from '../describe-rules.js';
+import { formatAge, formatFields, formatShares, formatTable, formatWeights, printResult } from '../output.js';
+import { parseWeights, type ReleaseFlags, releaseFromFlags } from '../release-from-flags.js';
+import { readSpecObject } from '../spec-file.js';
+
+const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
+
+/** The WEIGHTS column: `v1=50,v2=50`, `match->v2; v1=100`, or `3 rules`. */
+export function describeTraffic(t: Traffic, candidate: string): string {
+  if (t.rules) return `${t.rules.length} rule${t.rules.length === 1 ? '' : 's'}`;
+  const weights = formatWeights(t.weights);
+  return t.match ? `match->${candidate}; ${weights}` : weights;
+}
+
+export function releaseTable(items: Release[]): string {
+  return formatTable(
+    ['NAME', 'SERVICE', 'PHASE', 'GOVERNOR', 'WEIGHTS', 'AGE'],
+    items.map((r) => [
+      r.name,
+      r.service,
+      r.status.phase,
+      r.status.governor ?? '-',
+      describeTraffic(r.traffic, r.candidate.name),
+      formatAge(r.createdAt),
+    ]),
+  );
+}
+
+export function releaseDetail(r: Release): string {
+  const t = r.traffic;
+  const fields: [string, string][] = [
+    ['Name', r.name],
+    ['Service', r.service],
+    ['Baseline', r.baseline],
+    ['Candidate', r.candidate.name],
+    ['Phase', r.status.phase],
+    [
+      'Governor',
+      r.status.governor ? `${r.status.governor} (gets 100%; \`canary release resume ${r.name}\` restores the traffic below)` : '-',
+    ],
+  ];
+  if (t.rules) fields.push(['Traffic', `${t.rules.length} rule(s); see -o yaml`]);
+  else {
+    if (t.match) fields.push(['Match', `${describeMatch(t.match)} -> ${r.candidate.name}`]);
+    fields.push(['Weights', formatWeights(t.weights)]);
+    if (t.sticky) fields.push(['Sticky', JSON.stringify(t.sticky)]);
+    if (t.mirror) fields.push(['Mirror', `${t.mirror.version} ${t.mirror.percent ?? 100}%`]);
+  }
+  fields.push(
+    ['Observed', formatShares(r.status.observed)],
+    ['Resource version', r.resourceVersion],
+    ['Created', `${r.createdAt} by ${r.createdBy}`],
+  );
+  let text = formatFields(fields);
+  if (r.status.conditions.length > 0) {
+    text += `\n\nConditions:\n${formatTable(
+      ['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'],
+      r.status.conditions.map((c) => [c.type, c.status, c.reason, formatAge(c.at), c.message]),
+    )}`;
+  }
+  return `${text}\n`;
+}
+
+const oneLine = (r: Release, what: string) =>
+  `release/${r.name} ${what}: phase ${r.status.phase}, governor ${r.status.governor ?? '-'}, weights ${describeTraffic(r.traffic, r.candidate.name)}`;
+
+/** `canary release list|get|create|set-weights|set-traffic|takeover|rollback|resume|finish`. */
+export function registerReleaseCommands(program: Command): void {
+  const release = program
+    .command('release')
+    .alias('releases')
+    .description('canary release jobs: create, shift traffic, take over, roll back, resume, finish')
+    .addHelpText(
+      'after',
+      `
+The seed scenario:
+  canary release create reviews-canary --service reviews --baseline v1 --candidate v2 \\
+      --env SERVICE_VERSION=v2 --weights v1=50,v2=50
+  canary release set-weights reviews-canary v1=20,v2=80
+  canary release takeover reviews-canary v2     # v2 gets 100%
+  canary release rollback reviews-canary        # v1 (the baseline) gets 100%
+  canary release resume reviews-canary          # the weights apply again
+  canary release finish reviews-canary --keep v2`,
+    );
+
+  addClientOptions(release.command('list').alias('ls').description('list active releases'))
+    .addHelpText('after', '\nExamples:\n  canary release list\n  canary release list -o json')
+    .action(
+      clientAction(async ({ api, output }) => {
+        const res = await api.get<{ items: Release[] }>('/api/v1/releases');
+        printResult(output, res, () =>
+          res.items.length > 0 ? releaseTable(res.items) : 'No active releases. Start one with `canary release create --help`.',
+        );
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('get')
+      .argument('<name>', 'release name')
+      .description('show a release: phase, governor, traffic configured and observed, conditions'),
+  )
+    .addHelpText('after', '\nExamples:\n  canary release get reviews-canary\n  canary release get reviews-canary -o yaml')
+    .action(
+      clientAction(async ({ api, output }, name: string) => {
+        const r = await api.get<Release>(path(name));
+        printResult(output, r, () => releaseDetail(r));
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('create')
+      .argument('[name]', 'release name (or in the file)')
+      .description('create a release: starts the candidate; traffic moves once it is ready')
+      .option('-f, --file <file>', 'the release as YAML or JSON (- for stdin); flags below are then not needed')
+      .option('--service <service>', 'the service to release')
+      .option('--baseline <version>', "the version serving now (default: the service's stable version)")
+      .option('--candidate <version>', 'the new version (created when the service lacks it)')
+      .option('--weights <weights>', 'traffic split, e.g. v1=90,v2=10')
+      .addOption(
+        new Option('--header <match...>', 'requests with this header go to the candidate: NAME=VALUE, NAME^=PREFIX or NAME~=REGEX'),
+      )
+      .addOption(
+        new Option('--cookie <match...>', 'requests with this cookie go to the candidate: NAME=VALUE, NAME^=PREFIX or NAME~=REGEX'),
+      )
+      .option('--uri-prefix <prefix>', 'requests whose path starts with this go to the candidate')
+      .option('--uri-exact <path>', 'requests with exactly this path go to the candidate')
+      .option('--uri-regex <regex>', 'requests whose path matches this RE2 regex go to the candidate')
+      .addOption(new Option('--env <pair...>', "candidate workload: environment NAME=VALUE (the rest is the baseline's)"))
+      .addOption(new Option('--command <words...>', 'candidate workload: command and arguments (put it last, or quote it)'))
+      .option('--image <image>', 'candidate workload (kubernetes): image')
+      .option('--replicas <n>', 'candidate workload: number of instances'),
+  )
+    .addHelpText(
+      'after',
+      `
+Without --command or --image the candidate's workload is the baseline's, with --env applied: the Bookinfo demo
+reads its version from SERVICE_VERSION. Several --header/--cookie/--uri-* conditions must all hold (AND);
+matching requests go to the candidate, the others by --weights (default: all to the baseline).
+
+Examples:
+  # by weight: half of the requests to v2
+  canary release create reviews-canary --service reviews --baseline v1 --candidate v2 \\
+      --env SERVICE_VERSION=v2 --weights v1=50,v2=50
+
+  # by request content: user jason (cookie or header) sees v2, everybody else v1
+  canary release create reviews-canary --service reviews --baseline v1 --candidate v2 \\
+      --env SERVICE_VERSION=v2 --cookie user=jason
+  canary release create reviews-canary --service reviews --baseline v1 --candidate v2 \\
+      --header end-user=jason --uri-prefix /api --weights v1=100
+
+  # a new command for the candidate
+  canary release create ratings-next --service ratings --candidate v2 --weights v1=90,v2=10 \\
+      --command node dist/demo/bookinfo/ratings.js
+
+  # the whole release from a file (DESIGN.md's Release shape)
+  canary release create -f reviews-canary.yaml`,
+    )
+    .action(
+      clientAction(async ({ api, output }, name: string | undefined, opts: ReleaseFlags & { file?: string }) => {
+        let body: unknown;
+        if (opts.file) {
+          const spec = readSpecObject(opts.file);
+          body = name ? { ...spec, name } : spec;
+        } else {
+          body = releaseFromFlags(name, opts);
+        }
+        const r = await api.post<Release>('/api/v1/releases', { body });
+        printResult(
+          output,
+          r,
+          () =>
+            `${oneLine(r, 'created')}\nWatch it with \`canary release get ${r.name}\`; traffic moves once ${r.candidate.name} is ready.`,
+        );
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('set-weights')
+      .argument('<name>', 'release name')
+      .argument('<weights>', 'e.g. v1=80,v2=20 (integers summing to 100)')
+      .description("change a release's traffic split (keeps its match, sticky and mirror settings)"),
+  )
+    .addHelpText(
+      'after',
+      `
+The change is made with If-Match on the release's resourceVersion: if someone changed it meanwhile, the API
+answers 409 and nothing changes. While a governor is set (after takeover or rollback) the new weights are
+stored and apply on \`canary release resume\`.
+
+Examples:
+  canary release set-weights reviews-canary v1=80,v2=20
+  canary release set-weights reviews-canary v1=0,v2=100`,
+    )
+    .action(
+      clientAction(async ({ api, output }, name: string, weightsText: string) => {
+        const weights = parseWeights(weightsText);
+        const current = await api.get<Release>(path(name));
+        if (current.traffic.rules) {
+          throw new Error(`release ${name} routes by rules, not weights; change them with \`canary release set-traffic ${name} -f FILE\``);
+        }
+        const traffic: Traffic = { ...current.traffic, weights };
+        const r = await api.patch<Release>(path(name), { body: { traffic }, ifMatch: current.resourceVersion });
+        printResult(output, r, () => oneLine(r, 'updated'));
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('set-traffic')
+      .argument('<name>', 'release name')
+      .requiredOption('-f, --file <file>', 'the new traffic as YAML or JSON: {weights}, {match, weights} or {rules}; or {traffic: ...}')
+      .description("replace a release's whole traffic policy (weights, match rules or full rules)"),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  echo '{"match":[{"cookie":{"user":{"exact":"jason"}}}],"weights":{"v1":100}}' | canary release set-traffic reviews-canary -f -
+  canary release set-traffic reviews-canary -f traffic.yaml`,
+    )
+    .action(
+      clientAction(async ({ api, output }, name: string, opts: { file: string }) => {
+        const doc = readSpecObject(opts.file);
+        const body = 'traffic' in doc ? doc : { traffic: doc };
+        const r = await api.patch<Release>(path(name), { body });
+        printResult(output, r, () => oneLine(r, 'updated'));
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('takeover')
+      .argument('<name>', 'release name')
+      .argument('<version>', 'the version to get 100%')
+      .description('one version gets 100% of the traffic, at once'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  canary release takeover reviews-canary v2\n  canary release resume reviews-canary        # undo: the stored traffic applies again',
+    )
+    .action(
+      clientAction(async ({ api, output }, name: string, version: string) => {
+        const r = await api.post<Release>(`${path(name)}/takeover`, { body: { version } });
+        printResult(output, r, () => oneLine(r, `taken over by ${version}`));
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('rollback')
+      .argument('<name>', 'release name')
+      .description('the baseline gets 100% of the traffic, at once, in any phase'),
+  )
+    .addHelpText('after', '\nExamples:\n  canary release rollback reviews-canary')
+    .action(
+      clientAction(async ({ api, output }, name: string) => {
+        const r = await api.post<Release>(`${path(name)}/rollback`);
+        printResult(output, r, () => oneLine(r, 'rolled back'));
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('resume')
+      .argument('<name>', 'release name')
+      .description("clear the governor: the release's stored traffic applies again"),
+  )
+    .addHelpText('after', '\nExamples:\n  canary release resume reviews-canary')
+    .action(
+      clientAction(async ({ api, output }, name: string) => {
+        const r = await api.post<Release>(`${path(name)}/resume`);
+        printResult(output, r, () => oneLine(r, 'resumed'));
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('finish')
+      .argument('<name>', 'release name')
+      .requiredOption('--keep <version>', 'the version that stays (the other one is retired)')
+      .description("finish a release: keep one version, retire the other's workload, route to one version"),
+  )
+    .addHelpText(
+      'after',
+      `
+Routing moves to the kept version first; the other version's instances stop after a drain period, so no request
+in flight fails. The release is deleted; its events stay (\`canary events --release NAME\`).
+
+Examples:
+  canary release finish reviews-canary --keep v2   # promote the candidate
+  canary release finish reviews-canary --keep v1   # abandon it`,
+    )
+    .action(
+      clientAction(async ({ api, output }, name: string, opts: { keep: string }) => {
+        const res = await api.delete<unknown>(path(name), { query: { keep: opts.keep } });
+        printResult(output, res, () => `release/${name} finished: ${opts.keep} kept`);
+      }),
+    );
+}

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { reportError } from '../client-command.js';
+
+function port(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: must be a port number 0..65535, got "${value}"`);
+  return n;
+}
+
+/** `canary up` and `canary proxy`: the servers. Their modules load only when run, so one missing part breaks only its command. */
+export function registerRunCommands(program: Command): void {
+  program
+    .command('up')
+    .description('start everything on this machine: control plane + console, mesh proxy, workloads (and a demo)')
+    .option('--demo <name>', 'also register a demo application: bookinfo')
+    .option('--data <dir>', 'data directory (SQLite, admin token, logs)', './.canary')
+    .option('--port <port>', 'control plane and console port', '8080')
+    .option('--ingress-port <port>', 'mesh ingress port', '8000')
+    .option('--host <host>', 'address to bind; anything beyond loopback exposes the API to the network', '127.0.0.1')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  canary up --demo bookinfo          # console http://127.0.0.1:8080, product page http://127.0.0.1:8000/productpage
+  canary up --data /var/lib/canary --port 9090 --ingress-port 9000
+
+The first start writes an admin token to <data>/admin-token (mode 0600); the console asks for it and the CLI
+reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. Ctrl-C stops everything.`,
+    )
+    .action(async (opts: { demo?: string; data: string; port: string; ingressPort: string; host: string }) => {
+      try {
+        const { runUp } = (await import('../../control-plane/up.js')) as typeof import('../../control-plane/up.js');
+        await runUp({
+          dataDir: opts.data,
+          host: opts.host,
+          port: port(opts.port, '--port'),
+          ingressPort: port(opts.ingressPort, '--ingress-port'),
+          ...(opts.demo ? { demo: opts.demo } : {}),
+        });
+      } catch (err) {
+        reportError(err);
+        process.exit(1);
+      }
+    });
+
+  program
+    .command('proxy')
+    .description('run a standalone mesh proxy (data plane): from a static route file or following a control plane')
+    .option('--config <file>', 'static route file (YAML, the API shapes: services with versions and routes)')
+    .option('--listen <host:port>', 'ingress address', '127.0.0.1:8000')
+    .option('--control-plane <url>', 'follow this control plane instead of a file')
+    .option('--token <token>', 'bearer token for the control plane (env CANARY_TOKEN)')
+    .addHelpText(
+      'after',
+      `
+A static file:
+  services:
+    - name: reviews
+      port: 9080
+      ingress: { paths: ["/"] }
+      versions:
+        - { name: v1, workload: { kind: endpoints, addresses: ["127.0.0.1:18081"] } }
+        - { name: v2, workload: { kind: endpoints, addresses: ["127.0.0.1:18082"] } }
+      routes:
+        - route: [ { version: v1, weight: 50 }, { version: v2, weight: 50 } ]
+
+Examples:
+  canary proxy --config routes.yaml --listen 127.0.0.1:8000     # edits to the file apply live; SIGHUP reloads
+  CANARY_TOKEN=... canary proxy --control-plane http://10.0.0.5:8080 --listen 0.0.0.0:8000
+
+It keeps serving its last route table when the control plane is gone.`,
+    )
+    .action(async (opts: { config?: string; listen: string; controlPlane?: string; token?: string }) => {
+      try {
+        const { runProxy } = (await import('../../data-plane/index.js')) as typeof import('../../data-plane/index.js');
+        await runProxy({
+          listen: opts.listen,
+          ...(opts.config ? { config: opts.config } : {}),
+          ...(opts.controlPlane ? { controlPlane: opts.controlPlane } : {}),
+          ...(opts.token ? { token: opts.token } : {}),
+        });
+      } catch (err) {
+        reportError(err);
+        process.exit(1);
+      }
+    });
+}

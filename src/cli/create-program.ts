@@ -1,0 +1,43 @@
+import { Command } from 'commander';
+import { registerObserveCommands } from './commands/observe-commands.js';
+import { registerReleaseCommands } from './commands/release-commands.js';
+import { registerRoutesCommands, registerServiceCommands, registerVersionCommands } from './commands/service-commands.js';
+import { registerRunCommands } from './commands/run-commands.js';
+
+export const CLI_VERSION = '0.1.0';
+
+/** The `canary` command with every subcommand registered. */
+export function createProgram(): Command {
+  const program = new Command('canary')
+    .description('Canary Mesh: canary releases for HTTP microservices (control plane, mesh proxy, console; Istio-compatible)')
+    .version(CLI_VERSION, '-V, --version')
+    .showHelpAfterError('(add --help for usage and examples)')
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Client commands talk to the control plane's API. They all take:
+  --server URL     control plane (env CANARY_SERVER, default http://127.0.0.1:8080)
+  --token T        admin token (env CANARY_TOKEN, else the file <data>/admin-token)
+  --data DIR       data directory holding admin-token (default ./.canary)
+  -o FORMAT        table (for people), json or yaml (the API's objects, for scripts)
+
+Examples:
+  canary up --demo bookinfo
+  canary service list
+  canary release create reviews-canary --service reviews --baseline v1 --candidate v2 \\
+      --env SERVICE_VERSION=v2 --weights v1=50,v2=50
+  canary release takeover reviews-canary v2
+  canary manifests reviews
+  canary events --release reviews-canary
+
+Every command explains itself: canary release create --help. Docs: docs/cli.md.`,
+    );
+  registerRunCommands(program);
+  registerServiceCommands(program);
+  registerVersionCommands(program);
+  registerRoutesCommands(program);
+  registerReleaseCommands(program);
+  registerObserveCommands(program);
+  return program;
+}

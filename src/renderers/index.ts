@@ -1,0 +1,2 @@
+export * from './istio.js';
+export * from './cookie-regex.js';
