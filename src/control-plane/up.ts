@@ -41,7 +41,7 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
   const processRuntime = new ProcessRuntime({ dataDir });
   installExitHandlers(processRuntime);
   const runtime = new RuntimeByKind({ process: processRuntime, endpoints: new EndpointsRuntime() });
-  const cp = await createControlPlane({ dataDir, runtime });
+  const cp = await createControlPlane({ dataDir, runtime, logLevel: 'warn' });
   const url = await cp.app.listen({ host: opts.host, port: opts.port });
   const tokenFile = process.env.CANARY_ADMIN_TOKEN ? null : join(dataDir, 'admin-token');
   const token = process.env.CANARY_ADMIN_TOKEN ?? readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();

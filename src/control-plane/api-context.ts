@@ -1,0 +1,36 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { SqliteStore } from '../store/index.js';
+import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
+import type { ReleaseController } from './release-controller.js';
+import type { RouteTableFeed } from './route-table-feed.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling, as recorded in events; set by the auth hook. */
+    actor: string;
+  }
+}
+
+/** What the API's route modules need. */
+export interface ApiContext {
+  store: SqliteStore;
+  runtime: WorkloadRuntime;
+  controller: ReleaseController;
+  feed: RouteTableFeed;
+}
+
+/** The app with zod schemas typing each route's request and reply. */
+export function typed(app: FastifyInstance) {
+  return app.withTypeProvider<ZodTypeProvider>();
+}
+
+/** `If-Match: "7"`, `W/"7"` or `7` -> `7`; absent or `*` -> undefined (no check). */
+export function ifMatchOf(request: FastifyRequest): string | undefined {
+  const raw = request.headers['if-match'];
+  if (raw === undefined || raw.trim() === '*') return undefined;
+  return raw
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
+}

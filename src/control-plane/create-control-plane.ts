@@ -1,0 +1,159 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
+import { AuthError } from '../core/index.js';
+import { SqliteStore } from '../store/index.js';
+import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
+import { loadAdminToken, tokenMatches } from './admin-token.js';
+import { installErrorHandling } from './api-error.js';
+import type { ApiContext } from './api-context.js';
+import { registerConsole } from './console-static.js';
+import { registerEventsApi } from './events-api.js';
+import { ReleaseController } from './release-controller.js';
+import { registerReleasesApi } from './releases-api.js';
+import { RouteTableFeed } from './route-table-feed.js';
+import { registerRouteTableApi } from './route-table-api.js';
+import { registerServicesApi } from './services-api.js';
+import { registerTelemetryApi } from './telemetry-api.js';
+import { zodValidatorCompiler } from './zod-validator.js';
+
+export interface ControlPlaneOptions {
+  /** Data directory (created 0700): `canary.db`, and `admin-token` unless a token is given. */
+  dataDir: string;
+  runtime: WorkloadRuntime;
+  /** The admin bearer token; else env CANARY_ADMIN_TOKEN; else `<dataDir>/admin-token` (generated on first start). */
+  adminToken?: string;
+  /** Name recorded in events for calls made with the admin token; default `admin`. */
+  adminActor?: string;
+  /** Name recorded in events for the controller's own changes; default `controller`. */
+  controllerActor?: string;
+  /** pino level; default `info`. */
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Where log lines (JSON, pino) go; default stdout. */
+  logStream?: NodeJS.WritableStream;
+  /** Finishing a release waits this long between routing to the kept version and retiring the other; default 2000 ms. */
+  drainGraceMs?: number;
+  /** The console's built files; default `web/dist` of the package. */
+  consoleDir?: string;
+  /** Interval of `: ping` comments on watch streams; default 15000 ms. */
+  watchPingMs?: number;
+}
+
+export interface ControlPlane {
+  app: FastifyInstance;
+  store: SqliteStore;
+  controller: ReleaseController;
+  feed: RouteTableFeed;
+  /** Where the admin token is stored, or null when it came from an option or the environment. */
+  adminTokenFile: string | null;
+  /** Stops the controller, ends watch streams, closes the server and the store. The runtime is the caller's to stop. */
+  close(): Promise<void>;
+}
+
+/** Paths served without a token: health, metrics, and anything outside /api (the console's files). */
+function needsAuth(url: string): boolean {
+  return url === '/api' || url.startsWith('/api/') || url.startsWith('/api?');
+}
+
+/** The control plane: store, release controller, route-table feed and the REST API (not yet listening). */
+export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const store = new SqliteStore({ dataDir: options.dataDir });
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'info', ...(options.logStream ? { stream: options.logStream } : {}) },
+    // Changes are recorded as events; per-request access logs would only repeat the proxies' own.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+  });
+  let started = false;
+  try {
+    const token = loadAdminToken(options.dataDir, options.adminToken);
+    if (token.source === 'generated')
+      app.log.info(`admin token created in ${token.file} (mode 0600); clients send it as "Authorization: Bearer <token>"`);
+    else if (token.file) app.log.info(`admin token: ${token.file}`);
+    else app.log.info(`admin token: from ${token.source === 'env' ? 'CANARY_ADMIN_TOKEN' : 'the adminToken option'}`);
+    const adminActor = options.adminActor ?? 'admin';
+
+    const feed = new RouteTableFeed({
+      store,
+      runtime: options.runtime,
+      onError: (err) => app.log.error({ err }, 'route table compile failed'),
+    });
+    const controller = new ReleaseController({
+      store,
+      runtime: options.runtime,
+      feed,
+      actor: options.controllerActor ?? 'controller',
+      drainGraceMs: options.drainGraceMs ?? 2000,
+      log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (obj, m) => app.log.error(obj, m) },
+    });
+    const ctx: ApiContext = { store, runtime: options.runtime, controller, feed };
+
+    app.setValidatorCompiler(zodValidatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'Canary Mesh API',
+          version: 'v1',
+          description: 'Canary releases for HTTP microservices: services, versions, routes, releases, events, route table.',
+        },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ bearer: [] }],
+      },
+      transform: jsonSchemaTransform,
+      hideUntagged: true,
+    });
+
+    app.decorateRequest('actor', '');
+    app.addHook('onRequest', async (req) => {
+      if (!needsAuth(req.url)) return;
+      const header = req.headers.authorization;
+      if (!header)
+        throw new AuthError(
+          'missing token: send "Authorization: Bearer <token>" (the admin token is in the data directory, file admin-token)',
+        );
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!m) throw new AuthError('malformed Authorization header: expected "Bearer <token>"');
+      if (!tokenMatches(token.token, m[1]!)) throw new AuthError('invalid token');
+      req.actor = adminActor;
+    });
+
+    const notFound = await registerConsole(app, options.consoleDir);
+    installErrorHandling(app, notFound);
+
+    app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+    app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    registerServicesApi(app, ctx);
+    registerReleasesApi(app, ctx);
+    registerEventsApi(app, ctx);
+    registerRouteTableApi(app, ctx, options.watchPingMs === undefined ? {} : { pingMs: options.watchPingMs });
+    registerTelemetryApi(app);
+
+    await app.ready();
+    await controller.start();
+    started = true;
+
+    let closed = false;
+    return {
+      app,
+      store,
+      controller,
+      feed,
+      adminTokenFile: token.file,
+      async close() {
+        if (closed) return;
+        closed = true;
+        controller.close();
+        feed.close();
+        await app.close();
+        store.close();
+      },
+    };
+  } finally {
+    if (!started) {
+      await app.close().catch(() => {});
+      store.close();
+    }
+  }
+}

@@ -1,0 +1,176 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { effectiveRules, NotFoundError, PutRoutesBody, Rule, type Service, ServiceSpec, Version } from '../core/index.js';
+import { type ApiContext, ifMatchOf, typed } from './api-context.js';
+import { errorResponses, LogLinesSchema, ServiceParams, ServiceResource, VersionParams } from './api-schemas.js';
+import { renderIstio } from '../renderers/istio.js';
+
+/** Services, their versions, routes, manifests and logs. */
+export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void {
+  const api = typed(app);
+  const { store, controller, runtime } = ctx;
+  const withStatus = (svc: Service) => ({ ...svc, status: controller.serviceStatus(svc) });
+  const tags = ['services'];
+
+  api.get(
+    '/api/v1/services',
+    {
+      schema: {
+        tags,
+        summary: 'List services with their versions and instances',
+        response: { 200: z.object({ items: z.array(ServiceResource) }), ...errorResponses },
+      },
+    },
+    async () => ({ items: store.listServices().map(withStatus) }),
+  );
+
+  api.post(
+    '/api/v1/services',
+    {
+      schema: {
+        tags,
+        summary: 'Register a service with its versions',
+        body: ServiceSpec,
+        response: { 201: ServiceResource, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const svc = await controller.createService(req.body, req.actor);
+      return reply.status(201).header('etag', `"${svc.resourceVersion}"`).send(withStatus(svc));
+    },
+  );
+
+  api.get(
+    '/api/v1/services/:name',
+    {
+      schema: {
+        tags,
+        summary: 'One service, with the health and instances of each version',
+        params: ServiceParams,
+        response: { 200: ServiceResource, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const svc = store.requireService(req.params.name);
+      return reply.header('etag', `"${svc.resourceVersion}"`).send(withStatus(svc));
+    },
+  );
+
+  api.delete(
+    '/api/v1/services/:name',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a service and stop its workloads (refused while a release is active)',
+        params: ServiceParams,
+        response: { 200: ServiceResource, ...errorResponses },
+      },
+    },
+    async (req) => controller.deleteService(req.params.name, req.actor),
+  );
+
+  api.post(
+    '/api/v1/services/:name/versions',
+    {
+      schema: {
+        tags,
+        summary: 'Add a version and start its workload',
+        params: ServiceParams,
+        body: Version,
+        response: { 201: ServiceResource, ...errorResponses },
+      },
+    },
+    async (req, reply) => reply.status(201).send(withStatus(await controller.addVersion(req.params.name, req.body, req.actor))),
+  );
+
+  api.delete(
+    '/api/v1/services/:name/versions/:version',
+    {
+      schema: {
+        tags,
+        summary: 'Retire a version and stop its workload (refused while routes or a release use it)',
+        params: VersionParams,
+        response: { 200: ServiceResource, ...errorResponses },
+      },
+    },
+    async (req) => withStatus(await controller.deleteVersion(req.params.name, req.params.version, req.actor)),
+  );
+
+  api.get(
+    '/api/v1/services/:name/routes',
+    {
+      schema: {
+        tags,
+        summary: "The service's ordered route rules, and the rules in force now (a release's, when one is active)",
+        params: ServiceParams,
+        response: {
+          200: z.object({ rules: z.array(Rule), effective: z.array(Rule), release: z.string().nullable(), resourceVersion: z.string() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const svc = store.requireService(req.params.name);
+      const release = store.releaseOf(svc.name);
+      return {
+        rules: svc.routes,
+        effective: effectiveRules(svc, release),
+        release: release?.name ?? null,
+        resourceVersion: svc.resourceVersion,
+      };
+    },
+  );
+
+  api.put(
+    '/api/v1/services/:name/routes',
+    {
+      schema: {
+        tags,
+        summary: "Replace the service's route rules (409 while a release owns them; If-Match honoured)",
+        params: ServiceParams,
+        body: PutRoutesBody,
+        response: { 200: ServiceResource, ...errorResponses },
+      },
+    },
+    async (req) => withStatus(controller.putRoutes(req.params.name, req.body, req.actor, ifMatchOf(req))),
+  );
+
+  api.get(
+    '/api/v1/services/:name/manifests',
+    {
+      schema: {
+        tags,
+        summary: 'The Istio VirtualService and DestinationRule for the service as routed now (text/yaml)',
+        params: ServiceParams,
+        querystring: z.object({ format: z.enum(['istio']).default('istio') }),
+      },
+    },
+    async (req, reply) => {
+      const svc = store.requireService(req.params.name);
+      const yaml = renderIstio(svc, effectiveRules(svc, store.releaseOf(svc.name)));
+      return reply.type('text/yaml; charset=utf-8').send(yaml);
+    },
+  );
+
+  api.get(
+    '/api/v1/services/:name/versions/:version/logs',
+    {
+      schema: {
+        tags,
+        summary: "Recent log lines of a version's instances (newest last)",
+        params: VersionParams,
+        querystring: z.object({ tail: z.coerce.number().int().min(1).max(10_000).default(200), instance: z.string().optional() }),
+        response: { 200: LogLinesSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const svc = store.requireService(req.params.name);
+      if (!svc.versions.some((v) => v.name === req.params.version)) {
+        throw new NotFoundError(`version "${req.params.version}" does not exist in service "${svc.name}"`);
+      }
+      const opts: { tail: number; instance?: string } = { tail: req.query.tail };
+      if (req.query.instance) opts.instance = req.query.instance;
+      return { lines: runtime.logs(svc.name, req.params.version, opts) };
+    },
+  );
+}

@@ -1,0 +1,3 @@
+export * from './sqlite-store.js';
+export * from './stored-event.js';
+export * from './migrations.js';
