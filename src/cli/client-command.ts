@@ -7,7 +7,7 @@ export interface ClientOptions {
   server?: string;
   token?: string;
   data?: string;
-  output: OutputFormat;
+  output?: OutputFormat;
 }
 
 export interface ClientContext {
@@ -20,8 +20,8 @@ export function addClientOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--server <url>', `control plane URL (env CANARY_SERVER, default ${DEFAULT_SERVER})`))
     .addOption(new Option('--token <token>', 'bearer token (env CANARY_TOKEN, else <data>/admin-token)'))
-    .addOption(new Option('--data <dir>', 'data directory holding admin-token').default('./.canary'))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'));
+    .addOption(new Option('--data <dir>', 'data directory holding admin-token (default ./.canary)'))
+    .addOption(new Option('-o, --output <format>', 'output format (default table)').choices(OUTPUT_FORMATS));
 }
 
 /**
@@ -32,10 +32,11 @@ export function clientAction<A extends unknown[]>(run: (ctx: ClientContext, ...a
   return async (...args: unknown[]): Promise<void> => {
     // commander calls actions with (...arguments, options, command)
     const cmd = args[args.length - 1] as Command;
-    const opts = cmd.opts() as ClientOptions;
+    // The client options may come before the subcommand (`canary --server URL release list`) or after it.
+    const opts = cmd.optsWithGlobals() as ClientOptions;
     try {
-      const settings = resolveClientSettings({ server: opts.server, token: opts.token, data: opts.data });
-      const ctx: ClientContext = { api: new ApiClient(settings), output: parseOutputFormat(opts.output) };
+      const settings = resolveClientSettings({ server: opts.server, token: opts.token, data: opts.data ?? './.canary' });
+      const ctx: ClientContext = { api: new ApiClient(settings), output: parseOutputFormat(opts.output ?? 'table') };
       await run(ctx, ...(args.slice(0, -1) as A));
     } catch (err) {
       reportError(err);

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addClientOptions } from './client-command.js';
 import { registerObserveCommands } from './commands/observe-commands.js';
 import { registerReleaseCommands } from './commands/release-commands.js';
 import { registerRoutesCommands, registerServiceCommands, registerVersionCommands } from './commands/service-commands.js';
@@ -13,6 +14,7 @@ export function createProgram(): Command {
     .version(CLI_VERSION, '-V, --version')
     .showHelpAfterError('(add --help for usage and examples)')
     .showSuggestionAfterError(true)
+    .enablePositionalOptions()
     .addHelpText(
       'after',
       `
@@ -33,6 +35,8 @@ Examples:
 
 Every command explains itself: canary release create --help. Docs: docs/cli.md.`,
     );
+  // Client options are accepted before the subcommand too, as scripts often write them.
+  addClientOptions(program);
   registerRunCommands(program);
   registerServiceCommands(program);
   registerVersionCommands(program);

@@ -50,6 +50,7 @@ reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. 
     .option('--listen <host:port>', 'ingress address', '127.0.0.1:8000')
     .option('--control-plane <url>', 'follow this control plane instead of a file')
     .option('--token <token>', 'bearer token for the control plane (env CANARY_TOKEN)')
+    .option('--workers <n>', 'proxy processes sharing the listeners (node:cluster), each following the route source; "auto": one per core', '1')
     .addHelpText(
       'after',
       `
@@ -70,10 +71,13 @@ Examples:
 
 It keeps serving its last route table when the control plane is gone.`,
     )
-    .action(async (opts: { config?: string; listen: string; controlPlane?: string; token?: string }) => {
+    .action(async (opts: { config?: string; listen: string; controlPlane?: string; token?: string; workers: string }) => {
       try {
-        const { runProxy } = (await import('../../data-plane/index.js')) as typeof import('../../data-plane/index.js');
-        await runProxy({
+        const { parseWorkers, runProxyWorkers } = (await import(
+          '../../data-plane/proxy-workers.js'
+        )) as typeof import('../../data-plane/proxy-workers.js');
+        await runProxyWorkers({
+          workers: parseWorkers(opts.workers),
           listen: opts.listen,
           ...(opts.config ? { config: opts.config } : {}),
           ...(opts.controlPlane ? { controlPlane: opts.controlPlane } : {}),
