@@ -248,6 +248,12 @@ describe('canary CLI against a real control plane', () => {
     expect(JSON.parse(r.stdout).items[0].name).toBe('reviews-canary');
   });
 
+  it('accepts the client options before the subcommand too, as scripts write them', async () => {
+    const r = await canary(['--server', server, '--data', dataDir, '-o', 'json', 'release', 'list']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).items[0].name).toBe('reviews-canary');
+  });
+
   it('shows the events of a release, and finishes it keeping v2', async () => {
     const events = await canary(['events', '--release', 'reviews-canary', ...client]);
     expect(events.code).toBe(0);
