@@ -46,7 +46,9 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
   const tokenFile = process.env.CANARY_ADMIN_TOKEN ? null : join(dataDir, 'admin-token');
   const token = process.env.CANARY_ADMIN_TOKEN ?? readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   log(`control plane and console: ${url}`);
-  log(tokenFile ? `admin token: ${tokenFile} (the console asks for it; the CLI reads it from there)` : 'admin token: from CANARY_ADMIN_TOKEN');
+  log(
+    tokenFile ? `admin token: ${tokenFile} (the console asks for it; the CLI reads it from there)` : 'admin token: from CANARY_ADMIN_TOKEN',
+  );
 
   if (opts.demo) {
     if (opts.demo !== 'bookinfo') throw new Error(`--demo: unknown demo "${opts.demo}"; the only one is "bookinfo"`);

@@ -25,7 +25,10 @@ describe('model schemas', () => {
   });
 
   it('refuses names that are not DNS-1123 labels, naming the field', () => {
-    const msg = problems(ServiceSpec, { name: 'Reviews_1', versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: ['a:1'] } }] });
+    const msg = problems(ServiceSpec, {
+      name: 'Reviews_1',
+      versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: ['a:1'] } }],
+    });
     expect(msg).toMatch(/^name: "Reviews_1" must be a DNS-1123 label/);
   });
 
@@ -51,7 +54,9 @@ describe('model schemas', () => {
   });
 
   it('refuses a traffic that mixes rules with weights', () => {
-    expect(problems(Traffic, { rules: [{ route: [{ version: 'v1', weight: 100 }] }], weights: { v1: 100 } })).toMatch(/either "rules" alone/);
+    expect(problems(Traffic, { rules: [{ route: [{ version: 'v1', weight: 100 }] }], weights: { v1: 100 } })).toMatch(
+      /either "rules" alone/,
+    );
     expect(problems(Traffic, {})).toMatch(/must give "weights", "match" or "rules"/);
   });
 

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, InputError, NotAllowedError } from './errors.js';
 import { ReleaseSpec, ServiceSpec, type Release, type Service } from './model.js';
-import { isCandidateReady, markCandidateFailed, markCandidateReady, planFinish, planRelease, resume, rollback, takeover } from './release-lifecycle.js';
+import {
+  isCandidateReady,
+  markCandidateFailed,
+  markCandidateReady,
+  planFinish,
+  planRelease,
+  resume,
+  rollback,
+  takeover,
+} from './release-lifecycle.js';
 import { effectiveRules } from './traffic.js';
 
 const now = '2026-01-01T00:00:00.000Z';
@@ -11,31 +20,50 @@ function service(): Service {
   return {
     ...ServiceSpec.parse({
       name: 'reviews',
-      versions: [{ name: 'v1', workload: { kind: 'process', command: 'node', args: ['reviews.js'], env: { SERVICE_VERSION: 'v1', LOG: 'info' } } }],
+      versions: [
+        { name: 'v1', workload: { kind: 'process', command: 'node', args: ['reviews.js'], env: { SERVICE_VERSION: 'v1', LOG: 'info' } } },
+      ],
     }),
     ...meta,
   };
 }
 
 function release(traffic: unknown = { weights: { v1: 50, v2: 50 } }): Release {
-  const spec = ReleaseSpec.parse({ name: 'reviews-canary', service: 'reviews', candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } }, traffic });
+  const spec = ReleaseSpec.parse({
+    name: 'reviews-canary',
+    service: 'reviews',
+    candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
+    traffic,
+  });
   const plan = planRelease(spec, service(), undefined, now);
   return { ...spec, baseline: plan.baseline, status: plan.status, ...meta };
 }
 
 describe('planRelease', () => {
   it('clones the baseline workload and overrides only what the candidate gives', () => {
-    const spec = ReleaseSpec.parse({ name: 'r', service: 'reviews', candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } }, traffic: { weights: { v1: 50, v2: 50 } } });
+    const spec = ReleaseSpec.parse({
+      name: 'r',
+      service: 'reviews',
+      candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
+      traffic: { weights: { v1: 50, v2: 50 } },
+    });
     const plan = planRelease(spec, service(), undefined, now);
     expect(plan.baseline).toBe('v1');
-    expect(plan.newVersion?.workload).toMatchObject({ kind: 'process', command: 'node', args: ['reviews.js'], env: { SERVICE_VERSION: 'v2', LOG: 'info' } });
+    expect(plan.newVersion?.workload).toMatchObject({
+      kind: 'process',
+      command: 'node',
+      args: ['reviews.js'],
+      env: { SERVICE_VERSION: 'v2', LOG: 'info' },
+    });
     expect(plan.status.phase).toBe('Pending');
   });
 
   it('refuses traffic naming a version outside the release', () => {
     const spec = ReleaseSpec.parse({ name: 'r', service: 'reviews', candidate: { name: 'v2' }, traffic: { weights: { v1: 50, v3: 50 } } });
     expect(() => planRelease(spec, service(), undefined, now)).toThrow(InputError);
-    expect(() => planRelease(spec, service(), undefined, now)).toThrow(/traffic\.weights\.v3: "v3" is neither the baseline "v1" nor the candidate "v2"/);
+    expect(() => planRelease(spec, service(), undefined, now)).toThrow(
+      /traffic\.weights\.v3: "v3" is neither the baseline "v1" nor the candidate "v2"/,
+    );
   });
 
   it('refuses a second active release for the same service', () => {
@@ -44,8 +72,16 @@ describe('planRelease', () => {
   });
 
   it('refuses a baseline that does not exist and a candidate equal to the baseline', () => {
-    const spec = ReleaseSpec.parse({ name: 'r', service: 'reviews', baseline: 'v9', candidate: { name: 'v9' }, traffic: { weights: { v9: 100 } } });
-    expect(() => planRelease(spec, service(), undefined, now)).toThrow(/baseline: version "v9" does not exist.*candidate\.name: must differ/);
+    const spec = ReleaseSpec.parse({
+      name: 'r',
+      service: 'reviews',
+      baseline: 'v9',
+      candidate: { name: 'v9' },
+      traffic: { weights: { v9: 100 } },
+    });
+    expect(() => planRelease(spec, service(), undefined, now)).toThrow(
+      /baseline: version "v9" does not exist.*candidate\.name: must differ/,
+    );
   });
 });
 

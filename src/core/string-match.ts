@@ -12,7 +12,7 @@ export function compileStringMatch(m: StringMatch): StringMatcher {
   }
   if (m.prefix !== undefined) {
     const want = m.prefix;
-    return (v) => v !== undefined && v.startsWith(want);
+    return (v) => v?.startsWith(want) === true;
   }
   const re = compileRegex(m.regex ?? '');
   return (v) => v !== undefined && re.test(v);

@@ -34,10 +34,15 @@ describe('Bookinfo canary scenario', () => {
   };
   /** Waits until the proxy routes by the latest change: `expect` holds for 20 loads in a row. */
   const settle = (what: string, ok: (v: string) => boolean) =>
-    waitFor(what, async () => {
-      for (let i = 0; i < 20; i++) if (!ok((await servedBy()).version)) return undefined;
-      return true;
-    }, 20_000, 50);
+    waitFor(
+      what,
+      async () => {
+        for (let i = 0; i < 20; i++) if (!ok((await servedBy()).version)) return undefined;
+        return true;
+      },
+      20_000,
+      50,
+    );
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'canary-e2e-'));
@@ -93,7 +98,9 @@ describe('Bookinfo canary scenario', () => {
     const share = await shareOfV2(400);
     expect(share).toBeGreaterThanOrEqual(0.45);
     expect(share).toBeLessThanOrEqual(0.55);
-    const v2 = await servedBy().then(async function loop(s): Promise<string> { return s.version === 'v2' ? s.body : loop(await servedBy()); });
+    const v2 = await servedBy().then(async function loop(s): Promise<string> {
+      return s.version === 'v2' ? s.body : loop(await servedBy());
+    });
     expect(v2).toMatch(/data-stars="black"/);
 
     expect((await call('POST', '/api/v1/releases/reviews-canary/takeover', { version: 'v2' })).status).toBe(200);

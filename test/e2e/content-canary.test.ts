@@ -34,10 +34,15 @@ describe('content-based canaries on Bookinfo', () => {
       traffic,
     });
     expect(r.status, r.body).toBe(201);
-    await waitFor('the release to progress', async () => {
-      const rel = JSON.parse((await call('GET', '/api/v1/releases/reviews-canary')).body);
-      return rel.status.phase === 'Progressing' ? true : undefined;
-    }, 60_000, 200);
+    await waitFor(
+      'the release to progress',
+      async () => {
+        const rel = JSON.parse((await call('GET', '/api/v1/releases/reviews-canary')).body);
+        return rel.status.phase === 'Progressing' ? true : undefined;
+      },
+      60_000,
+      200,
+    );
   };
   const finish = async () => {
     expect((await call('DELETE', '/api/v1/releases/reviews-canary?keep=v1')).status).toBeLessThan(300);

@@ -102,7 +102,12 @@ describe('control plane restart while traffic flows', () => {
     await startControlPlane();
     const patched = await api('PATCH', '/api/v1/releases/reviews-canary', { traffic: { weights: { v1: 0, v2: 100 } } });
     expect(patched.status, patched.body).toBe(200);
-    await waitFor('the proxy to follow the restarted control plane', async () => ((await versions(10)).v2 === 10 ? true : undefined), 30_000, 200);
+    await waitFor(
+      'the proxy to follow the restarted control plane',
+      async () => ((await versions(10)).v2 === 10 ? true : undefined),
+      30_000,
+      200,
+    );
     expect(await versions(50)).toEqual({ v2: 50 });
   });
 });

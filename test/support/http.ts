@@ -9,7 +9,11 @@ export interface Reply {
 const agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
 
 /** One HTTP request over a keep-alive pool; never throws on HTTP status, only on connection errors. */
-export async function http(method: string, url: string, opts: { body?: unknown; headers?: Record<string, string>; token?: string } = {}): Promise<Reply> {
+export async function http(
+  method: string,
+  url: string,
+  opts: { body?: unknown; headers?: Record<string, string>; token?: string } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: string | undefined;
