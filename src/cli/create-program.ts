@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { addClientOptions } from './client-command.js';
 import { registerObserveCommands } from './commands/observe-commands.js';
 import { registerReleaseCommands } from './commands/release-commands.js';
+import { registerRenderCommands } from './commands/render-commands.js';
 import { registerRoutesCommands, registerServiceCommands, registerVersionCommands } from './commands/service-commands.js';
 import { registerRunCommands } from './commands/run-commands.js';
 
@@ -43,5 +44,6 @@ Every command explains itself: canary release create --help. Docs: docs/cli.md.`
   registerRoutesCommands(program);
   registerReleaseCommands(program);
   registerObserveCommands(program);
+  registerRenderCommands(program);
   return program;
 }

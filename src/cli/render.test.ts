@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { KubeObject } from '../kubernetes/kube-object.js';
+import { validateObject } from '../kubernetes/testing/validate-object.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const run = promisify(execFile);
+
+async function canary(args: string[]) {
+  if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) throw new Error('build first: npm run build');
+  try {
+    const r = await run(process.execPath, [join(root, 'bin', 'canary.js'), ...args], { cwd: root });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('canary render --kubernetes', () => {
+  it('prints the candidate Deployment, DestinationRule and VirtualService of the example, all valid', async () => {
+    const r = await canary(['render', '--kubernetes', 'examples/reviews-canary-k8s.yaml', '--namespace', 'demo']);
+    expect(r.code, r.stderr).toBe(0);
+    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
+    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['Deployment/reviews-v2', 'DestinationRule/reviews', 'VirtualService/reviews']);
+    for (const o of objects) {
+      expect(o.metadata?.namespace).toBe('demo');
+      validateObject(o);
+    }
+    const deployment = objects[0] as unknown as { spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { image: string }[] } } } };
+    expect(deployment.spec.template.metadata.labels.version).toBe('v2');
+    expect(deployment.spec.template.spec.containers[0]!.image).toBe('docker.io/kubesphere/examples-bookinfo-reviews-v2:1.16.2');
+    const vs = objects[2] as unknown as { spec: { http: { route: { destination: { subset: string }; weight: number }[] }[] } };
+    expect(vs.spec.http[0]!.route.map((d) => [d.destination.subset, d.weight])).toEqual([
+      ['v1', 50],
+      ['v2', 50],
+    ]);
+  });
+
+  it('renders Gateway API objects on request, and refuses a wrong mode with a clear message', async () => {
+    const gw = await canary(['render', '--kubernetes', 'examples/reviews-canary-k8s.yaml', '--traffic', 'gateway-api']);
+    expect(gw.code, gw.stderr).toBe(0);
+    const kinds = parseAllDocuments(gw.stdout).map((d) => (d.toJS() as KubeObject).kind);
+    expect(kinds).toContain('HTTPRoute');
+    const bad = await canary(['render', '--kubernetes', 'examples/reviews-canary-k8s.yaml', '--traffic', 'nginx']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe('Error: --traffic: must be "istio" or "gateway-api", got "nginx"\n');
+  });
+});
