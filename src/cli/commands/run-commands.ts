@@ -50,7 +50,11 @@ reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. 
     .option('--listen <host:port>', 'ingress address', '127.0.0.1:8000')
     .option('--control-plane <url>', 'follow this control plane instead of a file')
     .option('--token <token>', 'bearer token for the control plane (env CANARY_TOKEN)')
-    .option('--workers <n>', 'proxy processes sharing the listeners (node:cluster), each following the route source; "auto": one per core', '1')
+    .option(
+      '--workers <n>',
+      'proxy processes sharing the listeners (node:cluster), each following the route source; "auto": one per core',
+      '1',
+    )
     .addHelpText(
       'after',
       `
