@@ -21,7 +21,11 @@ function newestMtime(path: string): number {
 /** Builds web/dist when it is missing or older than the console's sources, so a test never runs a stale console. */
 export function ensureConsoleBuilt(): void {
   const index = join(webDist, 'index.html');
-  const sources = Math.max(newestMtime(join(webDir, 'src')), newestMtime(join(webDir, 'index.html')), newestMtime(join(webDir, 'vite.config.ts')));
+  const sources = Math.max(
+    newestMtime(join(webDir, 'src')),
+    newestMtime(join(webDir, 'index.html')),
+    newestMtime(join(webDir, 'vite.config.ts')),
+  );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   const r = spawnSync('npm', ['run', 'build', '-w', 'web'], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`npm run build -w web failed:\n${r.stdout}\n${r.stderr}`);
@@ -46,6 +50,8 @@ export interface ConsoleEnv {
   context: BrowserContext;
   page: Page;
   shotsDir: string;
+  /** Uncaught errors thrown in the page so far. */
+  pageErrors: string[];
   /** The v2 upstream's address, for the wizard's "addresses" field. */
   v2Address: string;
   close(): Promise<void>;
@@ -90,6 +96,12 @@ export async function startConsoleEnv(): Promise<ConsoleEnv> {
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15_000);
+  // A crash in the page shows up in the test output rather than as a mysterious timeout.
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => {
+    pageErrors.push(err.message);
+    process.stderr.write(`[console page error] ${err.message}\n`);
+  });
   return {
     cp,
     url,
@@ -97,6 +109,7 @@ export async function startConsoleEnv(): Promise<ConsoleEnv> {
     context,
     page,
     shotsDir,
+    pageErrors,
     v2Address: v2.address,
     async close() {
       await context.close().catch(() => {});

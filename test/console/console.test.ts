@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seriousA11yViolations } from './axe-check.js';
 import { type ConsoleEnv, startConsoleEnv } from './console-fixture.js';
 import { ConsolePage } from './pages/console-page.js';
@@ -44,10 +44,19 @@ describe('console', () => {
     await env?.close();
   });
 
+  // The steps build on each other: after one fails, the rest are skipped instead of timing out one by one.
+  let broken = false;
+  beforeEach((ctx) => {
+    if (broken) ctx.skip();
+  });
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') broken = true;
+  });
+
   it('asks for the token, refuses a wrong one and signs in with the right one', async () => {
     const signIn = new SignInPage(env.page);
     await signIn.open(env.url);
-    expect(await env.page.innerText('body')).toContain('.canary/admin-token');
+    expect((await env.page.textContent('body')) ?? '').toContain('.canary/admin-token');
     await inspect('01-sign-in');
     await signIn.signIn('not-the-token');
     await signIn.error().waitFor();
@@ -91,7 +100,7 @@ describe('console', () => {
     // A bad name is refused with a message before anything is sent.
     await wizard.byTest('release-name').fill('Reviews Canary');
     await wizard.next();
-    expect(await env.page.innerText('body')).toContain('lowercase letters');
+    expect((await env.page.textContent('body')) ?? '').toContain('lowercase letters');
     await wizard.basicInfo(release);
     await wizard.service('reviews');
     await wizard.byTest('release-addresses').waitFor();

@@ -22,7 +22,7 @@ export class ReleaseDetailPage extends ConsolePage {
   private async confirm(): Promise<string> {
     const modal = this.page.getByRole('dialog');
     await modal.waitFor();
-    const text = await modal.innerText();
+    const text = (await modal.textContent()) ?? '';
     await this.byTest('confirm-ok').click();
     await modal.waitFor({ state: 'detached' });
     return text;

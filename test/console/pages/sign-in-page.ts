@@ -9,6 +9,7 @@ export class SignInPage extends ConsolePage {
   async open(baseUrl: string): Promise<void> {
     await this.page.goto(`${baseUrl}/`);
     await this.page.waitForURL(/\/sign-in/);
+    await this.byTest('token-input').waitFor();
   }
 
   async signIn(token: string): Promise<void> {

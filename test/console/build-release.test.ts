@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { buildRelease, emptyDraft, nameProblem, nextVersionName, type ReleaseDraft } from '../../web/src/release/build-release.js';
+import type { Service } from '../../web/src/api/types.js';
+
+/** What the create wizard sends: the DESIGN.md shapes, for each strategy and workload kind. */
+const processService: Service = {
+  name: 'reviews',
+  port: 9080,
+  versions: [{ name: 'v1', workload: { kind: 'process', command: 'node', args: ['reviews.js'], env: {} } }],
+};
+
+const draft = (p: Partial<ReleaseDraft>): ReleaseDraft => ({
+  ...emptyDraft(),
+  name: 'reviews-canary',
+  service: 'reviews',
+  baseline: 'v1',
+  candidate: 'v2',
+  ...p,
+});
+
+describe('create wizard output', () => {
+  it('sends a 50/50 weight split with the SERVICE_VERSION override', () => {
+    const body = buildRelease(draft({ env: [{ key: 'SERVICE_VERSION', value: 'v2' }] }), processService);
+    expect(body).toEqual({
+      name: 'reviews-canary',
+      service: 'reviews',
+      strategy: 'canary',
+      baseline: 'v1',
+      candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
+      traffic: { weights: { v1: 50, v2: 50 } },
+    });
+  });
+
+  it('sends matching requests to the candidate and keeps the rest on the baseline', () => {
+    const body = buildRelease(
+      draft({
+        strategy: 'match',
+        conditions: [
+          { kind: 'header', name: 'End-User', match: 'exact', value: 'jason', os: 'android' },
+          { kind: 'cookie', name: 'user', match: 'prefix', value: 'ja', os: 'android' },
+          { kind: 'uri', name: '', match: 'prefix', value: '/api', os: 'android' },
+          { kind: 'os', name: '', match: 'exact', value: '', os: 'ios' },
+        ],
+      }),
+      processService,
+    );
+    expect(body.traffic).toEqual({
+      match: [
+        {
+          headers: { 'end-user': { exact: 'jason' }, 'user-agent': { regex: '.*(iPhone|iPad|iPod).*' } },
+          cookie: { user: { prefix: 'ja' } },
+          uri: { prefix: '/api' },
+        },
+      ],
+      weights: { v1: 100 },
+    });
+  });
+
+  it('omits the workload when the version already exists, and sends image or addresses by kind', () => {
+    const withV2: Service = {
+      ...processService,
+      versions: [...processService.versions, { name: 'v2', workload: { kind: 'process', command: 'node' } }],
+    };
+    expect(buildRelease(draft({ env: [{ key: 'SERVICE_VERSION', value: 'v2' }] }), withV2).candidate).toEqual({ name: 'v2' });
+    const k8s: Service = { ...processService, versions: [{ name: 'v1', workload: { kind: 'kubernetes', image: 'reviews:v1' } }] };
+    expect(buildRelease(draft({ image: 'kubesphere/examples-bookinfo-reviews-v2:1.16.2' }), k8s).candidate).toEqual({
+      name: 'v2',
+      workload: { image: 'kubesphere/examples-bookinfo-reviews-v2:1.16.2' },
+    });
+    const ep: Service = { ...processService, versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: ['127.0.0.1:9001'] } }] };
+    expect(buildRelease(draft({ addresses: '127.0.0.1:9002, 127.0.0.1:9003' }), ep).candidate).toEqual({
+      name: 'v2',
+      workload: { addresses: ['127.0.0.1:9002', '127.0.0.1:9003'] },
+    });
+  });
+
+  it('proposes the next version name and checks names as the API does', () => {
+    expect(nextVersionName(processService)).toBe('v2');
+    expect(nameProblem('reviews-canary')).toBeNull();
+    expect(nameProblem('Reviews Canary')).toBe('validation.dns1123');
+    expect(nameProblem('')).toBe('validation.required');
+  });
+});

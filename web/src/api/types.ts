@@ -1,0 +1,181 @@
+/** The API's shapes as the console reads them (see DESIGN.md and src/core/model.ts). */
+
+export type MatchKind = 'exact' | 'prefix' | 'regex';
+export type StringMatch = Partial<Record<MatchKind, string>>;
+
+export interface MatchBlock {
+  uri?: StringMatch;
+  headers?: Record<string, StringMatch>;
+  cookie?: Record<string, StringMatch>;
+  queryParams?: Record<string, StringMatch>;
+  method?: StringMatch;
+}
+
+export interface RouteDestination {
+  version: string;
+  weight: number;
+}
+
+export interface Rule {
+  match?: MatchBlock[];
+  route: RouteDestination[];
+  mirror?: { version: string; percent?: number };
+  sticky?: { cookie: string } | { header: string } | { sourceIp: true };
+}
+
+export interface Workload {
+  kind: 'process' | 'endpoints' | 'kubernetes';
+  command?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  replicas?: number;
+  addresses?: string[];
+  image?: string;
+}
+
+export interface Instance {
+  name: string;
+  address: string;
+  pid?: number | null;
+  ready: boolean;
+  restarts: number;
+  state: string;
+  startedAt?: string | null;
+}
+
+export interface Version {
+  name: string;
+  labels?: Record<string, string>;
+  workload: Workload;
+  instances?: Instance[];
+  health?: { ready: boolean; failed: boolean; reason?: string | null };
+}
+
+export interface Service {
+  name: string;
+  port: number;
+  ingress?: { paths: string[] };
+  versions: Version[];
+  routes?: Rule[];
+  resourceVersion?: string;
+  createdAt?: string;
+}
+
+export interface Traffic {
+  weights?: Record<string, number>;
+  match?: MatchBlock[];
+  rules?: Rule[];
+}
+
+export type ReleasePhase = 'Pending' | 'Progressing' | 'TakenOver' | 'RolledBack' | 'Failed';
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  at: string;
+}
+
+export interface Release {
+  name: string;
+  service: string;
+  strategy: 'canary';
+  baseline: string;
+  candidate: { name: string; workload?: Partial<Workload> };
+  traffic: Traffic;
+  status: { phase: ReleasePhase; governor: string | null; observed: Record<string, number>; conditions: Condition[] };
+  resourceVersion: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface ReleaseInput {
+  name: string;
+  service: string;
+  strategy: 'canary';
+  baseline?: string;
+  candidate: { name: string; workload?: Partial<Workload> };
+  traffic: Traffic;
+}
+
+export interface MeshEvent {
+  id: string | number;
+  at: string;
+  actor: string;
+  action: string;
+  kind: string;
+  name: string;
+  before?: unknown;
+  after?: unknown;
+  message?: string;
+}
+
+export interface TopologyNode {
+  id: string;
+  service?: string;
+  version?: string;
+  kind: string;
+  rate?: number;
+  successRate?: number;
+  p50?: number;
+  p95?: number;
+  p99?: number;
+  codes?: Record<string, number>;
+}
+
+export interface TopologyEdge {
+  source: string;
+  target: string;
+  rate: number;
+  successRate: number;
+  p50?: number;
+  p95?: number;
+  p99?: number;
+  codes?: Record<string, number>;
+}
+
+export interface Topology {
+  window: number;
+  nodes: TopologyNode[];
+  edges: TopologyEdge[];
+}
+
+export interface Span {
+  spanId: string;
+  parentSpanId?: string | null;
+  traceId?: string;
+  name?: string;
+  service?: string;
+  version?: string;
+  instance?: string;
+  host?: string;
+  pid?: number;
+  upstream?: string;
+  status?: number;
+  startTime?: string | number;
+  start?: string | number;
+  durationMs?: number;
+  attributes?: Record<string, unknown>;
+}
+
+export interface TraceSummary {
+  traceId: string;
+  rootService?: string;
+  service?: string;
+  name?: string;
+  startTime?: string | number;
+  start?: string | number;
+  durationMs?: number;
+  spanCount?: number;
+  spans?: Span[];
+  error?: boolean;
+  errors?: number;
+}
+
+export interface LogLine {
+  at: string;
+  instance: string;
+  stream: string;
+  line: string;
+}

@@ -1,0 +1,179 @@
+import { Badge, Button, Card, Group, Loader, Progress, SimpleGrid, Stack, Table, Tabs, Text, Title } from '@mantine/core';
+import { useTranslation } from 'react-i18next';
+import { useNavigate, useSearchParams } from 'react-router';
+import { useReleases } from '../api/releases.js';
+import type { Release } from '../api/types.js';
+import { EmptyState } from '../components/EmptyState.js';
+import { ErrorAlert } from '../components/ErrorAlert.js';
+import { PhaseBadge } from '../components/PhaseBadge.js';
+import { configuredShare, observedPercent, releaseVersions } from '../release/traffic-share.js';
+
+export function ReleasesPage() {
+  const { t } = useTranslation();
+  const [params, setParams] = useSearchParams();
+  const tab = params.get('tab') ?? 'modes';
+  return (
+    <Stack>
+      <div>
+        <Title order={2}>{t('releases.title')}</Title>
+        <Text c="dimmed" size="sm">
+          {t('releases.subtitle')}
+        </Text>
+      </div>
+      <Tabs value={tab} onChange={(v) => setParams({ tab: v ?? 'modes' })}>
+        <Tabs.List>
+          <Tabs.Tab value="modes" data-test="tab-modes">
+            {t('releases.tabModes')}
+          </Tabs.Tab>
+          <Tabs.Tab value="jobs" data-test="tab-jobs">
+            {t('releases.tabJobs')}
+          </Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="modes" pt="md">
+          <ModeCards />
+        </Tabs.Panel>
+        <Tabs.Panel value="jobs" pt="md">
+          {tab === 'jobs' && <JobList />}
+        </Tabs.Panel>
+      </Tabs>
+    </Stack>
+  );
+}
+
+function ModeCards() {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const modes = [
+    { key: 'blueGreen', available: false },
+    { key: 'canary', available: true },
+    { key: 'mirror', available: false },
+  ] as const;
+  return (
+    <SimpleGrid cols={{ base: 1, md: 3 }}>
+      {modes.map((m) => (
+        <Card key={m.key} withBorder padding="lg" data-test={`mode-${m.key}`}>
+          <Stack gap="sm" h="100%">
+            <Group justify="space-between">
+              <Title order={3} size="h4">
+                {t(`modes.${m.key}.title`)}
+              </Title>
+              {!m.available && (
+                <Badge color="gray" variant="light">
+                  {t('modes.notYet')}
+                </Badge>
+              )}
+            </Group>
+            <Text size="sm" c="dimmed" style={{ flex: 1 }}>
+              {t(`modes.${m.key}.description`)}
+            </Text>
+            <Button
+              disabled={!m.available}
+              onClick={() => navigate('/releases/new')}
+              data-test={`mode-${m.key}-create`}
+              variant={m.available ? 'filled' : 'default'}
+            >
+              {m.available ? t('modes.create') : t('modes.notYet')}
+            </Button>
+          </Stack>
+        </Card>
+      ))}
+    </SimpleGrid>
+  );
+}
+
+function ShareBar({ release }: { release: Release }) {
+  const { t } = useTranslation();
+  const share = configuredShare(release);
+  const versions = releaseVersions(release);
+  const colors = ['indigo', 'yellow'];
+  return (
+    <Stack gap={4} miw={220}>
+      <Progress.Root size="lg">
+        {versions.map((v, i) => (
+          <Progress.Section key={v} value={share[v] ?? 0} color={colors[i] ?? 'gray'} aria-label={`${t('releases.configured')}: ${v}`}>
+            <Progress.Label c={i === 1 ? 'dark' : undefined}>{(share[v] ?? 0) > 12 ? v : ''}</Progress.Label>
+          </Progress.Section>
+        ))}
+      </Progress.Root>
+      <Text size="xs" c="dimmed" data-test="release-share">
+        {versions.map((v) => `${v} ${share[v] ?? 0}%`).join(' · ')}
+        {release.traffic.match ? ` · ${t('releases.plusMatch')}` : ''}
+      </Text>
+    </Stack>
+  );
+}
+
+function JobList() {
+  const { t, i18n } = useTranslation();
+  const navigate = useNavigate();
+  const releases = useReleases();
+  if (releases.error) return <ErrorAlert error={releases.error} />;
+  if (!releases.data) return <Loader size="sm" aria-label={t('common.loading')} />;
+  if (releases.data.length === 0) {
+    return (
+      <EmptyState
+        title={t('releases.emptyTitle')}
+        hint={t('releases.emptyHint')}
+        test="releases-empty"
+        action={
+          <Button onClick={() => navigate('/releases/new')} data-test="empty-create">
+            {t('modes.create')}
+          </Button>
+        }
+      />
+    );
+  }
+  return (
+    <Card withBorder padding={0}>
+      <Table highlightOnHover verticalSpacing="sm" horizontalSpacing="md">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>{t('releases.name')}</Table.Th>
+            <Table.Th>{t('releases.service')}</Table.Th>
+            <Table.Th>{t('releases.phase')}</Table.Th>
+            <Table.Th>{t('releases.configured')}</Table.Th>
+            <Table.Th>{t('releases.observed')}</Table.Th>
+            <Table.Th>{t('releases.createdAt')}</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {releases.data.map((r) => (
+            <Table.Tr
+              key={r.name}
+              data-test="release-row"
+              data-release={r.name}
+              style={{ cursor: 'pointer' }}
+              onClick={() => navigate(`/releases/${encodeURIComponent(r.name)}`)}
+            >
+              <Table.Td>
+                <Text fw={600} c="indigo.8" size="sm">
+                  {r.name}
+                </Text>
+              </Table.Td>
+              <Table.Td>{r.service}</Table.Td>
+              <Table.Td>
+                <PhaseBadge phase={r.status.phase} />
+              </Table.Td>
+              <Table.Td>
+                <ShareBar release={r} />
+              </Table.Td>
+              <Table.Td>
+                <Text size="sm">
+                  {releaseVersions(r)
+                    .map((v) => {
+                      const o = observedPercent(r, v);
+                      return `${v} ${o === null ? '—' : `${o}%`}`;
+                    })
+                    .join(' · ')}
+                </Text>
+              </Table.Td>
+              <Table.Td>
+                <Text size="sm">{new Date(r.createdAt).toLocaleString(i18n.language)}</Text>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Card>
+  );
+}
