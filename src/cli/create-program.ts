@@ -5,6 +5,7 @@ import { registerReleaseCommands } from './commands/release-commands.js';
 import { registerRenderCommands } from './commands/render-commands.js';
 import { registerRoutesCommands, registerServiceCommands, registerVersionCommands } from './commands/service-commands.js';
 import { registerRunCommands } from './commands/run-commands.js';
+import { registerTelemetryCommands } from './commands/telemetry-commands.js';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -44,6 +45,7 @@ Every command explains itself: canary release create --help. Docs: docs/cli.md.`
   registerRoutesCommands(program);
   registerReleaseCommands(program);
   registerObserveCommands(program);
+  registerTelemetryCommands(program);
   registerRenderCommands(program);
   return program;
 }

@@ -147,7 +147,9 @@ describe('API v1 endpoints', () => {
     expect(res.body).toEqual({ lines: [] });
     expect((await t.call('GET', '/api/v1/services/reviews/versions/v7/logs')).status).toBe(404);
     res = await t.call('GET', '/api/v1/topology?window=120');
-    expect(res.body).toEqual({ nodes: [], edges: [], window: 120 });
+    // No traffic yet: no edges, but the registered versions are nodes (docs/observability.md).
+    expect(res.body).toMatchObject({ edges: [], window: 120, releases: [] });
+    expect(res.body.nodes.map((n: { id: string }) => n.id)).toContain('reviews:v1');
     expect((await t.call('GET', '/api/v1/topology')).body.window).toBe(60);
     expect((await t.call('GET', '/api/v1/traces?service=reviews&limit=5')).body).toEqual({ traces: [] });
     expect((await t.call('GET', '/api/v1/traces/abc')).status).toBe(404);

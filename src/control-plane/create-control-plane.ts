@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
 import { AuthError } from '../core/index.js';
 import { SqliteStore } from '../store/index.js';
+import { TelemetryHub } from '../telemetry/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
 import { loadAdminToken, tokenMatches } from './admin-token.js';
 import { installErrorHandling } from './api-error.js';
@@ -37,6 +38,22 @@ export interface ControlPlaneOptions {
   consoleDir?: string;
   /** Interval of `: ping` comments on watch streams; default 15000 ms. */
   watchPingMs?: number;
+  /** Telemetry: trace sampling told to proxies, trace retention, OTLP export, the demo traffic target. */
+  telemetry?: ControlPlaneTelemetryOptions;
+}
+
+export interface ControlPlaneTelemetryOptions {
+  /** Share of new traces the proxies sample, 0..1; default 0.01 (`canary up --demo` sets 1). */
+  traceSampling?: number;
+  /** Trace retention by age (ms), default 24 h; by size (spans), default 200000. */
+  traceMaxAgeMs?: number;
+  traceMaxSpans?: number;
+  /** Also export spans over OTLP/HTTP JSON to this collector; default env CANARY_OTLP_ENDPOINT. */
+  otlpEndpoint?: string;
+  /** What `POST /api/v1/demo/traffic` loads (the product page); unset: no demo traffic. */
+  demoTrafficUrl?: string;
+  /** Interval of topology events on /api/v1/watch; default 2000 ms. */
+  watchIntervalMs?: number;
 }
 
 export interface ControlPlane {
@@ -44,6 +61,8 @@ export interface ControlPlane {
   store: SqliteStore;
   controller: ReleaseController;
   feed: RouteTableFeed;
+  /** Metrics, topology, traces. */
+  telemetry: TelemetryHub;
   /** Where the admin token is stored, or null when it came from an option or the environment. */
   adminTokenFile: string | null;
   /** Stops the controller, ends watch streams, closes the server and the store. The runtime is the caller's to stop. */
@@ -65,6 +84,23 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     bodyLimit: 1024 * 1024,
   });
   let started = false;
+  const t = options.telemetry ?? {};
+  const otlpEndpoint = t.otlpEndpoint ?? (process.env.CANARY_OTLP_ENDPOINT || undefined);
+  let telemetry: TelemetryHub;
+  try {
+    telemetry = new TelemetryHub({
+      dataDir: options.dataDir,
+      ...(t.traceSampling !== undefined ? { traceSampling: t.traceSampling } : {}),
+      ...(t.traceMaxAgeMs !== undefined ? { traceMaxAgeMs: t.traceMaxAgeMs } : {}),
+      ...(t.traceMaxSpans !== undefined ? { traceMaxSpans: t.traceMaxSpans } : {}),
+      ...(otlpEndpoint !== undefined ? { otlpEndpoint } : {}),
+      onError: (m) => app.log.warn(m),
+    });
+  } catch (err) {
+    await app.close().catch(() => {});
+    store.close();
+    throw err;
+  }
   try {
     const token = loadAdminToken(options.dataDir, options.adminToken);
     if (token.source === 'generated')
@@ -128,7 +164,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     registerReleasesApi(app, ctx);
     registerEventsApi(app, ctx);
     registerRouteTableApi(app, ctx, options.watchPingMs === undefined ? {} : { pingMs: options.watchPingMs });
-    registerTelemetryApi(app);
+    registerTelemetryApi(app, ctx, telemetry, {
+      ...(t.demoTrafficUrl !== undefined ? { demoTrafficUrl: t.demoTrafficUrl } : {}),
+      ...(t.watchIntervalMs !== undefined ? { watchIntervalMs: t.watchIntervalMs } : {}),
+    });
 
     await app.ready();
     await controller.start();
@@ -140,6 +179,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       store,
       controller,
       feed,
+      telemetry,
       adminTokenFile: token.file,
       async close() {
         if (closed) return;
@@ -147,12 +187,14 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
         controller.close();
         feed.close();
         await app.close();
+        await telemetry.close();
         store.close();
       },
     };
   } finally {
     if (!started) {
       await app.close().catch(() => {});
+      await telemetry.close();
       store.close();
     }
   }

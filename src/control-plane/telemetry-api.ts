@@ -1,13 +1,144 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError } from '../core/index.js';
-import { typed } from './api-context.js';
+import { InputError, NotAllowedError, NotFoundError } from '../core/index.js';
+import { TelemetryBatch, type TelemetryHub, type TopologyInventory, TrafficGenerator } from '../telemetry/index.js';
+import { type ApiContext, typed } from './api-context.js';
 import { errorResponses } from './api-schemas.js';
 
-/** Topology and traces: the API shapes, empty until telemetry ingestion lands. */
-export function registerTelemetryApi(app: FastifyInstance): void {
+export interface TelemetryApiOptions {
+  /** The URL the demo's traffic switch loads (the product page through the ingress); unset: no demo traffic. */
+  demoTrafficUrl?: string;
+  /** Interval of topology events on `/api/v1/watch`; default 2000 ms. */
+  watchIntervalMs?: number;
+}
+
+/** Window (seconds) of the observed shares filled into release resources. */
+const OBSERVED_WINDOW = 60;
+
+const TrafficState = z.object({
+  enabled: z.boolean(),
+  rate: z.number(),
+  url: z.string().nullable(),
+  stats: z.unknown().nullable(),
+});
+
+const Latency = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
+const Responses = z.object({ '2xx': z.number(), '3xx': z.number(), '4xx': z.number(), '5xx': z.number(), other: z.number() });
+const TopologySchema = z.object({
+  window: z.number(),
+  generatedAt: z.string(),
+  nodes: z.array(
+    z.object({
+      id: z.string(),
+      type: z.enum(['ingress', 'service', 'version', 'unknown']),
+      service: z.string().nullable(),
+      version: z.string().nullable(),
+      requestRate: z.number(),
+      successRate: z.number().nullable(),
+      latencyMs: Latency,
+      responses: Responses,
+      requests: z.number(),
+    }),
+  ),
+  edges: z.array(
+    z.object({
+      id: z.string(),
+      source: z.string(),
+      target: z.string(),
+      requestRate: z.number(),
+      successRate: z.number().nullable(),
+      latencyMs: Latency,
+      responses: Responses,
+      requests: z.number(),
+      share: z.number().nullable(),
+    }),
+  ),
+  releases: z.array(z.object({ name: z.string(), service: z.string(), observed: z.record(z.string(), z.number()), requests: z.number() })),
+});
+
+const TraceSummarySchema = z.object({
+  traceId: z.string(),
+  rootService: z.string(),
+  rootOperation: z.string(),
+  startTime: z.string(),
+  durationMs: z.number(),
+  spanCount: z.number(),
+  errors: z.number(),
+  services: z.array(z.string()),
+});
+
+const booleanQuery = z
+  .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1')
+  .optional();
+
+/** `since`/`until`: ISO time, milliseconds since the epoch, or an age such as 15m / 2h / 30s. */
+function timeQuery(value: string | undefined, field: string, now = Date.now()): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^\d{10,}$/.test(value)) return Number(value);
+  const age = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (age) return now - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
+  const t = Date.parse(value);
+  if (Number.isNaN(t))
+    throw new InputError(`${field}: must be an ISO time, epoch milliseconds or an age like 15m, got "${value}"`, [
+      { path: field, message: 'not a time' },
+    ]);
+  return t;
+}
+
+/**
+ * Telemetry over HTTP: proxies' batches in (`POST /api/v1/telemetry`), `/metrics` (Prometheus, Istio names),
+ * the topology and its live stream (`/api/v1/watch`, server-sent events), traces, and the demo traffic switch.
+ * Also fills `status.observed` of release resources from the last minute of traffic.
+ */
+export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub: TelemetryHub, options: TelemetryApiOptions = {}): void {
   const api = typed(app);
   const tags = ['telemetry'];
+  const streams = new Set<() => void>();
+  const watchIntervalMs = options.watchIntervalMs ?? 2000;
+
+  const inventory = (): TopologyInventory => ({
+    versions: ctx.store.listServices().flatMap((s) => s.versions.map((v) => ({ service: s.name, version: v.name }))),
+    releases: ctx.store.listReleases().map((r) => ({ name: r.name, service: r.service })),
+  });
+
+  // Release resources carry the traffic share each version really got (not stored: it changes every second).
+  app.addHook('preSerialization', async (req, _reply, payload: unknown) => {
+    if (!req.url.startsWith('/api/v1/releases') || payload === null || typeof payload !== 'object') return payload;
+    const fill = (r: unknown) => {
+      const rel = r as { service?: unknown; status?: { observed?: unknown } };
+      if (typeof rel?.service === 'string' && rel.status && typeof rel.status === 'object' && 'observed' in rel.status)
+        rel.status.observed = hub.observedShares(rel.service, OBSERVED_WINDOW);
+    };
+    const items = (payload as { items?: unknown }).items;
+    if (Array.isArray(items)) items.forEach(fill);
+    else fill(payload);
+    return payload;
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+    reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(hub.renderMetrics()),
+  );
+
+  api.post(
+    '/api/v1/telemetry',
+    {
+      bodyLimit: 64 * 1024 * 1024,
+      schema: {
+        tags,
+        summary: "A proxy's telemetry batch (edge counters and histograms, spans), sent once per second",
+        body: TelemetryBatch,
+        response: {
+          200: z.object({ accepted: z.object({ edges: z.number(), spans: z.number() }), traceSampling: z.number() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      hub.ingest(req.body);
+      return { accepted: { edges: req.body.edges.length, spans: req.body.spans.length }, traceSampling: hub.traceSampling };
+    },
+  );
 
   api.get(
     '/api/v1/topology',
@@ -15,28 +146,91 @@ export function registerTelemetryApi(app: FastifyInstance): void {
       schema: {
         tags,
         summary: 'Services, versions and calls between them with rates, success and latency over a window (seconds)',
-        querystring: z.object({ window: z.coerce.number().int().min(1).max(86_400).default(60) }),
-        response: { 200: z.object({ nodes: z.array(z.unknown()), edges: z.array(z.unknown()), window: z.number() }), ...errorResponses },
+        querystring: z.object({ window: z.coerce.number().int().min(1).max(hub.window.capacity).default(60) }),
+        response: { 200: TopologySchema, ...errorResponses },
       },
     },
-    async (req) => ({ nodes: [], edges: [], window: req.query.window }),
+    async (req) => hub.topology(req.query.window, inventory()),
   );
+
+  api.get(
+    '/api/v1/watch',
+    {
+      schema: {
+        tags,
+        summary: `Server-sent events: \`event: topology\` (data: the topology JSON) on connect and every ${watchIntervalMs / 1000} s`,
+        querystring: z.object({ window: z.coerce.number().int().min(1).max(hub.window.capacity).default(60) }),
+        produces: ['text/event-stream'],
+      },
+    },
+    (req, reply) => {
+      const window = req.query.window;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      let seq = 0;
+      const send = () => {
+        try {
+          res.write(`id: ${++seq}\nevent: topology\ndata: ${JSON.stringify(hub.topology(window, inventory()))}\n\n`);
+        } catch {
+          end();
+        }
+      };
+      const timer = setInterval(send, watchIntervalMs);
+      const end = () => {
+        clearInterval(timer);
+        streams.delete(end);
+        if (!res.writableEnded) res.end();
+      };
+      streams.add(end);
+      req.raw.on('close', end);
+      res.on('error', end);
+      send();
+    },
+  );
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
 
   api.get(
     '/api/v1/traces',
     {
       schema: {
         tags,
-        summary: 'Traces by service, duration and count',
+        summary: 'Traces, newest first, by service, operation, time, duration and errors',
         querystring: z.object({
           service: z.string().optional(),
+          operation: z.string().optional(),
           minDurationMs: z.coerce.number().min(0).optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(20),
+          errors: booleanQuery,
+          since: z.string().optional(),
+          until: z.string().optional(),
         }),
-        response: { 200: z.object({ traces: z.array(z.unknown()) }), ...errorResponses },
+        response: { 200: z.object({ traces: z.array(TraceSummarySchema) }), ...errorResponses },
       },
     },
-    async () => ({ traces: [] }),
+    async (req) => {
+      const q = req.query;
+      const since = timeQuery(q.since, 'since');
+      const until = timeQuery(q.until, 'until');
+      return {
+        traces: hub.listTraces({
+          limit: q.limit,
+          ...(q.service ? { service: q.service } : {}),
+          ...(q.operation ? { operation: q.operation } : {}),
+          ...(q.minDurationMs !== undefined ? { minDurationMs: q.minDurationMs } : {}),
+          ...(q.errors ? { errors: true } : {}),
+          ...(since !== undefined ? { since } : {}),
+          ...(until !== undefined ? { until } : {}),
+        }),
+      };
+    },
   );
 
   api.get(
@@ -44,13 +238,82 @@ export function registerTelemetryApi(app: FastifyInstance): void {
     {
       schema: {
         tags,
-        summary: 'One trace with its spans',
+        summary: 'One trace: its spans in tree order (each with parentSpanId and children)',
         params: z.object({ traceId: z.string() }),
-        response: { 200: z.object({}).passthrough(), ...errorResponses },
+        response: { 200: z.object({ traceId: z.string(), spans: z.array(z.looseObject({ spanId: z.string() })) }), ...errorResponses },
       },
     },
     async (req) => {
-      throw new NotFoundError(`trace "${req.params.traceId}" not found`);
+      // Any other id is simply not there (404), as for an id past retention.
+      const t = /^[0-9a-fA-F]{32}$/.test(req.params.traceId) ? hub.getTrace(req.params.traceId) : null;
+      if (t === null) throw new NotFoundError(`trace "${req.params.traceId}" not found (it may not be sampled, or past retention)`);
+      return t;
     },
+  );
+
+  // The demo's traffic switch: a steady load on the product page, run by the control plane itself.
+  let generator: TrafficGenerator | null = null;
+  const trafficState = () => ({
+    enabled: generator?.running ?? false,
+    rate: generator?.rate ?? 0,
+    url: options.demoTrafficUrl ?? null,
+    stats: generator ? generator.stats() : null,
+  });
+  api.get(
+    '/api/v1/demo/traffic',
+    { schema: { tags, summary: "The demo traffic generator's state", response: { 200: TrafficState, ...errorResponses } } },
+    async () => trafficState(),
+  );
+  api.post(
+    '/api/v1/demo/traffic',
+    {
+      schema: {
+        tags,
+        summary: 'Turn the demo traffic on (`{"enabled":true,"rate":2}` requests per second on the product page) or off',
+        body: z.strictObject({ enabled: z.boolean(), rate: z.number().positive().max(200, 'at most 200 requests per second').default(2) }),
+        response: { 200: TrafficState, ...errorResponses },
+      },
+    },
+    async (req) => {
+      if (options.demoTrafficUrl === undefined)
+        throw new NotAllowedError('demo traffic needs the demo: start with `canary up --demo bookinfo` (or use `canary load URL`)');
+      if (generator) await generator.stop();
+      generator = null;
+      if (req.body.enabled) {
+        generator = new TrafficGenerator({ url: options.demoTrafficUrl, rate: req.body.rate, timeoutMs: 5000 });
+        generator.start();
+        app.log.info(`demo traffic on: ${req.body.rate}/s to ${options.demoTrafficUrl} (by ${req.actor})`);
+      }
+      return trafficState();
+    },
+  );
+  app.addHook('preClose', async () => {
+    await generator?.stop();
+  });
+
+  api.get(
+    '/api/v1/telemetry/proxies',
+    {
+      schema: {
+        tags,
+        summary: 'Proxies that sent telemetry: id, host, pid, last batch',
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                id: z.string(),
+                host: z.string(),
+                pid: z.number(),
+                lastBatchAt: z.string(),
+                batches: z.number(),
+                droppedSpans: z.number(),
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async () => ({ items: hub.proxiesSeen() }),
   );
 }

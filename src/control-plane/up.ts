@@ -14,6 +14,10 @@ export interface UpOptions {
   port: number;
   ingressPort: number;
   demo?: string;
+  /** Share of new traces sampled, 0..1; default 1 with a demo, else 0.01. */
+  traceSampling?: number;
+  /** Also export spans over OTLP/HTTP JSON to this collector (e.g. http://127.0.0.1:4318). */
+  otlpEndpoint?: string;
   /** Proxy worker processes; default 1 in the embedded mode. */
   proxyWorkers?: number;
   log?: (line: string) => void;
@@ -41,7 +45,19 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
   const processRuntime = new ProcessRuntime({ dataDir });
   installExitHandlers(processRuntime);
   const runtime = new RuntimeByKind({ process: processRuntime, endpoints: new EndpointsRuntime() });
-  const cp = await createControlPlane({ dataDir, runtime, logLevel: 'warn' });
+  const cp = await createControlPlane({
+    dataDir,
+    runtime,
+    logLevel: 'warn',
+    telemetry: {
+      // The demo traces every request (the seed's tracing page); otherwise 1% unless told.
+      traceSampling: opts.traceSampling ?? (opts.demo ? 1 : 0.01),
+      ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
+      ...(opts.demo
+        ? { demoTrafficUrl: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.ingressPort}/productpage` }
+        : {}),
+    },
+  });
   const url = await cp.app.listen({ host: opts.host, port: opts.port });
   const tokenFile = process.env.CANARY_ADMIN_TOKEN ? null : join(dataDir, 'admin-token');
   const token = process.env.CANARY_ADMIN_TOKEN ?? readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();

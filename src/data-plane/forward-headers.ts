@@ -34,11 +34,20 @@ const CONNECTION = 6;
 const TE = 7;
 const CONTENT_LENGTH = 8;
 const TRANSFER_ENCODING = 9;
+// Trace context headers: forwarded like any end-to-end field, their positions noted for the tracer.
+const TRACEPARENT = 10;
+const B3 = 11;
+const B3_TRACE_ID = 12;
+const B3_SPAN_ID = 13;
+const B3_PARENT_SPAN_ID = 14;
+const B3_SAMPLED = 15;
+const B3_FLAGS = 16;
 
 function classifyRequestHeader(name: string): number {
   switch (name.length) {
     case 2:
-      return equalsLower(name, 'te') ? TE : KEEP;
+      if (equalsLower(name, 'te')) return TE;
+      return equalsLower(name, 'b3') ? B3 : KEEP;
     case 4:
       return equalsLower(name, 'host') ? HOST : KEEP;
     case 6:
@@ -47,9 +56,15 @@ function classifyRequestHeader(name: string): number {
       return equalsLower(name, 'upgrade') ? DROP : KEEP;
     case 10:
       if (equalsLower(name, 'connection')) return CONNECTION;
+      if (equalsLower(name, 'x-b3-flags')) return B3_FLAGS;
       return equalsLower(name, 'keep-alive') ? DROP : KEEP;
+    case 11:
+      if (equalsLower(name, 'traceparent')) return TRACEPARENT;
+      return equalsLower(name, 'x-b3-spanid') ? B3_SPAN_ID : KEEP;
     case 12:
-      return equalsLower(name, 'x-request-id') ? REQUEST_ID : KEEP;
+      if (equalsLower(name, 'x-request-id')) return REQUEST_ID;
+      if (equalsLower(name, 'x-b3-traceid')) return B3_TRACE_ID;
+      return equalsLower(name, 'x-b3-sampled') ? B3_SAMPLED : KEEP;
     case 14:
       return equalsLower(name, 'content-length') ? CONTENT_LENGTH : KEEP;
     case 15:
@@ -58,6 +73,7 @@ function classifyRequestHeader(name: string): number {
       return equalsLower(name, 'proxy-connection') ? DROP : KEEP;
     case 17:
       if (equalsLower(name, 'transfer-encoding')) return TRANSFER_ENCODING;
+      if (equalsLower(name, 'x-b3-parentspanid')) return B3_PARENT_SPAN_ID;
       return equalsLower(name, 'x-forwarded-proto') ? XFP : KEEP;
     case 18:
       return equalsLower(name, 'proxy-authenticate') ? DROP : KEEP;
@@ -75,6 +91,59 @@ export interface RequestHeaderFacts {
   hasBody: boolean;
   /** Index in the forwarded array of the Host header's value, so a mirror copy can rewrite it. */
   hostIndex: number;
+  /** Indexes in the forwarded array of the trace headers' values (-1: absent), for the tracer to read and rewrite. */
+  trace: TraceHeaderIndexes;
+}
+
+export interface TraceHeaderIndexes {
+  traceparent: number;
+  b3: number;
+  b3TraceId: number;
+  b3SpanId: number;
+  b3ParentSpanId: number;
+  b3Sampled: number;
+  b3Flags: number;
+}
+
+export function emptyTraceHeaderIndexes(): TraceHeaderIndexes {
+  return { traceparent: -1, b3: -1, b3TraceId: -1, b3SpanId: -1, b3ParentSpanId: -1, b3Sampled: -1, b3Flags: -1 };
+}
+
+function resetTraceIndexes(t: TraceHeaderIndexes): void {
+  t.traceparent = -1;
+  t.b3 = -1;
+  t.b3TraceId = -1;
+  t.b3SpanId = -1;
+  t.b3ParentSpanId = -1;
+  t.b3Sampled = -1;
+  t.b3Flags = -1;
+}
+
+/** Notes where a trace header's value sits in the forwarded list (the first one wins, as for Host). */
+function noteTraceHeader(kind: number, t: TraceHeaderIndexes, index: number): void {
+  switch (kind) {
+    case TRACEPARENT:
+      if (t.traceparent === -1) t.traceparent = index;
+      break;
+    case B3:
+      if (t.b3 === -1) t.b3 = index;
+      break;
+    case B3_TRACE_ID:
+      if (t.b3TraceId === -1) t.b3TraceId = index;
+      break;
+    case B3_SPAN_ID:
+      if (t.b3SpanId === -1) t.b3SpanId = index;
+      break;
+    case B3_PARENT_SPAN_ID:
+      if (t.b3ParentSpanId === -1) t.b3ParentSpanId = index;
+      break;
+    case B3_SAMPLED:
+      if (t.b3Sampled === -1) t.b3Sampled = index;
+      break;
+    case B3_FLAGS:
+      if (t.b3Flags === -1) t.b3Flags = index;
+      break;
+  }
 }
 
 /** Tokens a Connection header names besides the usual `close` / `keep-alive` (rare; those go too). */
@@ -105,10 +174,13 @@ export function upstreamRequestHeaders(
   facts.host = '';
   facts.hasBody = false;
   facts.hostIndex = -1;
+  const trace = facts.trace;
+  resetTraceIndexes(trace);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    switch (classifyRequestHeader(name)) {
+    const kind = classifyRequestHeader(name);
+    switch (kind) {
       case KEEP:
         out.push(name, value);
         break;
@@ -153,6 +225,10 @@ export function upstreamRequestHeaders(
         // undici frames the streamed body itself (chunked when no Content-Length is given).
         facts.hasBody = true;
         break;
+      default:
+        noteTraceHeader(kind, trace, out.length + 1);
+        out.push(name, value);
+        break;
     }
   }
   if (named !== null) {
@@ -163,6 +239,9 @@ export function upstreamRequestHeaders(
         out.splice(i, 2);
       }
     }
+    // Rare (a Connection header naming fields): find the trace headers again in what is left.
+    resetTraceIndexes(trace);
+    for (let i = 0; i < out.length; i += 2) noteTraceHeader(classifyRequestHeader(out[i]!), trace, i + 1);
   }
   if (!xffDone) out.push('x-forwarded-for', clientAddress);
   if (!xfpSeen) out.push('x-forwarded-proto', 'http');

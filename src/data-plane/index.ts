@@ -7,3 +7,4 @@ export * from './request-observer.js';
 export * from './proxy-logger.js';
 export * from './weighted-picker.js';
 export * from './routing-cases.js';
+export * from './telemetry/index.js';

@@ -3,7 +3,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { cookieValue, emptyRouteTable, type OutboundListener, type RouteTable } from '../core/index.js';
-import { absoluteTarget, hostFirstLabel, shadowHost, upstreamRequestHeaders, type RequestHeaderFacts } from './forward-headers.js';
+import {
+  absoluteTarget,
+  emptyTraceHeaderIndexes,
+  hostFirstLabel,
+  rawHeader,
+  shadowHost,
+  upstreamRequestHeaders,
+  type RequestHeaderFacts,
+} from './forward-headers.js';
 import { ProxyExchange, sendProxyError, type ExchangeSettings } from './proxy-exchange.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
@@ -18,6 +26,7 @@ import {
   type RouteSnapshot,
   type ServiceRouter,
 } from './route-snapshot.js';
+import { emptyHopTrace, type HopTrace, type ProxyTracer } from './telemetry/proxy-tracer.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 export interface MeshProxyOptions {
@@ -29,6 +38,8 @@ export interface MeshProxyOptions {
   exposeVersionHeader?: boolean;
   /** Called once per finished request (telemetry). Default: none, and then no records are built. */
   observer?: RequestObserver;
+  /** Starts or continues traces and rewrites propagation headers (W3C, B3). Default: none (trace headers pass untouched). */
+  tracer?: ProxyTracer;
   logger?: ProxyLogger;
   /** Most keep-alive connections per upstream endpoint. Default 256. */
   connectionsPerEndpoint?: number;
@@ -95,7 +106,10 @@ export class MeshProxy {
   private readonly outboundHost: string;
   private readonly drainTimeoutMs: number;
   private readonly view = new ReusableRequestView();
-  private readonly facts: RequestHeaderFacts = { host: '', hasBody: false, hostIndex: -1 };
+  private readonly facts: RequestHeaderFacts = { host: '', hasBody: false, hostIndex: -1, trace: emptyTraceHeaderIndexes() };
+  private readonly tracer: ProxyTracer | null;
+  /** The current request's trace identity; route() is synchronous, so one scratch object serves every request. */
+  private readonly hop: HopTrace = emptyHopTrace();
   private readonly ingress = new Set<OpenListener>();
   private readonly outbound = new Map<number, OpenListener>();
   private listenerWork: Promise<void> = Promise.resolve();
@@ -112,6 +126,7 @@ export class MeshProxy {
       connectionsPerEndpoint: options.connectionsPerEndpoint ?? 256,
       connectTimeoutMs: options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs),
     });
+    this.tracer = options.tracer ?? null;
     this.logger = options.logger ?? consoleProxyLogger;
     this.outboundHost = options.outboundHost ?? '127.0.0.1';
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
@@ -232,6 +247,8 @@ export class MeshProxy {
     let host = facts.host;
     const hasBody = facts.hasBody;
     let hostIndex = facts.hostIndex;
+    const tracer = this.tracer;
+    if (tracer !== null) tracer.begin(headers, facts.trace, this.hop);
     if (url.charCodeAt(0) !== 47 /* / */) {
       // Absolute form (a client using the proxy as its HTTP proxy): the URL's authority replaces Host (RFC 9112 3.2.2).
       const target = absoluteTarget(url);
@@ -328,7 +345,7 @@ export class MeshProxy {
         if (!hasBody) mirrored = this.sendMirror(mirror, method, url, headers, hostIndex, host);
       }
     }
-    new ProxyExchange(
+    const exchange = new ProxyExchange(
       this.settings,
       req,
       res,
@@ -342,7 +359,9 @@ export class MeshProxy {
       mirrored,
       startedAt,
       bytesInAtStart,
-    ).start();
+    );
+    if (tracer !== null) exchange.traced(this.hop);
+    exchange.start();
   }
 
   private sendMirror(mirror: CompiledVersion, method: string, url: string, headers: string[], hostIndex: number, host: string): boolean {
@@ -387,6 +406,8 @@ export class MeshProxy {
     sendProxyError(res, status, code, message);
     const observer = this.settings.observer;
     if (observer === null) return;
+    const hop = this.hop;
+    const traced = this.tracer !== null;
     try {
       observer.onRequest({
         source: listener.source,
@@ -400,7 +421,13 @@ export class MeshProxy {
         bytesIn: 0,
         bytesOut: 0,
         upstreamAddress: '',
-        traceparent: undefined,
+        traceparent: rawHeader(req.rawHeaders, 'traceparent'),
+        peerAddress: req.socket.remoteAddress ?? '',
+        traceId: traced ? hop.traceId : '',
+        parentSpanId: traced ? hop.parentSpanId : '',
+        clientSpanId: traced ? hop.clientSpanId : '',
+        serverSpanId: traced ? hop.serverSpanId : '',
+        sampled: traced && hop.sampled,
       });
     } catch {
       // An observer must not break the proxy.

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { downstreamResponseHeaders, rawHeader } from './forward-headers.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
+import type { HopTrace } from './telemetry/proxy-tracer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
 
 /** What an exchange needs from its proxy; read once per request. */
@@ -86,6 +87,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   private upstreamFailure = false;
   private bytesOut = 0;
   private status = 0;
+  // Trace identity (set by the proxy when it traces), copied into the record.
+  private traceId = '';
+  private parentSpanId = '';
+  private clientSpanId = '';
+  private serverSpanId = '';
+  private sampled = false;
 
   constructor(
     private readonly settings: ExchangeSettings,
@@ -106,6 +113,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   ) {
     (res as TaggedResponse)[kExchange] = this;
     res.on('close', onResponseClose);
+  }
+
+  /** Takes the hop's trace identity (from the proxy's reused scratch object). */
+  traced(hop: HopTrace): this {
+    this.traceId = hop.traceId;
+    this.parentSpanId = hop.parentSpanId;
+    this.clientSpanId = hop.clientSpanId;
+    this.serverSpanId = hop.serverSpanId;
+    this.sampled = hop.sampled;
+    return this;
   }
 
   start(): void {
@@ -266,6 +283,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
         bytesOut: this.bytesOut,
         upstreamAddress: this.endpoint.address,
         traceparent: rawHeader(req.rawHeaders, 'traceparent'),
+        peerAddress: req.socket?.remoteAddress ?? '',
+        traceId: this.traceId,
+        parentSpanId: this.parentSpanId,
+        clientSpanId: this.clientSpanId,
+        serverSpanId: this.serverSpanId,
+        sampled: this.sampled,
       });
     } catch {
       // An observer must not break the proxy.

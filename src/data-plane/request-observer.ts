@@ -39,6 +39,18 @@ export interface RequestRecord {
   upstreamAddress: string;
   /** The request's `traceparent` header when present, so spans can join the caller's trace. */
   traceparent: string | undefined;
+  /** The downstream peer (the caller's socket address). */
+  peerAddress: string;
+  /**
+   * Trace identity of this hop when the proxy traces (a `ProxyTracer` is configured), else ''/false: the trace,
+   * the caller's span (parent of the client span), the client span, the server span (sent upstream as parent).
+   */
+  traceId: string;
+  parentSpanId: string;
+  clientSpanId: string;
+  serverSpanId: string;
+  /** Spans of this hop should be recorded. */
+  sampled: boolean;
 }
 
 /**

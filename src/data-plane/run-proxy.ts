@@ -7,6 +7,7 @@ import { MeshProxy } from './mesh-proxy.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import type { RequestObserver } from './request-observer.js';
 import type { RouteSource } from './route-source.js';
+import { ProxyTelemetry } from './telemetry/proxy-telemetry.js';
 
 const ListenAddress = z
   .string()
@@ -27,6 +28,17 @@ export const ProxySettings = z
     exposeVersionHeader: z.boolean().default(false),
     /** Reload the static file when it changes. */
     watch: z.boolean().default(true),
+    /** Serve Prometheus `/metrics` (and `/healthz`) on this port of the ingress host: `--metrics-port N` (0: any free port). */
+    metricsPort: z.int().min(0).max(65535).optional(),
+    /** Share of new traces sampled, 0..1: `--trace-sampling R`. Unset: the control plane's setting, else 0.01. */
+    traceSampling: z.number().min(0, 'must be from 0 to 1').max(1, 'must be from 0 to 1').optional(),
+    /** Export spans over OTLP/HTTP JSON to this collector: `--otlp-endpoint URL`. */
+    otlpEndpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, e.g. http://127.0.0.1:4318' }).optional(),
+    /**
+     * Telemetry (metrics, traces, batches to the control plane). Default: on when following a control plane or when
+     * --metrics-port / --otlp-endpoint / --trace-sampling is given; off otherwise (a static proxy then records nothing).
+     */
+    telemetry: z.boolean().optional(),
   })
   .superRefine((s, ctx) => {
     if ((s.config === undefined) === (s.controlPlane === undefined)) {
@@ -51,6 +63,10 @@ export interface RunningProxy {
   proxy: MeshProxy;
   /** The ingress address actually bound (useful with port 0). */
   address: AddressInfo;
+  /** The telemetry, when on. */
+  telemetry: ProxyTelemetry | null;
+  /** The metrics listener's address, when `metricsPort` was given. */
+  metricsAddress: AddressInfo | null;
   source: RouteSource;
   /** Closes the listeners gracefully and stops following the route source. */
   close(): Promise<void>;
@@ -67,11 +83,38 @@ function splitListen(listen: string): { host: string; port: number } {
 export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
   const { observer, logger = consoleProxyLogger, handleSignals = true, ...rest } = options;
   const settings = parseOrThrow(ProxySettings, { ...rest, token: rest.token ?? (process.env.CANARY_TOKEN || undefined) });
+  const telemetryOn =
+    settings.telemetry ??
+    (settings.controlPlane !== undefined ||
+      settings.metricsPort !== undefined ||
+      settings.otlpEndpoint !== undefined ||
+      settings.traceSampling !== undefined);
+  const telemetry = telemetryOn
+    ? new ProxyTelemetry({
+        ...(settings.controlPlane !== undefined ? { controlPlane: settings.controlPlane, token: settings.token! } : {}),
+        ...(settings.traceSampling !== undefined ? { traceSampling: settings.traceSampling } : {}),
+        ...(settings.otlpEndpoint !== undefined ? { otlpEndpoint: settings.otlpEndpoint } : {}),
+        logger,
+      })
+    : null;
+  // A caller's observer sees every record too (after the telemetry's own aggregation).
+  const observers = [telemetry, observer].filter((o): o is RequestObserver => o != null);
+  const combined: RequestObserver | undefined =
+    observers.length === 0
+      ? undefined
+      : observers.length === 1
+        ? observers[0]!
+        : {
+            onRequest: (r) => {
+              for (const o of observers) o.onRequest(r);
+            },
+          };
   const proxy = new MeshProxy({
     upstreamTimeoutMs: settings.upstreamTimeoutMs,
     exposeVersionHeader: settings.exposeVersionHeader,
     logger,
-    ...(observer ? { observer } : {}),
+    ...(combined ? { observer: combined } : {}),
+    ...(telemetry ? { tracer: telemetry.tracer } : {}),
   });
   const source: RouteSource =
     settings.config !== undefined
@@ -84,6 +127,7 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
     });
   } catch (err) {
     await proxy.close();
+    await telemetry?.close();
     throw err;
   }
   let address: AddressInfo;
@@ -92,8 +136,21 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
   } catch (err) {
     await source.close();
     await proxy.close();
+    await telemetry?.close();
     const why = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the address is in use' : (err as Error).message;
     throw new Error(`cannot listen on ${settings.listen}: ${why}`);
+  }
+  let metricsAddress: AddressInfo | null = null;
+  if (telemetry && settings.metricsPort !== undefined) {
+    try {
+      metricsAddress = await telemetry.listenMetrics(host, settings.metricsPort);
+      logger.info(`metrics on http://${host.includes(':') ? `[${host}]` : host}:${metricsAddress.port}/metrics`);
+    } catch (err) {
+      await source.close();
+      await proxy.close();
+      await telemetry.close();
+      throw new Error(`cannot listen on --metrics-port ${settings.metricsPort}: ${(err as Error).message}`);
+    }
   }
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info(
@@ -111,6 +168,7 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
       }
       await source.close();
       await proxy.close();
+      await telemetry?.close();
     })();
     return closing;
   };
@@ -129,5 +187,5 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHangup);
   }
-  return { proxy, address, source, close };
+  return { proxy, address, source, telemetry, metricsAddress, close };
 }

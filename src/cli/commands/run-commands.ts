@@ -7,6 +7,33 @@ function port(value: string, flag: string): number {
   return n;
 }
 
+function ratio(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new Error(`${flag}: must be a number from 0 to 1 (0.01 = 1%), got "${value}"`);
+  return n;
+}
+
+interface UpFlags {
+  demo?: string;
+  data: string;
+  port: string;
+  ingressPort: string;
+  host: string;
+  traceSampling?: string;
+  otlpEndpoint?: string;
+}
+
+interface ProxyFlags {
+  config?: string;
+  listen: string;
+  controlPlane?: string;
+  token?: string;
+  workers: string;
+  metricsPort?: string;
+  traceSampling?: string;
+  otlpEndpoint?: string;
+}
+
 /** `canary up` and `canary proxy`: the servers. Their modules load only when run, so one missing part breaks only its command. */
 export function registerRunCommands(program: Command): void {
   program
@@ -17,6 +44,8 @@ export function registerRunCommands(program: Command): void {
     .option('--port <port>', 'control plane and console port', '8080')
     .option('--ingress-port <port>', 'mesh ingress port', '8000')
     .option('--host <host>', 'address to bind; anything beyond loopback exposes the API to the network', '127.0.0.1')
+    .option('--trace-sampling <ratio>', 'share of new traces sampled, 0..1 (default 1 with --demo, else 0.01)')
+    .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
     .addHelpText(
       'after',
       `
@@ -27,7 +56,7 @@ Examples:
 The first start writes an admin token to <data>/admin-token (mode 0600); the console asks for it and the CLI
 reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. Ctrl-C stops everything.`,
     )
-    .action(async (opts: { demo?: string; data: string; port: string; ingressPort: string; host: string }) => {
+    .action(async (opts: UpFlags) => {
       try {
         const { runUp } = (await import('../../control-plane/up.js')) as typeof import('../../control-plane/up.js');
         await runUp({
@@ -36,6 +65,8 @@ reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. 
           port: port(opts.port, '--port'),
           ingressPort: port(opts.ingressPort, '--ingress-port'),
           ...(opts.demo ? { demo: opts.demo } : {}),
+          ...(opts.traceSampling !== undefined ? { traceSampling: ratio(opts.traceSampling, '--trace-sampling') } : {}),
+          ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
         });
       } catch (err) {
         reportError(err);
@@ -55,6 +86,9 @@ reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. 
       'proxy processes sharing the listeners (node:cluster), each following the route source; "auto": one per core',
       '1',
     )
+    .option('--metrics-port <port>', 'serve Prometheus /metrics (Istio names) on this port of the ingress host')
+    .option('--trace-sampling <ratio>', "share of new traces sampled, 0..1 (default: the control plane's, else 0.01)")
+    .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
     .addHelpText(
       'after',
       `
@@ -75,7 +109,7 @@ Examples:
 
 It keeps serving its last route table when the control plane is gone.`,
     )
-    .action(async (opts: { config?: string; listen: string; controlPlane?: string; token?: string; workers: string }) => {
+    .action(async (opts: ProxyFlags) => {
       try {
         const { parseWorkers, runProxyWorkers } = (await import(
           '../../data-plane/proxy-workers.js'
@@ -86,6 +120,9 @@ It keeps serving its last route table when the control plane is gone.`,
           ...(opts.config ? { config: opts.config } : {}),
           ...(opts.controlPlane ? { controlPlane: opts.controlPlane } : {}),
           ...(opts.token ? { token: opts.token } : {}),
+          ...(opts.metricsPort !== undefined ? { metricsPort: port(opts.metricsPort, '--metrics-port') } : {}),
+          ...(opts.traceSampling !== undefined ? { traceSampling: ratio(opts.traceSampling, '--trace-sampling') } : {}),
+          ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
         });
       } catch (err) {
         reportError(err);

@@ -1,0 +1,292 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestControlPlane, type TestControlPlane } from '../../control-plane/test-harness.js';
+import { MeshProxy } from '../mesh-proxy.js';
+import { runProxy } from '../run-proxy.js';
+import { silentProxyLogger } from '../proxy-logger.js';
+import { call, freePort, routeTable, startUpstream, type TestUpstream } from '../test-upstreams.js';
+import { ProxyTelemetry } from './proxy-telemetry.js';
+
+/**
+ * The proxy's telemetry against a real control plane over loopback: trace propagation on the wire, batches
+ * shipped by the timer-free `tick()`, and what a user then reads from the API and from both `/metrics`.
+ */
+let cp: TestControlPlane;
+let cpUrl: string;
+let proxy: MeshProxy;
+let telemetry: ProxyTelemetry;
+let ingress: number;
+let outbound: number;
+let metricsPort: number;
+const upstreams: Record<string, TestUpstream> = {};
+
+beforeAll(async () => {
+  cp = await startTestControlPlane();
+  cpUrl = await cp.cp.app.listen({ host: '127.0.0.1', port: 0 });
+  telemetry = new ProxyTelemetry({
+    controlPlane: cpUrl,
+    token: cp.token,
+    traceSampling: 1,
+    intervalMs: 3_600_000,
+    logger: silentProxyLogger,
+  });
+  metricsPort = (await telemetry.listenMetrics('127.0.0.1', 0)).port;
+  proxy = new MeshProxy({ logger: silentProxyLogger, observer: telemetry, tracer: telemetry.tracer });
+  ingress = (await proxy.listenIngress('127.0.0.1', 0)).port;
+  for (const name of ['reviews-v1', 'reviews-v2', 'details-v1']) upstreams[name] = await startUpstream(name);
+  outbound = await freePort();
+  await proxy.applyRouteTable(
+    routeTable(
+      1,
+      [
+        {
+          name: 'reviews',
+          versions: { v1: [upstreams['reviews-v1']!], v2: [upstreams['reviews-v2']!] },
+          rules: [
+            {
+              route: [
+                { version: 'v1', weight: 50 },
+                { version: 'v2', weight: 50 },
+              ],
+            },
+          ],
+          ingressPaths: ['/'],
+        },
+        { name: 'details', versions: { v1: [upstreams['details-v1']!] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] },
+      ],
+      [{ port: outbound, service: 'productpage', version: 'v1', instance: 'productpage-v1-1' }],
+    ),
+  );
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await telemetry?.close();
+  for (const u of Object.values(upstreams)) await u.close();
+  await cp?.destroy();
+});
+
+const lastSeen = (name: string) => upstreams[name]!.requests.at(-1)!.headers;
+
+describe('trace propagation', () => {
+  it('continues a W3C trace: same trace id, a new parent span id upstream, B3 headers kept in step', async () => {
+    const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const r = await call(outbound, {
+      headers: {
+        host: 'details',
+        traceparent: incoming,
+        'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736',
+        'x-b3-spanid': '00f067aa0ba902b7',
+        'x-b3-sampled': '1',
+      },
+    });
+    expect(r.status).toBe(200);
+    const seen = lastSeen('details-v1');
+    const m = /^00-4bf92f3577b34da6a3ce929d0e0e4736-([0-9a-f]{16})-01$/.exec(String(seen.traceparent));
+    expect(m).not.toBeNull();
+    expect(m![1]).not.toBe('00f067aa0ba902b7');
+    expect(seen['x-b3-traceid']).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(seen['x-b3-spanid']).toBe(m![1]);
+    expect(seen['x-b3-parentspanid']).toMatch(/^[0-9a-f]{16}$/);
+    expect(seen['x-b3-sampled']).toBe('1');
+  });
+
+  it('accepts a B3 single header and starts a sampled trace when there is none', async () => {
+    await call(outbound, { headers: { host: 'details', b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1' } });
+    const seen = lastSeen('details-v1');
+    expect(String(seen.traceparent)).toMatch(/^00-80f198ee56343ba864fe8b2a57d3eff7-[0-9a-f]{16}-01$/);
+    expect(String(seen.b3)).toMatch(/^80f198ee56343ba864fe8b2a57d3eff7-[0-9a-f]{16}-1-[0-9a-f]{16}$/);
+    await call(outbound, { headers: { host: 'details' } });
+    expect(String(lastSeen('details-v1').traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it('an unsampled new request carries B3 "do not sample" so the next hops keep the decision', async () => {
+    telemetry.tracer.sampling = 0;
+    try {
+      await call(outbound, { headers: { host: 'details' } });
+      expect(lastSeen('details-v1').b3).toBe('0');
+      expect(lastSeen('details-v1').traceparent).toBeUndefined();
+      // The next hop reads the decision and passes it on unchanged, even at 100%.
+      telemetry.tracer.sampling = 1;
+      await call(outbound, { headers: { host: 'details', b3: '0' } });
+      expect(lastSeen('details-v1').b3).toBe('0');
+      expect(lastSeen('details-v1').traceparent).toBeUndefined();
+    } finally {
+      telemetry.tracer.sampling = 1;
+    }
+  });
+
+  it("leaves a caller's unsampled context untouched and records no span for it", async () => {
+    const incoming = '00-11111111111111111111111111111111-2222222222222222-00';
+    await call(outbound, { headers: { host: 'details', traceparent: incoming } });
+    expect(lastSeen('details-v1').traceparent).toBe(incoming);
+    await telemetry.tick();
+    const r = await cp.call('GET', '/api/v1/traces/11111111111111111111111111111111');
+    expect(r.status).toBe(404);
+  });
+});
+
+describe('batches to the control plane', () => {
+  it('a traced call becomes a client span (the caller) and a server span (the callee), correctly parented', async () => {
+    const incoming = '00-abcdefabcdefabcdefabcdefabcdef01-00f067aa0ba902b7-01';
+    await call(outbound, { url: '/details/7', headers: { host: 'details', traceparent: incoming } });
+    const upstreamParent = String(lastSeen('details-v1').traceparent).split('-')[2];
+    await telemetry.tick();
+    const r = await cp.call('GET', '/api/v1/traces/abcdefabcdefabcdefabcdefabcdef01');
+    expect(r.status).toBe(200);
+    const [client, server] = r.body.spans;
+    expect(client).toMatchObject({
+      kind: 'client',
+      parentSpanId: '00f067aa0ba902b7',
+      service: 'productpage',
+      version: 'v1',
+      instance: 'productpage-v1-1',
+      name: 'GET /details/7',
+      statusCode: 200,
+      peerAddress: upstreams['details-v1']!.address,
+      pid: process.pid,
+      error: false,
+    });
+    expect(server).toMatchObject({
+      kind: 'server',
+      parentSpanId: client.spanId,
+      spanId: upstreamParent,
+      service: 'details',
+      instance: 'details-v1-1',
+    });
+    const list = await cp.call('GET', '/api/v1/traces?service=details&limit=50');
+    expect(list.body.traces.map((t: { traceId: string }) => t.traceId)).toContain('abcdefabcdefabcdefabcdefabcdef01');
+  });
+
+  it('a 50/50 split shows in the topology, the release-free shares, and both /metrics', async () => {
+    for (let i = 0; i < 40; i++) expect((await call(ingress, { url: `/r/${i}` })).status).toBe(200);
+    expect((await call(outbound, { headers: { host: 'nosuch' } })).status).toBe(404);
+    await telemetry.tick();
+    // The topology reads complete seconds: wait for this one to end.
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+    const t = (await cp.call('GET', '/api/v1/topology?window=60')).body;
+    const edge = (id: string) => t.edges.find((e: { id: string }) => e.id === id);
+    expect(edge('ingress>reviews:v1')).toMatchObject({ requests: 20, share: 0.5, successRate: 1 });
+    expect(edge('ingress>reviews:v2')).toMatchObject({ requests: 20, share: 0.5 });
+    expect(edge('productpage:v1>unknown')).toMatchObject({ requests: 1, responses: { '4xx': 1 } });
+    expect(edge('ingress>reviews:v1').latencyMs.p99).toBeGreaterThan(0);
+    expect(t.nodes.map((n: { id: string }) => n.id)).toEqual(
+      expect.arrayContaining(['ingress', 'reviews', 'reviews:v1', 'reviews:v2', 'productpage:v1', 'details:v1']),
+    );
+
+    const cpMetrics = await cp.cp.app.inject({ method: 'GET', url: '/metrics' });
+    expect(cpMetrics.headers['content-type']).toContain('text/plain');
+    const line = (text: string, version: string) =>
+      text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('istio_requests_total{') &&
+            l.includes('source_workload="ingress"') &&
+            l.includes(`destination_version="${version}"`) &&
+            l.includes('response_code="200"'),
+        );
+    expect(line(cpMetrics.body, 'v1')).toMatch(/ 20$/);
+    expect(line(cpMetrics.body, 'v2')).toMatch(/ 20$/);
+    const own = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+    expect(line(own, 'v1')).toMatch(/ 20$/);
+    expect(own).toContain('response_flags="NR"');
+  });
+
+  it('keeps batches while the control plane is unreachable and refuses a wrong token', async () => {
+    const port = await freePort();
+    const offline = new ProxyTelemetry({ controlPlane: `http://127.0.0.1:${port}`, token: 'x', intervalMs: 3_600_000 });
+    try {
+      offline.onRequest({
+        source: null,
+        destination: { service: 'reviews', version: 'v1', instance: 'r1' },
+        method: 'GET',
+        path: '/',
+        status: 200,
+        startTime: Date.now(),
+        durationMs: 1,
+        flags: { noRoute: false, upstreamFailure: false, retried: false, mirrored: false },
+        bytesIn: 0,
+        bytesOut: 2,
+        upstreamAddress: '127.0.0.1:1',
+        traceparent: undefined,
+        peerAddress: '127.0.0.1',
+        traceId: '',
+        parentSpanId: '',
+        clientSpanId: '',
+        serverSpanId: '',
+        sampled: false,
+      });
+      await offline.tick();
+      expect(offline.shipped).toBe(0);
+      expect(offline.metrics.render()).toMatch(/istio_requests_total\{[^}]*destination_version="v1"[^}]*\} 1/);
+    } finally {
+      await offline.close();
+    }
+    const refused = await fetch(`${cpUrl}/api/v1/telemetry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer wrong' },
+      body: '{}',
+    });
+    expect(refused.status).toBe(401);
+    const invalid = await cp.call('POST', '/api/v1/telemetry', {
+      proxy: { id: 'p', host: 'h', pid: 1 },
+      start: 0,
+      end: 1,
+      edges: [{ code: 'x' }],
+      spans: [],
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.text).toContain('edges');
+  });
+});
+
+describe('runProxy', () => {
+  it('a static proxy with --metrics-port serves Istio metrics on its own listener; without telemetry flags it traces nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canary-proxy-metrics-'));
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(
+      file,
+      `services:\n  - name: reviews\n    port: 9080\n    ingress: { paths: ["/"] }\n    versions:\n      - { name: v1, workload: { kind: endpoints, addresses: ["${upstreams['reviews-v1']!.address}"] } }\n    routes:\n      - route: [ { version: v1, weight: 100 } ]\n`,
+    );
+    const running = await runProxy({
+      config: file,
+      listen: '127.0.0.1:0',
+      metricsPort: 0,
+      traceSampling: 1,
+      handleSignals: false,
+      logger: silentProxyLogger,
+      watch: false,
+    });
+    const plain = await runProxy({ config: file, listen: '127.0.0.1:0', handleSignals: false, logger: silentProxyLogger, watch: false });
+    try {
+      expect(running.telemetry).not.toBeNull();
+      for (let i = 0; i < 3; i++) expect((await call(running.address.port, { url: '/x' })).status).toBe(200);
+      expect(String(lastSeen('reviews-v1').traceparent)).toMatch(/-01$/);
+      await running.telemetry!.tick();
+      const text = await fetch(`http://127.0.0.1:${running.metricsAddress!.port}/metrics`).then((r) => r.text());
+      expect(text).toMatch(
+        /istio_requests_total\{[^}]*source_workload="ingress"[^}]*destination_workload="reviews-v1"[^}]*response_code="200"[^}]*\} 3/,
+      );
+      expect(text).toMatch(/istio_request_duration_milliseconds_count\{[^}]*reviews-v1[^}]*\} 3/);
+      expect(plain.telemetry).toBeNull();
+      await call(plain.address.port, { url: '/y' });
+      expect(lastSeen('reviews-v1').traceparent).toBeUndefined();
+    } finally {
+      await running.close();
+      await plain.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('demo traffic', () => {
+  it('is refused outside the demo, with the way to get it', async () => {
+    const r = await cp.call('POST', '/api/v1/demo/traffic', { enabled: true, rate: 2 });
+    expect(r.status).toBe(409);
+    expect(r.body.error.message).toContain('canary up --demo bookinfo');
+    expect((await cp.call('GET', '/api/v1/demo/traffic')).body).toEqual({ enabled: false, rate: 0, url: null, stats: null });
+  });
+});

@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { IstioMetrics } from './istio-metrics.js';
+import { OtlpExporter } from './otlp-exporter.js';
+import { SqliteTraceStore, type TraceQuery } from './sqlite-trace-store.js';
+import type { TelemetryBatch } from './telemetry-batch.js';
+import { type Topology, type TopologyInventory, TopologyWindow } from './topology-window.js';
+
+export interface TelemetryHubOptions {
+  /** Data directory: spans go to `<dataDir>/traces.db`. */
+  dataDir: string;
+  /** Share of new traces the proxies sample (told to them in the answer to each batch); default 0.01. */
+  traceSampling?: number;
+  /** Trace retention by age; default 24 h. */
+  traceMaxAgeMs?: number;
+  /** Trace retention by size (spans kept); default 200000. */
+  traceMaxSpans?: number;
+  /** Also export received spans over OTLP/HTTP JSON. */
+  otlpEndpoint?: string;
+  /** Seconds of 1-s topology buckets kept in memory; default 600. */
+  windowSeconds?: number;
+  onError?: (message: string) => void;
+}
+
+export interface ProxySeen {
+  id: string;
+  host: string;
+  pid: number;
+  lastBatchAt: string;
+  batches: number;
+  droppedSpans: number;
+}
+
+/**
+ * The control plane's telemetry: takes the proxies' batches and keeps cumulative Istio metrics (for
+ * `/metrics`), 1-s topology buckets (for `/api/v1/topology` and the watch), spans in a SQLite trace store, and
+ * forwards spans to an OTLP collector when one is configured.
+ */
+export class TelemetryHub {
+  readonly metrics = new IstioMetrics();
+  readonly window: TopologyWindow;
+  readonly traces: SqliteTraceStore;
+  readonly traceSampling: number;
+  private readonly otlp: OtlpExporter | null;
+  private readonly proxies = new Map<string, ProxySeen>();
+  private readonly trimTimer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(options: TelemetryHubOptions) {
+    this.window = new TopologyWindow({ seconds: options.windowSeconds ?? 600 });
+    this.traces = new SqliteTraceStore({
+      file: join(options.dataDir, 'traces.db'),
+      ...(options.traceMaxAgeMs !== undefined ? { maxAgeMs: options.traceMaxAgeMs } : {}),
+      ...(options.traceMaxSpans !== undefined ? { maxSpans: options.traceMaxSpans } : {}),
+    });
+    this.traceSampling = options.traceSampling ?? 0.01;
+    this.otlp = options.otlpEndpoint
+      ? new OtlpExporter({ endpoint: options.otlpEndpoint, ...(options.onError ? { onError: options.onError } : {}) })
+      : null;
+    this.trimTimer = setInterval(() => {
+      try {
+        this.traces.trim();
+      } catch (err) {
+        options.onError?.(`trace retention: ${(err as Error).message}`);
+      }
+    }, 5000);
+    this.trimTimer.unref();
+  }
+
+  ingest(batch: TelemetryBatch): void {
+    if (this.closed) return;
+    this.window.add(batch.edges);
+    for (const e of batch.edges) this.metrics.add(e);
+    this.traces.add(batch.spans);
+    if (batch.spans.length > 0) this.otlp?.export(batch.spans);
+    const seen = this.proxies.get(batch.proxy.id);
+    this.proxies.set(batch.proxy.id, {
+      ...batch.proxy,
+      lastBatchAt: new Date().toISOString(),
+      batches: (seen?.batches ?? 0) + 1,
+      droppedSpans: (seen?.droppedSpans ?? 0) + batch.droppedSpans,
+    });
+  }
+
+  topology(window: number, inventory?: TopologyInventory): Topology {
+    return this.window.topology(window, inventory);
+  }
+
+  observedShares(service: string, window = 60): Record<string, number> {
+    return this.window.observedShares(service, window).observed;
+  }
+
+  listTraces(q: TraceQuery) {
+    return this.traces.list(q);
+  }
+
+  getTrace(traceId: string) {
+    return this.traces.get(traceId);
+  }
+
+  proxiesSeen(): ProxySeen[] {
+    return [...this.proxies.values()];
+  }
+
+  /** The Prometheus text for `/metrics`: the mesh's Istio metrics plus the hub's own. */
+  renderMetrics(): string {
+    const proxies = this.proxiesSeen();
+    const dropped = proxies.reduce((n, p) => n + p.droppedSpans, 0);
+    return (
+      this.metrics.render() +
+      '# HELP canary_telemetry_proxies Proxies that sent telemetry to this control plane.\n' +
+      '# TYPE canary_telemetry_proxies gauge\n' +
+      `canary_telemetry_proxies ${proxies.length}\n` +
+      '# HELP canary_trace_spans_dropped_total Spans the proxies dropped (queue full or control plane unreachable).\n' +
+      '# TYPE canary_trace_spans_dropped_total counter\n' +
+      `canary_trace_spans_dropped_total ${dropped}\n`
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.trimTimer);
+    await this.otlp?.close();
+    this.traces.close();
+  }
+}
