@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteTable } from '../core/index.js';
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses, RouteTableSchema } from './api-schemas.js';
+import { eventStreams } from './event-stream.js';
 
 export interface RouteTableApiOptions {
   /** Interval of the `: ping` comment that keeps idle watch streams open through proxies; default 15 s. */
@@ -16,7 +17,7 @@ export function registerRouteTableApi(app: FastifyInstance, ctx: ApiContext, opt
   const api = typed(app);
   const { feed } = ctx;
   const pingMs = options.pingMs ?? 15_000;
-  const streams = new Set<() => void>();
+  const openEventStream = eventStreams(app);
   const tags = ['route table'];
 
   api.get(
@@ -35,38 +36,20 @@ export function registerRouteTableApi(app: FastifyInstance, ctx: ApiContext, opt
       },
     },
     (req, reply) => {
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      res.flushHeaders();
+      const stream = openEventStream(req, reply);
       let lastRevision = -1;
       const send = (t: RouteTable) => {
         if (t.revision === lastRevision) return;
         lastRevision = t.revision;
-        res.write(`id: ${t.revision}\nevent: snapshot\ndata: ${JSON.stringify(t)}\n\n`);
+        stream.send('snapshot', t.revision, t);
       };
       const unsubscribe = feed.subscribe(send);
       send(feed.current());
-      const ping = setInterval(() => res.write(': ping\n\n'), pingMs);
-      const end = () => {
+      const ping = setInterval(() => stream.comment('ping'), pingMs);
+      stream.onEnd(() => {
         clearInterval(ping);
         unsubscribe();
-        streams.delete(end);
-        if (!res.writableEnded) res.end();
-      };
-      streams.add(end);
-      req.raw.on('close', end);
-      res.on('error', end);
+      });
     },
   );
-
-  // Open streams would hold the server open: end them when the app closes.
-  app.addHook('preClose', async () => {
-    for (const end of [...streams]) end();
-  });
 }
