@@ -8,6 +8,7 @@ import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
 import { loadAdminToken, tokenMatches } from './admin-token.js';
 import { installErrorHandling } from './api-error.js';
 import type { ApiContext } from './api-context.js';
+import type { ExternalTelemetry } from './cluster-telemetry.js';
 import { registerConsole } from './console-static.js';
 import { registerEventsApi } from './events-api.js';
 import { ReleaseController } from './release-controller.js';
@@ -54,6 +55,8 @@ export interface ControlPlaneTelemetryOptions {
   demoTrafficUrl?: string;
   /** Interval of topology events on /api/v1/watch; default 2000 ms. */
   watchIntervalMs?: number;
+  /** Observed shares, topology and traces from elsewhere (cluster mode: Prometheus, Jaeger) instead of the proxies. */
+  external?: ExternalTelemetry;
 }
 
 export interface ControlPlane {
@@ -167,6 +170,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     registerTelemetryApi(app, ctx, telemetry, {
       ...(t.demoTrafficUrl !== undefined ? { demoTrafficUrl: t.demoTrafficUrl } : {}),
       ...(t.watchIntervalMs !== undefined ? { watchIntervalMs: t.watchIntervalMs } : {}),
+      ...(t.external ? { external: t.external } : {}),
     });
 
     await app.ready();

@@ -54,6 +54,16 @@ export interface FinishResult {
   retired: string;
 }
 
+/** Options of a mutating call: `dryRun` validates and computes the result in a transaction that is then undone. */
+export interface ChangeOptions {
+  dryRun?: boolean;
+}
+
+/** Thrown inside a dry-run transaction to undo it while carrying its result out. */
+class DryRunRollback {
+  constructor(readonly result: unknown) {}
+}
+
 const FINISHING = 'Finishing';
 
 function isFinishing(r: Release): boolean {
@@ -299,7 +309,7 @@ export class ReleaseController {
 
   // ---- releases -------------------------------------------------------------------------------------------
 
-  async createRelease(input: unknown, actor: string): Promise<Release> {
+  async createRelease(input: unknown, actor: string, opts: ChangeOptions = {}): Promise<Release> {
     const spec = parseOrThrow(ReleaseSpec, input);
     const release = this.change((w) => {
       if (this.store.getRelease(spec.name)) throw new ConflictError(`release "${spec.name}" exists already`, 'AlreadyExists');
@@ -336,12 +346,13 @@ export class ReleaseController {
         `release "${created.name}" created: ${plan.baseline} -> ${spec.candidate.name}; waiting for ${spec.candidate.name} to become ready`,
       );
       return created;
-    });
+    }, opts);
+    if (opts.dryRun) return release;
     await this.reconcile();
     return this.store.getRelease(release.name) ?? release;
   }
 
-  patchRelease(name: string, input: unknown, actor: string, ifMatch?: string): Release {
+  patchRelease(name: string, input: unknown, actor: string, ifMatch?: string, opts: ChangeOptions = {}): Release {
     const { traffic } = parseOrThrow(PatchReleaseBody, input);
     return this.change((w) => {
       const current = this.activeRelease(name, 'change the traffic of');
@@ -351,10 +362,10 @@ export class ReleaseController {
       const note = current.status.governor ? ` (governor ${current.status.governor} stays in force until resume)` : '';
       this.event(w, actor, 'release.traffic-changed', 'release', name, current, updated, `traffic of "${name}" changed${note}`);
       return updated;
-    });
+    }, opts);
   }
 
-  takeover(name: string, input: unknown, actor: string, ifMatch?: string): Release {
+  takeover(name: string, input: unknown, actor: string, ifMatch?: string, opts: ChangeOptions = {}): Release {
     const { version } = parseOrThrow(TakeoverBodySchema, input);
     return this.transition(
       name,
@@ -364,10 +375,11 @@ export class ReleaseController {
       'take over',
       (r) => takeoverStatus(r, version),
       () => `${version} takes 100% of "${name}"`,
+      opts,
     );
   }
 
-  rollback(name: string, actor: string, ifMatch?: string): Release {
+  rollback(name: string, actor: string, ifMatch?: string, opts: ChangeOptions = {}): Release {
     return this.transition(
       name,
       actor,
@@ -376,10 +388,11 @@ export class ReleaseController {
       'roll back',
       (r) => rollbackStatus(r),
       (r) => `rolled back: ${r.baseline} takes 100% of "${name}"`,
+      opts,
     );
   }
 
-  resume(name: string, actor: string, ifMatch?: string): Release {
+  resume(name: string, actor: string, ifMatch?: string, opts: ChangeOptions = {}): Release {
     return this.transition(
       name,
       actor,
@@ -388,6 +401,7 @@ export class ReleaseController {
       'resume',
       (r) => resumeStatus(r),
       () => `governor cleared: the traffic rules of "${name}" apply again`,
+      opts,
     );
   }
 
@@ -395,14 +409,14 @@ export class ReleaseController {
    * Finishes a release keeping one version: routes everything to it at once, waits the drain grace period so
    * proxies apply that and requests in flight end, then removes the other version and stops its workload.
    */
-  async finishRelease(name: string, keep: string | undefined, actor: string): Promise<FinishResult> {
+  async finishRelease(name: string, keep: string | undefined, actor: string, opts: ChangeOptions = {}): Promise<FinishResult> {
     const before = this.store.requireRelease(name);
     if (keep === undefined) {
       throw new InputError(`keep: required: the version to keep ("${before.baseline}" or "${before.candidate.name}")`, [
         { path: 'keep', message: 'required' },
       ]);
     }
-    this.change((w) => {
+    const planned = this.change((w): FinishResult => {
       const current = this.activeRelease(name, 'finish');
       planFinish(current, keep);
       const retire = retiredBy(current, keep);
@@ -430,7 +444,9 @@ export class ReleaseController {
         updated,
         `finishing "${name}": all traffic to ${keep}; ${retire} retires in ${this.drainGraceMs} ms`,
       );
-    });
+      return { release: name, service: current.service, kept: keep, retired: retire };
+    }, opts);
+    if (opts.dryRun) return planned;
     this.feed.flush(); // push the single-version table to proxies now, not after the debounce
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
@@ -509,6 +525,7 @@ export class ReleaseController {
     verb: string,
     next: (r: Release) => ReleaseStatus,
     message: (r: Release) => string,
+    opts: ChangeOptions = {},
   ): Release {
     return this.change((w) => {
       const current = this.activeRelease(name, verb);
@@ -516,11 +533,25 @@ export class ReleaseController {
       const updated = w.updateRelease(name, { status }, ifMatch);
       this.event(w, actor, action, 'release', name, current, updated, message(current));
       return updated;
-    });
+    }, opts);
   }
 
-  /** One transaction; the route table is refreshed after it commits. */
-  private change<T>(fn: (w: StoreWriter) => T): T {
+  /**
+   * One transaction; the route table is refreshed after it commits. A dry run makes every check and write of
+   * `fn` and then undoes the transaction, so it fails exactly when the real change would, and changes nothing.
+   */
+  private change<T>(fn: (w: StoreWriter) => T, opts: ChangeOptions = {}): T {
+    if (opts.dryRun) {
+      try {
+        this.store.write((w) => {
+          throw new DryRunRollback(fn(w));
+        });
+      } catch (err) {
+        if (err instanceof DryRunRollback) return err.result as T;
+        throw err;
+      }
+      throw new Error('dry run: the transaction was not undone');
+    }
     const result = this.store.write(fn);
     this.feed.invalidate();
     return result;

@@ -4,12 +4,16 @@ import { InputError, NotAllowedError, NotFoundError } from '../core/index.js';
 import { TelemetryBatch, type TelemetryHub, type TopologyInventory, TrafficGenerator } from '../telemetry/index.js';
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses } from './api-schemas.js';
+import { eventStreams } from './event-stream.js';
+import type { ExternalTelemetry } from './cluster-telemetry.js';
 
 export interface TelemetryApiOptions {
   /** The URL the demo's traffic switch loads (the product page through the ingress); unset: no demo traffic. */
   demoTrafficUrl?: string;
   /** Interval of topology events on `/api/v1/watch`; default 2000 ms. */
   watchIntervalMs?: number;
+  /** Observed shares, topology and traces read from elsewhere (cluster mode: Prometheus, Jaeger) instead of the hub. */
+  external?: ExternalTelemetry;
 }
 
 /** Window (seconds) of the observed shares filled into release resources. */
@@ -94,8 +98,11 @@ function timeQuery(value: string | undefined, field: string, now = Date.now()): 
 export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub: TelemetryHub, options: TelemetryApiOptions = {}): void {
   const api = typed(app);
   const tags = ['telemetry'];
-  const streams = new Set<() => void>();
   const watchIntervalMs = options.watchIntervalMs ?? 2000;
+  const openEventStream = eventStreams(app);
+  const external = options.external ?? {};
+  const topologyOf = async (window: number) =>
+    external.topology ? external.topology(window, inventory().releases) : hub.topology(window, inventory());
 
   const inventory = (): TopologyInventory => ({
     versions: ctx.store.listServices().flatMap((s) => s.versions.map((v) => ({ service: s.name, version: v.name }))),
@@ -105,14 +112,16 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   // Release resources carry the traffic share each version really got (not stored: it changes every second).
   app.addHook('preSerialization', async (req, _reply, payload: unknown) => {
     if (!req.url.startsWith('/api/v1/releases') || payload === null || typeof payload !== 'object') return payload;
-    const fill = (r: unknown) => {
+    const fill = async (r: unknown) => {
       const rel = r as { service?: unknown; status?: { observed?: unknown } };
       if (typeof rel?.service === 'string' && rel.status && typeof rel.status === 'object' && 'observed' in rel.status)
-        rel.status.observed = hub.observedShares(rel.service, OBSERVED_WINDOW);
+        rel.status.observed = external.observedShares
+          ? await external.observedShares(rel.service, OBSERVED_WINDOW)
+          : hub.observedShares(rel.service, OBSERVED_WINDOW);
     };
     const items = (payload as { items?: unknown }).items;
-    if (Array.isArray(items)) items.forEach(fill);
-    else fill(payload);
+    if (Array.isArray(items)) await Promise.all(items.map(fill));
+    else await fill(payload);
     return payload;
   });
 
@@ -150,7 +159,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
         response: { 200: TopologySchema, ...errorResponses },
       },
     },
-    async (req) => hub.topology(req.query.window, inventory()),
+    async (req) => topologyOf(req.query.window),
   );
 
   api.get(
@@ -165,37 +174,19 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
     },
     (req, reply) => {
       const window = req.query.window;
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
+      const stream = openEventStream(req, reply);
       let seq = 0;
       const send = () => {
-        try {
-          res.write(`id: ${++seq}\nevent: topology\ndata: ${JSON.stringify(hub.topology(window, inventory()))}\n\n`);
-        } catch {
-          end();
-        }
+        topologyOf(window).then(
+          (topology) => stream.send('topology', ++seq, topology),
+          (err: Error) => app.log.warn(`topology for /api/v1/watch: ${err.message}`), // e.g. Prometheus away: skip this tick
+        );
       };
       const timer = setInterval(send, watchIntervalMs);
-      const end = () => {
-        clearInterval(timer);
-        streams.delete(end);
-        if (!res.writableEnded) res.end();
-      };
-      streams.add(end);
-      req.raw.on('close', end);
-      res.on('error', end);
+      stream.onEnd(() => clearInterval(timer));
       send();
     },
   );
-  app.addHook('preClose', async () => {
-    for (const end of [...streams]) end();
-  });
 
   api.get(
     '/api/v1/traces',
@@ -219,17 +210,16 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
       const q = req.query;
       const since = timeQuery(q.since, 'since');
       const until = timeQuery(q.until, 'until');
-      return {
-        traces: hub.listTraces({
-          limit: q.limit,
-          ...(q.service ? { service: q.service } : {}),
-          ...(q.operation ? { operation: q.operation } : {}),
-          ...(q.minDurationMs !== undefined ? { minDurationMs: q.minDurationMs } : {}),
-          ...(q.errors ? { errors: true } : {}),
-          ...(since !== undefined ? { since } : {}),
-          ...(until !== undefined ? { until } : {}),
-        }),
+      const query = {
+        limit: q.limit,
+        ...(q.service ? { service: q.service } : {}),
+        ...(q.operation ? { operation: q.operation } : {}),
+        ...(q.minDurationMs !== undefined ? { minDurationMs: q.minDurationMs } : {}),
+        ...(q.errors ? { errors: true } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
       };
+      return { traces: external.listTraces ? await external.listTraces(query) : hub.listTraces(query) };
     },
   );
 
@@ -245,7 +235,9 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
     },
     async (req) => {
       // Any other id is simply not there (404), as for an id past retention.
-      const t = /^[0-9a-fA-F]{32}$/.test(req.params.traceId) ? hub.getTrace(req.params.traceId) : null;
+      const id = req.params.traceId;
+      const valid = /^[0-9a-fA-F]{32}$/.test(id);
+      const t = !valid ? null : external.getTrace ? await external.getTrace(id) : hub.getTrace(id);
       if (t === null) throw new NotFoundError(`trace "${req.params.traceId}" not found (it may not be sampled, or past retention)`);
       return t;
     },

@@ -64,6 +64,29 @@ export function releaseDetail(r: Release): string {
   return `${text}\n`;
 }
 
+/** What `--dry-run` gets back (`?dryRun=true`): the result as it would be and the plan of cluster objects. */
+interface DryRunResult {
+  dryRun: true;
+  release?: Release;
+  finish?: { release: string; service: string; kept: string; retired: string };
+  plan: { action: string; kind: string; name: string }[];
+  planText: string;
+}
+
+const DRY_RUN_HELP = 'validate and print the plan (the cluster objects it would write); change nothing';
+const dryQuery = (dryRun: boolean | undefined) => (dryRun ? { dryRun: 'true' } : {});
+
+/** A dry run as text: what would result, then the plan (with a cluster backend) one line per object and its YAML. */
+export function dryRunText(res: DryRunResult, what: string): string {
+  const head = res.release
+    ? `dry run: ${oneLine(res.release, what)}`
+    : res.finish
+      ? `dry run: release/${res.finish.release} ${what}: ${res.finish.kept} kept, ${res.finish.retired} retired`
+      : `dry run: ${what}`;
+  const plan = res.planText ? `\n${res.planText}` : '\n(no cluster backend: nothing outside the control plane would change)\n';
+  return `${head}${plan}Nothing was changed.`;
+}
+
 const oneLine = (r: Release, what: string) =>
   `release/${r.name} ${what}: phase ${r.status.phase}, governor ${r.status.governor ?? '-'}, weights ${describeTraffic(r.traffic, r.candidate.name)}`;
 
@@ -133,7 +156,8 @@ The seed scenario:
       .addOption(new Option('--env <pair...>', "candidate workload: environment NAME=VALUE (the rest is the baseline's)"))
       .addOption(new Option('--command <words...>', 'candidate workload: command and arguments (put it last, or quote it)'))
       .option('--image <image>', 'candidate workload (kubernetes): image')
-      .option('--replicas <n>', 'candidate workload: number of instances'),
+      .option('--replicas <n>', 'candidate workload: number of instances')
+      .option('--dry-run', DRY_RUN_HELP),
   )
     .addHelpText(
       'after',
@@ -161,13 +185,18 @@ Examples:
   canary release create -f reviews-canary.yaml`,
     )
     .action(
-      clientAction(async ({ api, output }, name: string | undefined, opts: ReleaseFlags & { file?: string }) => {
+      clientAction(async ({ api, output }, name: string | undefined, opts: ReleaseFlags & { file?: string; dryRun?: boolean }) => {
         let body: unknown;
         if (opts.file) {
           const spec = readSpecObject(opts.file);
           body = name ? { ...spec, name } : spec;
         } else {
           body = releaseFromFlags(name, opts);
+        }
+        if (opts.dryRun) {
+          const res = await api.post<DryRunResult>('/api/v1/releases', { body, query: dryQuery(true) });
+          printResult(output, res, () => dryRunText(res, 'would be created'));
+          return;
         }
         const r = await api.post<Release>('/api/v1/releases', { body });
         printResult(
@@ -184,6 +213,7 @@ Examples:
       .command('set-weights')
       .argument('<name>', 'release name')
       .argument('<weights>', 'e.g. v1=80,v2=20 (integers summing to 100)')
+      .option('--dry-run', DRY_RUN_HELP)
       .description("change a release's traffic split (keeps its match, sticky and mirror settings)"),
   )
     .addHelpText(
@@ -198,15 +228,19 @@ Examples:
   canary release set-weights reviews-canary v1=0,v2=100`,
     )
     .action(
-      clientAction(async ({ api, output }, name: string, weightsText: string) => {
+      clientAction(async ({ api, output }, name: string, weightsText: string, opts: { dryRun?: boolean }) => {
         const weights = parseWeights(weightsText);
         const current = await api.get<Release>(path(name));
         if (current.traffic.rules) {
           throw new Error(`release ${name} routes by rules, not weights; change them with \`canary release set-traffic ${name} -f FILE\``);
         }
         const traffic: Traffic = { ...current.traffic, weights };
-        const r = await api.patch<Release>(path(name), { body: { traffic }, ifMatch: current.resourceVersion });
-        printResult(output, r, () => oneLine(r, 'updated'));
+        const r = await api.patch<Release | DryRunResult>(path(name), {
+          body: { traffic },
+          ifMatch: current.resourceVersion,
+          query: dryQuery(opts.dryRun),
+        });
+        printResult(output, r, () => ('dryRun' in r ? dryRunText(r, 'would be updated') : oneLine(r, 'updated')));
       }),
     );
 
@@ -215,6 +249,7 @@ Examples:
       .command('set-traffic')
       .argument('<name>', 'release name')
       .requiredOption('-f, --file <file>', 'the new traffic as YAML or JSON: {weights}, {match, weights} or {rules}; or {traffic: ...}')
+      .option('--dry-run', DRY_RUN_HELP)
       .description("replace a release's whole traffic policy (weights, match rules or full rules)"),
   )
     .addHelpText(
@@ -225,11 +260,11 @@ Examples:
   canary release set-traffic reviews-canary -f traffic.yaml`,
     )
     .action(
-      clientAction(async ({ api, output }, name: string, opts: { file: string }) => {
+      clientAction(async ({ api, output }, name: string, opts: { file: string; dryRun?: boolean }) => {
         const doc = readSpecObject(opts.file);
         const body = 'traffic' in doc ? doc : { traffic: doc };
-        const r = await api.patch<Release>(path(name), { body });
-        printResult(output, r, () => oneLine(r, 'updated'));
+        const r = await api.patch<Release | DryRunResult>(path(name), { body, query: dryQuery(opts.dryRun) });
+        printResult(output, r, () => ('dryRun' in r ? dryRunText(r, 'would be updated') : oneLine(r, 'updated')));
       }),
     );
 
@@ -238,6 +273,7 @@ Examples:
       .command('takeover')
       .argument('<name>', 'release name')
       .argument('<version>', 'the version to get 100%')
+      .option('--dry-run', DRY_RUN_HELP)
       .description('one version gets 100% of the traffic, at once'),
   )
     .addHelpText(
@@ -245,9 +281,11 @@ Examples:
       '\nExamples:\n  canary release takeover reviews-canary v2\n  canary release resume reviews-canary        # undo: the stored traffic applies again',
     )
     .action(
-      clientAction(async ({ api, output }, name: string, version: string) => {
-        const r = await api.post<Release>(`${path(name)}/takeover`, { body: { version } });
-        printResult(output, r, () => oneLine(r, `taken over by ${version}`));
+      clientAction(async ({ api, output }, name: string, version: string, opts: { dryRun?: boolean }) => {
+        const r = await api.post<Release | DryRunResult>(`${path(name)}/takeover`, { body: { version }, query: dryQuery(opts.dryRun) });
+        printResult(output, r, () =>
+          'dryRun' in r ? dryRunText(r, `would be taken over by ${version}`) : oneLine(r, `taken over by ${version}`),
+        );
       }),
     );
 
@@ -255,13 +293,14 @@ Examples:
     release
       .command('rollback')
       .argument('<name>', 'release name')
+      .option('--dry-run', DRY_RUN_HELP)
       .description('the baseline gets 100% of the traffic, at once, in any phase'),
   )
     .addHelpText('after', '\nExamples:\n  canary release rollback reviews-canary')
     .action(
-      clientAction(async ({ api, output }, name: string) => {
-        const r = await api.post<Release>(`${path(name)}/rollback`);
-        printResult(output, r, () => oneLine(r, 'rolled back'));
+      clientAction(async ({ api, output }, name: string, opts: { dryRun?: boolean }) => {
+        const r = await api.post<Release | DryRunResult>(`${path(name)}/rollback`, { query: dryQuery(opts.dryRun) });
+        printResult(output, r, () => ('dryRun' in r ? dryRunText(r, 'would be rolled back') : oneLine(r, 'rolled back')));
       }),
     );
 
@@ -269,13 +308,14 @@ Examples:
     release
       .command('resume')
       .argument('<name>', 'release name')
+      .option('--dry-run', DRY_RUN_HELP)
       .description("clear the governor: the release's stored traffic applies again"),
   )
     .addHelpText('after', '\nExamples:\n  canary release resume reviews-canary')
     .action(
-      clientAction(async ({ api, output }, name: string) => {
-        const r = await api.post<Release>(`${path(name)}/resume`);
-        printResult(output, r, () => oneLine(r, 'resumed'));
+      clientAction(async ({ api, output }, name: string, opts: { dryRun?: boolean }) => {
+        const r = await api.post<Release | DryRunResult>(`${path(name)}/resume`, { query: dryQuery(opts.dryRun) });
+        printResult(output, r, () => ('dryRun' in r ? dryRunText(r, 'would be resumed') : oneLine(r, 'resumed')));
       }),
     );
 
@@ -284,6 +324,7 @@ Examples:
       .command('finish')
       .argument('<name>', 'release name')
       .requiredOption('--keep <version>', 'the version that stays (the other one is retired)')
+      .option('--dry-run', DRY_RUN_HELP)
       .description("finish a release: keep one version, retire the other's workload, route to one version"),
   )
     .addHelpText(
@@ -297,9 +338,11 @@ Examples:
   canary release finish reviews-canary --keep v1   # abandon it`,
     )
     .action(
-      clientAction(async ({ api, output }, name: string, opts: { keep: string }) => {
-        const res = await api.delete<unknown>(path(name), { query: { keep: opts.keep } });
-        printResult(output, res, () => `release/${name} finished: ${opts.keep} kept`);
+      clientAction(async ({ api, output }, name: string, opts: { keep: string; dryRun?: boolean }) => {
+        const res = await api.delete<unknown>(path(name), { query: { keep: opts.keep, ...dryQuery(opts.dryRun) } });
+        printResult(output, res, () =>
+          opts.dryRun ? dryRunText(res as DryRunResult, 'would be finished') : `release/${name} finished: ${opts.keep} kept`,
+        );
       }),
     );
 }

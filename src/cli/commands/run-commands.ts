@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { reportError } from '../client-command.js';
 
 function port(value: string, flag: string): number {
@@ -21,6 +21,44 @@ interface UpFlags {
   host: string;
   traceSampling?: string;
   otlpEndpoint?: string;
+  kubernetes?: boolean;
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  traffic?: 'istio' | 'gateway-api';
+  gateway?: string;
+  adopt?: boolean;
+  prometheus?: string;
+  tracing?: string;
+}
+
+/** Flags that only mean something with --kubernetes, and those that mean nothing with it. */
+const CLUSTER_FLAGS = ['kubeconfig', 'context', 'namespace', 'traffic', 'gateway', 'adopt', 'prometheus', 'tracing'] as const;
+const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint'] as const;
+const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** `canary up --kubernetes ...`: the control plane against a cluster (no local proxy, no local workloads). */
+async function upOnCluster(opts: UpFlags): Promise<void> {
+  for (const k of LOCAL_FLAGS) {
+    if (opts[k] !== undefined)
+      throw new Error(
+        `${flagName(k)}: not with --kubernetes (Envoy is the data plane; deploy the demo with kubectl, see docs/kubernetes.md)`,
+      );
+  }
+  const { runClusterUp } = (await import('../../control-plane/cluster-mode.js')) as typeof import('../../control-plane/cluster-mode.js');
+  await runClusterUp({
+    dataDir: opts.data,
+    host: opts.host,
+    port: port(opts.port, '--port'),
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context ? { context: opts.context } : {}),
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    ...(opts.traffic ? { traffic: opts.traffic } : {}),
+    ...(opts.gateway ? { gateway: opts.gateway } : {}),
+    ...(opts.adopt ? { adopt: true } : {}),
+    ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
+  });
 }
 
 interface ProxyFlags {
@@ -46,18 +84,35 @@ export function registerRunCommands(program: Command): void {
     .option('--host <host>', 'address to bind; anything beyond loopback exposes the API to the network', '127.0.0.1')
     .option('--trace-sampling <ratio>', 'share of new traces sampled, 0..1 (default 1 with --demo, else 0.01)')
     .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
+    .option('--kubernetes', 'run against a Kubernetes + Istio cluster: versions are Deployments, Envoy routes (no local proxy)')
+    .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig file (default $KUBECONFIG, ~/.kube/config, else in-cluster)')
+    .option('--context <name>', "with --kubernetes: kubeconfig context (default: the file's current-context)")
+    .option('--namespace <ns>', "with --kubernetes: namespace of the services (default: the context's, else default)")
+    .addOption(new Option('--traffic <mode>', 'with --kubernetes: routing objects (default istio)').choices(['istio', 'gateway-api']))
+    .option('--gateway <ns/name>', 'with --traffic gateway-api: parent Gateway of the HTTPRoutes (default: the Service, GAMMA)')
+    .option(
+      '--adopt',
+      'with --kubernetes: take over routing objects Canary Mesh did not create; delete retired Deployments it did not create',
+    )
+    .option('--prometheus <url>', 'with --kubernetes: Prometheus scraping Istio metrics, for observed shares and topology')
+    .option('--tracing <url>', 'with --kubernetes: Jaeger query URL (or Tempo), for traces')
     .addHelpText(
       'after',
       `
 Examples:
   canary up --demo bookinfo          # console http://127.0.0.1:8080, product page http://127.0.0.1:8000/productpage
   canary up --data /var/lib/canary --port 9090 --ingress-port 9000
+  canary up --kubernetes --context kind-canary --namespace default --data .canary-cluster \\
+      --prometheus http://localhost:9090 --tracing http://localhost:16686    # see docs/kubernetes.md
 
 The first start writes an admin token to <data>/admin-token (mode 0600); the console asks for it and the CLI
 reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. Ctrl-C stops everything.`,
     )
     .action(async (opts: UpFlags) => {
       try {
+        if (opts.kubernetes) return await upOnCluster(opts);
+        const clusterOnly = CLUSTER_FLAGS.find((k) => opts[k] !== undefined);
+        if (clusterOnly) throw new Error(`${flagName(clusterOnly)}: only with --kubernetes`);
         const { runUp } = (await import('../../control-plane/up.js')) as typeof import('../../control-plane/up.js');
         await runUp({
           dataDir: opts.data,

@@ -1,0 +1,387 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Deployment, type KubeObject, KubeClient, KubernetesBackend, type KubeService } from '../kubernetes/index.js';
+import { reviewsService, reviewsV1Deployment } from '../kubernetes/testing/bookinfo-objects.js';
+import { FakeApiServer } from '../kubernetes/testing/fake-api-server.js';
+import type { PlanStep } from './change-planner.js';
+import { type RunningCluster, startClusterControlPlane } from './cluster-mode.js';
+
+const V2_IMAGE = 'kubesphere/examples-bookinfo-reviews-v2:1.16.2';
+const token = 'cluster-test-token-0123456789';
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Bookinfo's ratings v1 beside reviews: a service no release touches. */
+function ratingsObjects(namespace: string): KubeObject[] {
+  const svc: KubeService = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'ratings', namespace, labels: { app: 'ratings' } },
+    spec: { selector: { app: 'ratings' }, ports: [{ name: 'http', port: 9080 }] },
+  };
+  const d = reviewsV1Deployment(namespace);
+  d.metadata = { name: 'ratings-v1', namespace, labels: { app: 'ratings', version: 'v1' } };
+  d.spec.selector.matchLabels = { app: 'ratings', version: 'v1' };
+  d.spec.template.metadata = { labels: { app: 'ratings', version: 'v1' } };
+  d.spec.template.spec.containers = [{ name: 'ratings', image: 'docker.io/istio/examples-bookinfo-ratings-v1:1.20.3' }];
+  return [svc, d];
+}
+
+interface Setup {
+  api: FakeApiServer;
+  dataDir: string;
+  up: RunningCluster;
+  /** Lets the fake controller finish the rollout of reviews-v2 (held back until then). */
+  completeV2Rollout(): void;
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert response bodies field by field
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+}
+
+async function start(opts: { adopt?: boolean; seed?: KubeObject[]; prometheus?: string; tracing?: string } = {}): Promise<Setup> {
+  let v2RolledOut = false;
+  // Pods of reviews-v2 are held back (no pods, no status) until the test lets the rollout complete.
+  const api = new FakeApiServer({
+    controllerDelayMs: 5,
+    podBehaviour: (d) => (d.metadata.name === 'reviews-v2' && !v2RolledOut ? undefined : { ready: true }),
+  });
+  await api.start();
+  cleanups.push(() => api.close());
+  for (const o of [reviewsService('demo'), reviewsV1Deployment('demo'), ...ratingsObjects('demo'), ...(opts.seed ?? [])]) api.seed(o);
+  const client = new KubeClient({ server: api.url, namespace: 'demo' });
+  const backend = await KubernetesBackend.connect({
+    client,
+    namespace: 'demo',
+    rolloutDeadlineMs: 60_000,
+    ...(opts.adopt ? { adopt: true } : {}),
+    ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
+  });
+  const dataDir = mkdtempSync(join(tmpdir(), 'canary-cluster-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const up = await startClusterControlPlane({
+    backend,
+    dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    adminToken: token,
+    drainGraceMs: 50,
+    logLevel: 'silent',
+    log: () => {},
+    ...(opts.adopt ? { adopt: true } : {}),
+  });
+  cleanups.push(() => up.stop());
+  return {
+    api,
+    dataDir,
+    up,
+    completeV2Rollout() {
+      v2RolledOut = true;
+      const d = api.object('Deployment', 'demo', 'reviews-v2') as Deployment;
+      const n = d.spec.replicas ?? 1;
+      api.setStatus('Deployment', 'demo', 'reviews-v2', {
+        observedGeneration: d.metadata.generation,
+        replicas: n,
+        updatedReplicas: n,
+        readyReplicas: n,
+        availableReplicas: n,
+      });
+    },
+    async call(method, path, body) {
+      const res = await fetch(`${up.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+  };
+}
+
+async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, what: string, ms = 5000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The VirtualService's routes as `v1:50 v2:50` (rules separated by `|`), or `none`. */
+function vsRoutes(api: FakeApiServer): string {
+  const vs = api.object('VirtualService', 'demo', 'reviews');
+  if (!vs) return 'none';
+  const http = (vs.spec as { http: { route: { destination: { subset: string }; weight: number }[] }[] }).http;
+  return http.map((h) => h.route.map((r) => `${r.destination.subset}:${r.weight}`).join(' ')).join(' | ');
+}
+
+function drSubsets(api: FakeApiServer): string[] {
+  const dr = api.object('DestinationRule', 'demo', 'reviews');
+  return ((dr?.spec as { subsets?: { name: string }[] } | undefined)?.subsets ?? []).map((s) => s.name);
+}
+
+/** Everything a dry run must leave alone: the store, and every object of the fake cluster. */
+function everything(s: Setup) {
+  const store = s.up.controlPlane.store;
+  const kinds = ['Deployment', 'Service', 'VirtualService', 'DestinationRule'] as const;
+  return {
+    services: store.listServices(),
+    releases: store.listReleases(),
+    events: store.listEvents().length,
+    revision: store.revision(),
+    cluster: kinds.flatMap((k) => s.api.objectsOf(k, 'demo').map((o) => `${k}/${o.metadata.name}@${o.metadata.resourceVersion}`)).sort(),
+    writes: s.api.requests.filter((r) => r.method !== 'GET').length,
+  };
+}
+
+const release = {
+  name: 'reviews-canary',
+  service: 'reviews',
+  candidate: { name: 'v2', workload: { image: V2_IMAGE } },
+  traffic: { weights: { v1: 50, v2: 50 } },
+};
+
+describe('canary up --kubernetes: the control plane against a cluster', () => {
+  it('runs the seed scenario: canary v2 at 50/50, take over, roll back, resume, finish keeping v2; dry runs change nothing', async () => {
+    const s = await start();
+    const { api } = s;
+
+    // Services and versions come from the cluster; starting writes nothing to it.
+    let res = await s.call('GET', '/api/v1/services');
+    expect(res.status).toBe(200);
+    expect(
+      res.body.items.map((x: { name: string; versions: { name: string }[] }) => [x.name, x.versions.map((v: { name: string }) => v.name)]),
+    ).toEqual([
+      ['ratings', ['v1']],
+      ['reviews', ['v1']],
+    ]);
+    expect(api.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+
+    // Dry run of the create: the plan, and nothing written anywhere.
+    let before = everything(s);
+    res = await s.call('POST', '/api/v1/releases?dryRun=true', release);
+    expect(res.status).toBe(200);
+    expect(res.body.dryRun).toBe(true);
+    expect(res.body.release).toMatchObject({ name: 'reviews-canary', baseline: 'v1', status: { phase: 'Pending' } });
+    expect(res.body.plan.map((p: PlanStep) => `${p.action} ${p.kind} ${p.name}`)).toEqual([
+      'create Deployment reviews-v2',
+      'create DestinationRule reviews',
+      'create VirtualService reviews',
+    ]);
+    expect(res.body.plan[0].object.spec.template.spec.containers[0].image).toBe(V2_IMAGE);
+    expect(res.body.planText).toContain('create    Deployment demo/reviews-v2');
+    expect(everything(s)).toEqual(before);
+
+    // The release: reviews-v2 is created as a copy of reviews-v1 and stays Pending until rolled out.
+    res = await s.call('POST', '/api/v1/releases', release);
+    expect(res.status).toBe(201);
+    expect(res.body.status.phase).toBe('Pending');
+    const v2 = api.object('Deployment', 'demo', 'reviews-v2') as Deployment;
+    expect(v2.spec.template.spec.containers[0]!.image).toBe(V2_IMAGE);
+    expect(v2.spec.template.metadata?.labels).toMatchObject({ app: 'reviews', version: 'v2' });
+    expect(v2.spec.template.spec.serviceAccountName).toBe('bookinfo-reviews');
+    expect(drSubsets(api)).toEqual(['v1', 'v2']);
+    expect(vsRoutes(api)).toBe('v1:100'); // no traffic moves before v2 is ready
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await s.call('GET', '/api/v1/releases/reviews-canary')).body.status.phase).toBe('Pending');
+    expect(api.object('VirtualService', 'demo', 'ratings')).toBeUndefined();
+
+    s.completeV2Rollout();
+    await eventually(
+      async () => (await s.call('GET', '/api/v1/releases/reviews-canary')).body.status.phase,
+      (p) => p === 'Progressing',
+      'the release to progress',
+    );
+    await eventually(
+      () => vsRoutes(api),
+      (r) => r === 'v1:50 v2:50',
+      'the VirtualService at 50/50',
+    );
+
+    // Dry run of a takeover: the plan names the VirtualService's routes; nothing changes.
+    before = everything(s);
+    res = await s.call('POST', '/api/v1/releases/reviews-canary/takeover?dryRun=true', { version: 'v2' });
+    expect(res.status).toBe(200);
+    expect(res.body.release.status).toMatchObject({ phase: 'TakenOver', governor: 'v2' });
+    expect(res.body.plan.map((p: PlanStep) => `${p.action} ${p.kind} ${p.changes.join(',')}`)).toEqual([
+      'unchanged DestinationRule ',
+      'update VirtualService .spec.http',
+    ]);
+    expect(everything(s)).toEqual(before);
+
+    // Take over, roll back, resume: the VirtualService follows before each call returns.
+    res = await s.call('POST', '/api/v1/releases/reviews-canary/takeover', { version: 'v2' });
+    expect(res.status).toBe(200);
+    expect(vsRoutes(api)).toBe('v2:100');
+    res = await s.call('POST', '/api/v1/releases/reviews-canary/rollback');
+    expect(res.body.status).toMatchObject({ phase: 'RolledBack', governor: 'v1' });
+    expect(vsRoutes(api)).toBe('v1:100');
+    res = await s.call('POST', '/api/v1/releases/reviews-canary/resume');
+    expect(res.body.status).toMatchObject({ phase: 'Progressing', governor: null });
+    expect(vsRoutes(api)).toBe('v1:50 v2:50');
+    res = await s.call('PATCH', '/api/v1/releases/reviews-canary?dryRun=true', { traffic: { weights: { v1: 20, v2: 80 } } });
+    expect(res.body.release.traffic.weights).toEqual({ v1: 20, v2: 80 });
+    expect(vsRoutes(api)).toBe('v1:50 v2:50');
+    res = await s.call('PATCH', '/api/v1/releases/reviews-canary', { traffic: { weights: { v1: 20, v2: 80 } } });
+    expect(res.status).toBe(200);
+    expect(vsRoutes(api)).toBe('v1:20 v2:80');
+
+    // Dry run of the finish: reviews-v1 was not created by Canary Mesh, so it would be left running.
+    before = everything(s);
+    res = await s.call('DELETE', '/api/v1/releases/reviews-canary?keep=v2&dryRun=true');
+    expect(res.status).toBe(200);
+    expect(res.body.finish).toEqual({ release: 'reviews-canary', service: 'reviews', kept: 'v2', retired: 'v1' });
+    expect(res.body.plan.map((p: PlanStep) => `${p.action} ${p.kind} ${p.name}`)).toEqual([
+      'update DestinationRule reviews',
+      'update VirtualService reviews',
+      'unchanged Deployment reviews-v1',
+    ]);
+    expect(res.body.plan[2].reason).toContain('was not created by Canary Mesh; it is left running');
+    expect(everything(s)).toEqual(before);
+
+    // Finish keeping v2: routing to v2 alone, subset v1 gone; reviews-v1 is not ours and stays.
+    res = await s.call('DELETE', '/api/v1/releases/reviews-canary?keep=v2');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ release: 'reviews-canary', service: 'reviews', kept: 'v2', retired: 'v1' });
+    expect(vsRoutes(api)).toBe('v2:100');
+    expect(drSubsets(api)).toEqual(['v2']);
+    expect(api.object('Deployment', 'demo', 'reviews-v1')).toBeDefined();
+    expect(api.object('Deployment', 'demo', 'reviews-v2')).toBeDefined();
+    await s.up.settle();
+    res = await s.call('GET', '/api/v1/services/reviews');
+    expect(res.body.versions.map((v: { name: string }) => v.name)).toEqual(['v2']); // v1 still runs, but it is retired
+    expect((await s.call('GET', '/api/v1/releases')).body.items).toEqual([]);
+    // Bookinfo's other services were never touched.
+    expect(api.objectsOf('VirtualService', 'demo').map((o) => o.metadata.name)).toEqual(['reviews']);
+  });
+
+  it('finishing keeping v1 deletes the reviews-v2 Deployment it created, after routing away from it', async () => {
+    const s = await start();
+    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
+    s.completeV2Rollout();
+    await eventually(
+      () => vsRoutes(s.api),
+      (r) => r === 'v1:50 v2:50',
+      'the VirtualService at 50/50',
+    );
+    const res = await s.call('DELETE', '/api/v1/releases/reviews-canary?keep=v1');
+    expect(res.body).toMatchObject({ kept: 'v1', retired: 'v2' });
+    expect(vsRoutes(s.api)).toBe('v1:100');
+    expect(drSubsets(s.api)).toEqual(['v1']);
+    expect(s.api.object('Deployment', 'demo', 'reviews-v2')).toBeUndefined();
+    // The routing changed before the Deployment was deleted.
+    const writes = s.api.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path.split('/').slice(-2).join('/')}`);
+    expect(writes.lastIndexOf('DELETE deployments/reviews-v2')).toBeGreaterThan(writes.lastIndexOf('PATCH virtualservices/reviews'));
+    await s.up.settle();
+    expect((await s.call('GET', '/api/v1/services/reviews')).body.versions.map((v: { name: string }) => v.name)).toEqual(['v1']);
+  });
+
+  it('refuses a release whose VirtualService someone else created, before writing anything; --adopt takes it over', async () => {
+    const foreign: KubeObject = {
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'VirtualService',
+      metadata: { name: 'reviews', namespace: 'demo' },
+      spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] },
+    };
+    const s = await start({ seed: [foreign] });
+    const before = everything(s);
+    let res = await s.call('POST', '/api/v1/releases', release);
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toContain('VirtualService demo/reviews exists and was not created by Canary Mesh');
+    expect(res.body.error.message).toContain('--adopt');
+    expect(everything(s)).toEqual(before);
+
+    // The dry run shows the refusal in the plan instead of failing.
+    res = await s.call('POST', '/api/v1/releases?dryRun=1', release);
+    expect(res.status).toBe(200);
+    expect(res.body.plan.find((p: PlanStep) => p.kind === 'VirtualService')).toMatchObject({ action: 'refuse' });
+    expect(res.body.planText).toContain('refuse');
+
+    const adopting = await start({ adopt: true, seed: [foreign] });
+    res = await adopting.call('POST', '/api/v1/releases', release);
+    expect(res.status).toBe(201);
+    expect(vsRoutes(adopting.api)).toBe('v1:100');
+  });
+
+  it('comes back after a restart with its releases, and the first sync writes nothing', async () => {
+    const s = await start();
+    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
+    s.completeV2Rollout();
+    await eventually(
+      () => vsRoutes(s.api),
+      (r) => r === 'v1:50 v2:50',
+      'the VirtualService at 50/50',
+    );
+    await s.up.stop();
+
+    const writes = () => s.api.requests.filter((r) => r.method !== 'GET').length;
+    const before = writes();
+    const backend = await KubernetesBackend.connect({
+      client: new KubeClient({ server: s.api.url, namespace: 'demo' }),
+      namespace: 'demo',
+    });
+    const again = await startClusterControlPlane({
+      backend,
+      dataDir: s.dataDir,
+      host: '127.0.0.1',
+      port: 0,
+      adminToken: token,
+      logLevel: 'silent',
+      log: () => {},
+    });
+    cleanups.push(() => again.stop());
+    await again.settle();
+    expect(again.controlPlane.store.getRelease('reviews-canary')?.status.phase).toBe('Progressing');
+    expect(vsRoutes(s.api)).toBe('v1:50 v2:50');
+    expect(writes()).toBe(before);
+  });
+
+  it('reads observed shares, topology and traces from Prometheus and Jaeger, and says so when they are away', async () => {
+    // Nothing listens on these ports any more.
+    const closed = await new Promise<number>((done) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => done(port));
+      });
+    });
+    const s = await start({ prometheus: `http://127.0.0.1:${closed}`, tracing: `http://127.0.0.1:${closed}` });
+    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
+    // A release still reads fine: its observed shares are just unknown.
+    let res = await s.call('GET', '/api/v1/releases/reviews-canary');
+    expect(res.status).toBe(200);
+    expect(res.body.status.observed).toEqual({});
+    res = await s.call('GET', '/api/v1/topology?window=60');
+    expect(res.status).toBe(500);
+    expect(res.body.error).toMatchObject({ code: 'Upstream' });
+    expect(res.body.error.message).toContain(`Prometheus at http://127.0.0.1:${closed} cannot be reached`);
+    res = await s.call('GET', '/api/v1/traces');
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('service: required with --tracing');
+  });
+
+  it('keeps services and versions current: a Deployment that appears is a version, one that goes is removed', async () => {
+    const s = await start();
+    const v3 = reviewsV1Deployment('demo');
+    v3.metadata.name = 'reviews-v3';
+    v3.metadata.labels = { app: 'reviews', version: 'v3' };
+    v3.spec.selector.matchLabels = { app: 'reviews', version: 'v3' };
+    v3.spec.template.metadata = { labels: { app: 'reviews', version: 'v3' } };
+    s.api.seed(v3);
+    const names = async () => (await s.call('GET', '/api/v1/services/reviews')).body.versions.map((v: { name: string }) => v.name);
+    await eventually(names, (n) => n.join() === 'v1,v3', 'v3 to appear');
+    const client = new KubeClient({ server: s.api.url, namespace: 'demo' });
+    await client.delete({ group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' }, 'reviews-v3', 'demo');
+    await eventually(names, (n) => n.join() === 'v1', 'v3 to go');
+    const events = (await s.call('GET', '/api/v1/events')).body.items.map(
+      (e: { actor: string; action: string }) => `${e.actor} ${e.action}`,
+    );
+    expect(events).toEqual(expect.arrayContaining(['cluster version.added', 'cluster version.removed']));
+  });
+});
