@@ -43,39 +43,17 @@ export async function startUpstream(name: string): Promise<{ address: string; se
   return { address: `127.0.0.1:${port}`, server };
 }
 
-export interface ConsoleEnv {
-  cp: TestControlPlane;
-  url: string;
-  token: string;
+export interface ConsoleBrowser {
   context: BrowserContext;
   page: Page;
+  /** Where screenshots go: test/console/screenshots/ with SAVE_SCREENSHOTS set, else a temp dir. */
   shotsDir: string;
   /** Uncaught errors thrown in the page so far. */
   pageErrors: string[];
-  /** The v2 upstream's address, for the wizard's "addresses" field. */
-  v2Address: string;
-  close(): Promise<void>;
 }
 
-/**
- * A real control plane (SQLite in a temp dir, endpoints workloads, the built console) on an ephemeral
- * loopback port, with `reviews` v1 registered, and a headless Chromium with a fresh profile.
- */
-export async function startConsoleEnv(): Promise<ConsoleEnv> {
-  ensureConsoleBuilt();
-  const root = mkdtempSync(join(tmpdir(), 'canary-console-'));
-  const v1 = await startUpstream('reviews-v1');
-  const v2 = await startUpstream('reviews-v2');
-  const cp = await startTestControlPlane({ root, consoleDir: webDist });
-  const url = (await cp.cp.app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
-  const created = await cp.call('POST', '/api/v1/services', {
-    name: 'reviews',
-    port: 9080,
-    ingress: { paths: ['/reviews'] },
-    versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: [v1.address] } }],
-  });
-  if (created.status !== 201) throw new Error(`registering reviews failed: ${created.status} ${created.text}`);
-
+/** Headless Debian Chromium with a fresh profile under `root`. */
+export async function launchConsoleBrowser(root: string): Promise<ConsoleBrowser> {
   const shotsDir = process.env.SAVE_SCREENSHOTS ? resolve(repoRoot, 'test', 'console', 'screenshots') : join(root, 'screenshots');
   mkdirSync(shotsDir, { recursive: true });
   const context = await chromium.launchPersistentContext(join(root, 'chromium-profile'), {
@@ -102,17 +80,46 @@ export async function startConsoleEnv(): Promise<ConsoleEnv> {
     pageErrors.push(err.message);
     process.stderr.write(`[console page error] ${err.message}\n`);
   });
+  return { context, page, shotsDir, pageErrors };
+}
+
+export interface ConsoleEnv extends ConsoleBrowser {
+  cp: TestControlPlane;
+  url: string;
+  token: string;
+  /** The v2 upstream's address, for the wizard's "addresses" field. */
+  v2Address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real control plane (SQLite in a temp dir, endpoints workloads, the built console) on an ephemeral
+ * loopback port, with `reviews` v1 registered, and a headless Chromium with a fresh profile.
+ */
+export async function startConsoleEnv(): Promise<ConsoleEnv> {
+  ensureConsoleBuilt();
+  const root = mkdtempSync(join(tmpdir(), 'canary-console-'));
+  const v1 = await startUpstream('reviews-v1');
+  const v2 = await startUpstream('reviews-v2');
+  const cp = await startTestControlPlane({ root, consoleDir: webDist });
+  const url = (await cp.cp.app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+  const created = await cp.call('POST', '/api/v1/services', {
+    name: 'reviews',
+    port: 9080,
+    ingress: { paths: ['/reviews'] },
+    versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: [v1.address] } }],
+  });
+  if (created.status !== 201) throw new Error(`registering reviews failed: ${created.status} ${created.text}`);
+
+  const browser = await launchConsoleBrowser(root);
   return {
     cp,
     url,
     token: cp.token,
-    context,
-    page,
-    shotsDir,
-    pageErrors,
+    ...browser,
     v2Address: v2.address,
     async close() {
-      await context.close().catch(() => {});
+      await browser.context.close().catch(() => {});
       await cp.stop();
       await new Promise((r) => v1.server.close(r));
       await new Promise((r) => v2.server.close(r));

@@ -21,11 +21,35 @@ export class CreateReleaseWizard extends ConsolePage {
     await this.next();
   }
 
-  /** The new version; `addresses` for an endpoints workload. */
-  async newVersion(version: string, opts: { addresses?: string } = {}): Promise<void> {
+  /** The new version; `addresses` for an endpoints workload, `env` overrides for a process workload. */
+  async newVersion(version: string, opts: { addresses?: string; env?: Record<string, string> } = {}): Promise<void> {
     await this.byTest('release-version').fill(version);
     if (opts.addresses) await this.byTest('release-addresses').fill(opts.addresses);
+    for (const [key, value] of Object.entries(opts.env ?? {})) await this.setEnv(key, value);
     await this.next();
+  }
+
+  /** Sets an environment override, reusing the row that has this name (e.g. the pre-filled SERVICE_VERSION). */
+  async setEnv(key: string, value: string): Promise<void> {
+    const keys = this.byTest('env-key');
+    const n = await keys.count();
+    for (let i = 0; i < n; i++) {
+      if ((await keys.nth(i).inputValue()) === key) {
+        await this.byTest('env-value').nth(i).fill(value);
+        return;
+      }
+    }
+    await this.byTest('env-add').click();
+    await keys.nth(n).fill(key);
+    await this.byTest('env-value').nth(n).fill(value);
+  }
+
+  /** The environment overrides as the form holds them. */
+  async envValues(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    const n = await this.byTest('env-key').count();
+    for (let i = 0; i < n; i++) out[await this.byTest('env-key').nth(i).inputValue()] = await this.byTest('env-value').nth(i).inputValue();
+    return out;
   }
 
   async create(): Promise<void> {

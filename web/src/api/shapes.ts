@@ -80,6 +80,7 @@ export function normalizeTopology(body: unknown): Topology {
       p95: latency(e, 'p95'),
       p99: latency(e, 'p99'),
       codes: codes(e),
+      share: num(e.share),
     };
   });
   return { window: num(b.window) ?? 60, nodes, edges };

@@ -129,6 +129,8 @@ export interface TopologyEdge {
   target: string;
   rate: number;
   successRate: number;
+  /** Of the calls from the source to the target's service, the part that went to this version (0..1). */
+  share?: number;
   p50?: number;
   p95?: number;
   p99?: number;
@@ -141,20 +143,29 @@ export interface Topology {
   edges: TopologyEdge[];
 }
 
+/** A span as `GET /api/v1/traces/{id}` returns it (one per proxy hop: client and server side). */
 export interface Span {
   spanId: string;
   parentSpanId?: string | null;
   traceId?: string;
+  kind?: string;
   name?: string;
   service?: string;
   version?: string;
   instance?: string;
   host?: string;
   pid?: number;
-  upstream?: string;
-  status?: number;
+  method?: string;
+  path?: string;
+  /** The HTTP status the span saw (0: no answer). */
+  statusCode?: number;
+  error?: boolean;
+  /** The address at the other end: the upstream for a client span, the caller for a server span. */
+  peerAddress?: string;
+  peerService?: string;
+  /** Milliseconds since the epoch (fractional). */
   startTime?: string | number;
-  start?: string | number;
+  startedAt?: string;
   durationMs?: number;
   attributes?: Record<string, unknown>;
 }
@@ -162,6 +173,9 @@ export interface Span {
 export interface TraceSummary {
   traceId: string;
   rootService?: string;
+  rootOperation?: string;
+  /** Every service the trace passed through. */
+  services?: string[];
   service?: string;
   name?: string;
   startTime?: string | number;

@@ -33,7 +33,7 @@ export function ReleaseDetailPage() {
     );
   }
   if (!release.data) return <Loader size="sm" aria-label={t('common.loading')} />;
-  return <ReleaseDetail release={release.data} />;
+  return <ReleaseDetail release={release.data} fetchedAt={release.dataUpdatedAt} />;
 }
 
 function BackLink() {
@@ -47,7 +47,7 @@ function BackLink() {
 
 type Pending = ReleaseAction | null;
 
-function ReleaseDetail({ release }: { release: Release }) {
+function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: number }) {
   const { t, i18n } = useTranslation();
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
@@ -203,7 +203,7 @@ function ReleaseDetail({ release }: { release: Release }) {
           <Title order={3} size="h4" mb="sm">
             {t('detail.chartTitle')}
           </Title>
-          <ShareChart release={release} />
+          <ShareChart release={release} fetchedAt={fetchedAt} />
         </Card>
       </SimpleGrid>
 
@@ -356,17 +356,17 @@ interface Sample {
 }
 
 /** Observed vs configured share over time, sampled from the 2 s polling of the release. */
-function ShareChart({ release }: { release: Release }) {
+function ShareChart({ release, fetchedAt }: { release: Release; fetchedAt: number }) {
   const { t } = useTranslation();
   const [samples, setSamples] = useState<Sample[]>([]);
   const versions = releaseVersions(release);
-  const key = `${release.resourceVersion}:${JSON.stringify(release.status.observed)}:${Date.now() >> 11}`;
+  // One sample per answer from the API (a poll, or a refetch after an action).
   useEffect(() => {
     const configured = configuredShare(release);
     const observed = Object.fromEntries(versions.map((v) => [v, observedPercent(release, v)]));
-    setSamples((s) => [...s.slice(-149), { at: Date.now(), observed, configured }]);
+    setSamples((s) => [...s.slice(-149), { at: fetchedAt, observed, configured }]);
     // biome-ignore lint/correctness/useExhaustiveDependencies: one sample per poll
-  }, [key]);
+  }, [fetchedAt]);
   const colors = ['#4c6ef5', '#f59f00', '#12b886'];
   const option = useMemo<EChartOption>(
     () => ({
@@ -400,7 +400,7 @@ function ShareChart({ release }: { release: Release }) {
   );
   const noObserved = Object.keys(release.status.observed ?? {}).length === 0;
   return (
-    <Stack gap={4}>
+    <Stack gap={4} data-test="share-history" data-samples={samples.length}>
       <EChart option={option} height={240} label={t('detail.chartTitle')} test="share-chart" />
       {noObserved && (
         <Text size="xs" c="dimmed">

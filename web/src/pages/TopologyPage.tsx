@@ -1,4 +1,4 @@
-import { Badge, Button, Card, Code, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Badge, Button, Card, Code, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
@@ -21,7 +21,7 @@ interface Point {
 /** What a selected node or edge shows: for a node, the sum of the traffic it received. */
 function statsFor(topology: Topology, id: string): (TopologyEdge & { label: string }) | null {
   const edge = topology.edges.find((e) => edgeId(e) === id);
-  if (edge) return { ...edge, label: `${edge.source} → ${edge.target}` };
+  if (edge) return { ...edge, label: `${nodeLabel(topology, edge.source)} → ${nodeLabel(topology, edge.target)}` };
   const node = topology.nodes.find((n) => n.id === id);
   if (!node) return null;
   if (node.rate !== undefined && (node.p50 !== undefined || node.codes)) {
@@ -158,7 +158,7 @@ export function TopologyPage() {
               ))}
             </Group>
           </Card>
-          <Card withBorder data-test="topology-panel">
+          <Card withBorder data-test="topology-panel" style={{ alignSelf: 'start' }}>
             {stats ? (
               <SidePanel id={selected ?? ''} stats={stats} history={history.current.get(selected ?? '') ?? []} tick={tick} />
             ) : (
@@ -169,7 +169,80 @@ export function TopologyPage() {
           </Card>
         </SimpleGrid>
       )}
+      {topology.data && topology.data.edges.length > 0 && <CallsTable topology={topology.data} selected={selected} onSelect={(id) => set('selected', id)} />}
     </Stack>
+  );
+}
+
+function nodeLabel(topology: Topology, id: string): string {
+  const n = topology.nodes.find((x) => x.id === id);
+  if (!n) return id;
+  if (n.kind === 'ingress') return 'ingress';
+  return n.version ? `${n.service} ${n.version}` : (n.service ?? n.id);
+}
+
+/** The graph's calls as a table: readable without the canvas (screen readers, copy), and a way to select. */
+function CallsTable({ topology, selected, onSelect }: { topology: Topology; selected: string | null; onSelect: (id: string) => void }) {
+  const { t } = useTranslation();
+  const ms = (v?: number) => (typeof v === 'number' ? `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms` : '—');
+  const edges = [...topology.edges].sort((a, b) => edgeId(a).localeCompare(edgeId(b)));
+  return (
+    <Card withBorder padding={0}>
+      <Title order={3} size="h5" p="sm" pb={0}>
+        {t('topology.calls')}
+      </Title>
+      <Table verticalSpacing={4} highlightOnHover data-test="topology-calls">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>{t('topology.from')}</Table.Th>
+            <Table.Th>{t('topology.to')}</Table.Th>
+            <Table.Th ta="right">{t('topology.rate')}</Table.Th>
+            <Table.Th ta="right">{t('topology.share')}</Table.Th>
+            <Table.Th ta="right">{t('topology.success')}</Table.Th>
+            <Table.Th ta="right">p50 / p95 / p99</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {edges.map((e) => {
+            const id = edgeId(e);
+            const health = healthOf(e.rate, e.successRate);
+            return (
+              <Table.Tr key={id} data-test="topology-edge" data-source={e.source} data-target={e.target} bg={id === selected ? 'var(--mantine-color-indigo-light)' : undefined}>
+                <Table.Td>
+                  <Anchor component="button" type="button" size="sm" onClick={() => onSelect(e.source)} data-test="select-node" data-node={e.source}>
+                    {nodeLabel(topology, e.source)}
+                  </Anchor>
+                </Table.Td>
+                <Table.Td>
+                  <Anchor component="button" type="button" size="sm" onClick={() => onSelect(e.target)} data-test="select-node" data-node={e.target}>
+                    {nodeLabel(topology, e.target)}
+                  </Anchor>
+                </Table.Td>
+                <Table.Td ta="right">
+                  <Anchor component="button" type="button" size="sm" onClick={() => onSelect(id)} data-test="edge-rate">
+                    {formatRate(e.rate)} rps
+                  </Anchor>
+                </Table.Td>
+                <Table.Td ta="right" data-test="edge-share">
+                  {typeof e.share === 'number' ? formatPercent(e.share) : '—'}
+                </Table.Td>
+                <Table.Td ta="right">
+                  <Group gap={6} justify="flex-end" wrap="nowrap">
+                    <div style={{ width: 8, height: 8, borderRadius: 4, background: healthColor[health] }} aria-hidden />
+                    <Text size="sm">{e.rate ? formatPercent(e.successRate) : '—'}</Text>
+                  </Group>
+                </Table.Td>
+                <Table.Td ta="right">
+                  <Text size="sm">
+                    {ms(e.p50)} / {ms(e.p95)} / {ms(e.p99)}
+                  </Text>
+                </Table.Td>
+              </Table.Tr>
+            );
+          })}
+        </Table.Tbody>
+      </Table>
+    </Card>
   );
 }
 
@@ -210,6 +283,12 @@ function SidePanel({ stats, history, tick }: { id: string; stats: TopologyEdge &
             <Table.Td>{t('topology.success')}</Table.Td>
             <Table.Td>{stats.rate ? formatPercent(stats.successRate) : '—'}</Table.Td>
           </Table.Tr>
+          {typeof stats.share === 'number' && (
+            <Table.Tr>
+              <Table.Td>{t('topology.share')}</Table.Td>
+              <Table.Td data-test="panel-share">{formatPercent(stats.share)}</Table.Td>
+            </Table.Tr>
+          )}
           <Table.Tr>
             <Table.Td>p50 / p95 / p99</Table.Td>
             <Table.Td>

@@ -1,4 +1,4 @@
-import { Badge, Box, Button, Card, Code, Group, Loader, NumberInput, ScrollArea, Select, SimpleGrid, Stack, Switch, Table, Text, Title, Tooltip } from '@mantine/core';
+import { Anchor, Badge, Box, Button, Card, Code, Group, Loader, NumberInput, ScrollArea, Select, SimpleGrid, Stack, Switch, Table, Text, Title, Tooltip } from '@mantine/core';
 import { type FormEvent, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
@@ -100,7 +100,8 @@ export function TracingPage() {
       {traces.data && traces.data.length > 0 && (
         <SimpleGrid cols={{ base: 1, lg: selected ? 2 : 1 }}>
           <Card withBorder padding={0}>
-            <ScrollArea.Autosize mah="calc(100vh - 260px)" type="auto">
+            {/* Focusable, so the list scrolls from the keyboard too. */}
+            <ScrollArea.Autosize mah="calc(100vh - 260px)" type="auto" viewportProps={{ tabIndex: 0, 'aria-label': t('tracing.listLabel') }}>
               <TraceList traces={traces.data} selected={selected} onOpen={openTrace} />
             </ScrollArea.Autosize>
           </Card>
@@ -140,11 +141,13 @@ function TraceList({ traces, selected, onOpen }: { traces: TraceSummary[]; selec
               style={{ cursor: 'pointer' }}
               bg={tr.traceId === selected ? 'var(--mantine-color-indigo-light)' : undefined}
               data-test="trace-row"
+              data-trace={tr.traceId}
+              data-services={(tr.services ?? []).join(' ')}
             >
               <Table.Td>
                 <Group gap={6}>
                   <Text size="sm" fw={500}>
-                    {tr.rootService ?? tr.service ?? tr.name ?? '—'}
+                    {tr.rootOperation ?? tr.rootService ?? tr.service ?? tr.name ?? '—'}
                   </Text>
                   {errors && (
                     <Badge size="xs" color="red">
@@ -152,13 +155,35 @@ function TraceList({ traces, selected, onOpen }: { traces: TraceSummary[]; selec
                     </Badge>
                   )}
                 </Group>
-                <Code>{tr.traceId.slice(0, 16)}</Code>
+                <Anchor
+                  component="button"
+                  type="button"
+                  size="xs"
+                  ff="monospace"
+                  onClick={(e) => {
+                    e.stopPropagation();
+                    onOpen(tr.traceId);
+                  }}
+                  title={t('tracing.open', { id: tr.traceId })}
+                  data-test="trace-open"
+                >
+                  {tr.traceId.slice(0, 16)}
+                </Anchor>
+                {tr.services && tr.services.length > 0 && (
+                  <Text size="xs" c="dimmed" data-test="trace-services">
+                    {tr.services.join(' · ')}
+                  </Text>
+                )}
               </Table.Td>
               <Table.Td>
-                <Text size="xs">{new Date(traceStart(tr)).toLocaleTimeString(i18n.language)}</Text>
+                <Text size="xs" style={{ whiteSpace: 'nowrap' }}>
+                  {new Date(traceStart(tr)).toLocaleTimeString(i18n.language)}
+                </Text>
               </Table.Td>
-              <Table.Td w={200}>
-                <Text size="xs">{d.toFixed(1)} ms</Text>
+              <Table.Td w={140}>
+                <Text size="xs" style={{ whiteSpace: 'nowrap' }}>
+                  {d.toFixed(1)} ms
+                </Text>
                 <Box h={4} bg="indigo.4" w={`${Math.max(2, (d / longest) * 100)}%`} style={{ borderRadius: 2 }} />
               </Table.Td>
               <Table.Td>{tr.spanCount ?? tr.spans?.length ?? '—'}</Table.Td>
@@ -234,6 +259,8 @@ function SpanBar({ span, start, total, color, active, onClick }: { span: DrawnSp
         type="button"
         onClick={onClick}
         data-test="span-row"
+        data-service={span.service}
+        data-kind={span.kind}
         style={{
           display: 'flex',
           alignItems: 'center',
@@ -252,6 +279,7 @@ function SpanBar({ span, start, total, color, active, onClick }: { span: DrawnSp
             {span.service} {span.version}
           </Text>
           <Text size="xs" c="dimmed" truncate>
+            {span.kind ? `${span.kind} · ` : ''}
             {span.name}
           </Text>
         </Box>

@@ -69,7 +69,9 @@ export function TopologyGraph({ topology, selected, onSelect, label }: { topolog
 
   useEffect(() => {
     if (!ref.current) return undefined;
-    const c = cytoscape({ container: ref.current, style, wheelSensitivity: 0.3, minZoom: 0.3, maxZoom: 2.5 });
+    const c = cytoscape({ container: ref.current, style, minZoom: 0.3, maxZoom: 2.5 });
+    // A new instance is empty: the next effect must add every element (React may re-run this effect, e.g. StrictMode).
+    shape.current = '';
     c.on('tap', (e) => {
       if (e.target === c) select.current(null);
       else if (!e.target.isParent?.()) select.current(e.target.id());
@@ -99,7 +101,9 @@ export function TopologyGraph({ topology, selected, onSelect, label }: { topolog
     }
     c.elements().unselect();
     if (selected) c.getElementById(selected).select();
+    // What the canvas really holds, for tests and tools that cannot read a canvas.
+    if (ref.current) ref.current.dataset.renderedNodes = c.nodes().map((n) => n.id()).join(' ');
   }, [topology, selected]);
 
-  return <div ref={ref} style={{ width: '100%', height: 520 }} role="img" aria-label={label} data-test="topology-graph" />;
+  return <div ref={ref} style={{ width: '100%', height: 440 }} role="img" aria-label={label} data-test="topology-graph" />;
 }

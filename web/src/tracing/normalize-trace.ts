@@ -5,6 +5,8 @@ export interface DrawnSpan {
   id: string;
   parentId: string | null;
   name: string;
+  /** client (the call as the caller's proxy saw it) or server (as the callee's saw it). */
+  kind: string;
   service: string;
   version: string;
   startMs: number;
@@ -34,7 +36,7 @@ export function traceStart(t: TraceSummary): number {
   const s = toMs(t.startTime ?? t.start);
   if (s) return s;
   const spans = t.spans ?? [];
-  return spans.length ? Math.min(...spans.map((x) => toMs(x.startTime ?? x.start))) : 0;
+  return spans.length ? Math.min(...spans.map((x) => toMs(x.startTime ?? x.startedAt))) : 0;
 }
 
 export function traceDuration(t: TraceSummary): number {
@@ -46,18 +48,18 @@ export function traceDuration(t: TraceSummary): number {
 }
 
 /** Fields drawn elsewhere (the bar, the tree), not repeated among the attributes. */
-const hidden = new Set(['spanId', 'parentSpanId', 'traceId', 'startTime', 'start', 'durationMs', 'children', 'name', 'attributes']);
+const hidden = new Set(['spanId', 'parentSpanId', 'traceId', 'startTime', 'startedAt', 'durationMs', 'children', 'name', 'attributes']);
 
 /** Spans in depth-first order (children after their parent, by start time), each with its depth. */
 export function normalizeSpans(spans: Span[]): DrawnSpan[] {
   const flat = spans.map((s): DrawnSpan => {
     const raw = s as unknown as Record<string, unknown>;
     const a = (s.attributes ?? {}) as Record<string, unknown>;
-    const code = raw.statusCode ?? raw.status ?? a['http.status_code'];
+    const code = s.statusCode ?? a['http.status_code'];
     const status = typeof code === 'number' ? code : null;
     // Where the span ran first (service, version, instance, host, pid), then every other scalar field.
     const attributes: Record<string, unknown> = {};
-    for (const k of ['service', 'version', 'instance', 'host', 'pid', 'kind', 'method', 'path', 'statusCode', 'status', 'peerAddress', 'upstream']) {
+    for (const k of ['service', 'version', 'instance', 'host', 'pid', 'kind', 'method', 'path', 'statusCode', 'peerAddress', 'peerService']) {
       if (raw[k] !== undefined && raw[k] !== null && raw[k] !== '') attributes[k] = raw[k];
     }
     for (const [k, v] of Object.entries(raw)) {
@@ -69,12 +71,13 @@ export function normalizeSpans(spans: Span[]): DrawnSpan[] {
       id: str(s.spanId),
       parentId: s.parentSpanId ? str(s.parentSpanId) : null,
       name: str(s.name ?? `${s.service ?? ''} ${s.version ?? ''}`.trim()),
+      kind: str(s.kind),
       service: str(s.service ?? a.service),
       version: str(s.version ?? a.version),
-      startMs: toMs(s.startTime ?? s.start),
+      startMs: toMs(s.startTime ?? s.startedAt),
       durationMs: Number(s.durationMs ?? 0),
       status,
-      error: raw.error === true || (status !== null && (status >= 500 || status === 0)),
+      error: s.error === true || (status !== null && (status >= 500 || status === 0)),
       depth: 0,
       attributes,
     };
