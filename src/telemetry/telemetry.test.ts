@@ -178,6 +178,20 @@ describe('TopologyWindow', () => {
     now += 20_000;
     expect(w.topology(10).edges).toEqual([]);
   });
+
+  it('divides by the seconds that hold data, so traffic that just started reads its real rate', () => {
+    let now = 2_000_000;
+    const w = new TopologyWindow({ seconds: 600, now: () => now });
+    for (let s = 0; s < 10; s++) {
+      w.add([edge('productpage:v1', 'reviews:v1', 200, Array(2).fill(2))]);
+      now += 1000;
+    }
+    // 10 s of 2 req/s inside a 60 s window: 2 req/s, not 20/60.
+    expect(w.topology(60).edges[0]!.requestRate).toBeCloseTo(2, 5);
+    // After 50 quiet seconds the same 20 requests spread over the 60 s they span.
+    now += 50_000;
+    expect(w.topology(60).edges[0]!.requestRate).toBeCloseTo(20 / 60, 2);
+  });
 });
 
 function span(

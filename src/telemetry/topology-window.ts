@@ -169,13 +169,18 @@ export class TopologyWindow {
     }
   }
 
-  /** Sums the last `window` complete seconds per edge (the current, partial second would bias rates low). */
-  private sum(window: number): Map<string, Cell> {
+  /**
+   * Sums the last `window` complete seconds per edge (the current, partial second would bias rates low), and
+   * says how many of those seconds hold data: from the first second with any sample to now.
+   */
+  private sum(window: number): { cells: Map<string, Cell>; coveredSeconds: number } {
     const w = Math.max(1, Math.min(window, this.ring.length - 1));
     const current = Math.floor(this.now() / 1000);
     const out = new Map<string, Cell>();
+    let earliest = current;
     for (const slot of this.ring) {
       if (slot.second < current - w || slot.second >= current) continue;
+      if (slot.cells.size > 0 && slot.second < earliest) earliest = slot.second;
       for (const [key, c] of slot.cells) {
         let acc = out.get(key);
         if (acc === undefined) {
@@ -185,14 +190,14 @@ export class TopologyWindow {
         addCell(acc, c);
       }
     }
-    return out;
+    return { cells: out, coveredSeconds: Math.max(1, current - earliest) };
   }
 
   /** Observed share per version of `service`'s requests over the window; {} without traffic. */
   observedShares(service: string, window = 60): { observed: Record<string, number>; requests: number } {
     const perVersion = new Map<string, number>();
     let total = 0;
-    for (const c of this.sum(window).values()) {
+    for (const c of this.sum(window).cells.values()) {
       const colon = c.target.indexOf(':');
       if (colon === -1 || c.target.slice(0, colon) !== service) continue;
       const v = c.target.slice(colon + 1);
@@ -206,8 +211,10 @@ export class TopologyWindow {
 
   topology(window: number, inventory: TopologyInventory = { versions: [], releases: [] }): Topology {
     const w = Math.max(1, Math.min(window, this.ring.length - 1));
-    const cells = this.sum(w);
-    const rate = (n: number) => Math.round((n / w) * 1000) / 1000;
+    // Rates divide by the seconds that hold data, as Prometheus's rate() does: traffic that started 10 s ago
+    // at 2 req/s reads 2 req/s, not 20/60.
+    const { cells, coveredSeconds } = this.sum(w);
+    const rate = (n: number) => Math.round((n / coveredSeconds) * 1000) / 1000;
     const success = (c: Cell) => (c.count === 0 ? null : Math.round(((c.count - c.failures) / c.count) * 10000) / 10000);
 
     // Inbound aggregate per node (version nodes, service nodes, unknown), and the node list.
