@@ -36,6 +36,13 @@ export interface ChangePlanner {
   planSync(service: Service, release: Release): Promise<ChangePlan>;
   /** Finishing `release` keeping `keep`: single-version routing, the retired version's objects deleted. */
   planFinish(service: Service, release: Release, keep: string): Promise<ChangePlan>;
+  /** A service's own routes replaced (`PUT .../routes`, no release active): its traffic objects. */
+  planRoutes(service: Service): Promise<ChangePlan>;
+  /**
+   * Why deleting the service through the API is refused (it is read from the cluster, which would bring it
+   * back), or null when it may be deleted.
+   */
+  serviceDeleteProblem(name: string): string | null;
   /** Resolves once the cluster's traffic objects are applied for the store as it is now. */
   settle(): Promise<void>;
 }
@@ -43,7 +50,10 @@ export interface ChangePlanner {
 /** The runtime's planner, when it has one (cluster mode). */
 export function changePlannerOf(runtime: WorkloadRuntime): ChangePlanner | null {
   const r = runtime as Partial<ChangePlanner>;
-  return typeof r.planCreate === 'function' && typeof r.planSync === 'function' && typeof r.planFinish === 'function'
+  return typeof r.planCreate === 'function' &&
+    typeof r.planSync === 'function' &&
+    typeof r.planFinish === 'function' &&
+    typeof r.planRoutes === 'function'
     ? (runtime as unknown as ChangePlanner)
     : null;
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Deployment, type KubeObject, KubeClient, KubernetesBackend, type KubeService } from '../kubernetes/index.js';
+import { type Deployment, type KubeObject, KubeClient, KubernetesBackend, type KubeService, RESOURCES } from '../kubernetes/index.js';
 import { reviewsService, reviewsV1Deployment } from '../kubernetes/testing/bookinfo-objects.js';
 import { FakeApiServer } from '../kubernetes/testing/fake-api-server.js';
 import type { PlanStep } from './change-planner.js';
@@ -141,6 +141,45 @@ function everything(s: Setup) {
   };
 }
 
+/** Stops the control plane of `s` and starts another on the same data directory and cluster. */
+async function restart(s: Setup): Promise<Setup> {
+  await s.up.stop();
+  const backend = await KubernetesBackend.connect({ client: new KubeClient({ server: s.api.url, namespace: 'demo' }), namespace: 'demo' });
+  const up = await startClusterControlPlane({
+    backend,
+    dataDir: s.dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    adminToken: token,
+    drainGraceMs: 50,
+    logLevel: 'silent',
+    log: () => {},
+  });
+  cleanups.push(() => up.stop());
+  await up.settle();
+  return {
+    ...s,
+    up,
+    async call(method, path, body) {
+      const res = await fetch(`${up.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+  };
+}
+
+/** The event log as `actor action`. */
+async function eventsOf(s: Setup): Promise<string[]> {
+  return (await s.call('GET', '/api/v1/events')).body.items.map((e: { actor: string; action: string }) => `${e.actor} ${e.action}`);
+}
+
+const versionNames = async (s: Setup, service = 'reviews'): Promise<string> =>
+  (await s.call('GET', `/api/v1/services/${service}`)).body.versions?.map((v: { name: string }) => v.name).join() ?? 'none';
+
 const release = {
   name: 'reviews-canary',
   service: 'reviews',
@@ -260,6 +299,8 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     expect((await s.call('GET', '/api/v1/releases')).body.items).toEqual([]);
     // Bookinfo's other services were never touched.
     expect(api.objectsOf('VirtualService', 'demo').map((o) => o.metadata.name)).toEqual(['reviews']);
+    // The candidate's Deployment runs what the store says: no workload update was imported.
+    expect(await eventsOf(s)).not.toContain('cluster version.updated');
   });
 
   it('finishing keeping v1 deletes the reviews-v2 Deployment it created, after routing away from it', async () => {
@@ -383,5 +424,216 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
       (e: { actor: string; action: string }) => `${e.actor} ${e.action}`,
     );
     expect(events).toEqual(expect.arrayContaining(['cluster version.added', 'cluster version.removed']));
+  });
+
+  it('PUT .../routes: planned first, refused with 409 NotOwned when someone else owns an object, and dry-runnable', async () => {
+    const rules = { rules: [{ route: [{ version: 'v1', weight: 100 }] }] };
+    const s = await start();
+
+    // Dry run: the plan, and nothing written anywhere.
+    let before = everything(s);
+    let res = await s.call('PUT', '/api/v1/services/reviews/routes?dryRun=true', rules);
+    expect(res.status).toBe(200);
+    expect(res.body.dryRun).toBe(true);
+    expect(res.body.service.routes).toEqual(rules.rules.map((r) => ({ ...r })));
+    expect(res.body.plan.map((p: PlanStep) => `${p.action} ${p.kind} ${p.name}`)).toEqual([
+      'create DestinationRule reviews',
+      'create VirtualService reviews',
+    ]);
+    expect(res.body.planText).toContain('create    VirtualService demo/reviews');
+    expect(everything(s)).toEqual(before);
+    // A dry run validates as the real call does.
+    res = await s.call('PUT', '/api/v1/services/reviews/routes?dryRun=true', { rules: [{ route: [{ version: 'v9', weight: 100 }] }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('rules.0.route.0.version: version "v9" does not exist');
+
+    // The real call returns once the objects are applied.
+    res = await s.call('PUT', '/api/v1/services/reviews/routes', rules);
+    expect(res.status).toBe(200);
+    expect(res.body.routes).toHaveLength(1);
+    expect(vsRoutes(s.api)).toBe('v1:100');
+
+    // A VirtualService someone else created: refused before anything changes, neither store nor cluster.
+    const foreign: KubeObject = {
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'VirtualService',
+      metadata: { name: 'ratings', namespace: 'demo' },
+      spec: { hosts: ['ratings'], http: [{ route: [{ destination: { host: 'ratings', subset: 'v1' } }] }] },
+    };
+    s.api.seed(foreign);
+    before = everything(s);
+    res = await s.call('PUT', '/api/v1/services/ratings/routes', rules);
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('NotOwned');
+    expect(res.body.error.message).toContain('VirtualService demo/ratings exists and was not created by Canary Mesh');
+    expect(res.body.error.message).toContain('--adopt');
+    expect(everything(s)).toEqual(before);
+    expect(s.up.controlPlane.store.getService('ratings')?.routes).toEqual([]);
+    expect((await eventsOf(s)).filter((e) => e.endsWith('cluster.apply-failed'))).toEqual([]);
+    // Its dry run shows the refusal instead of failing.
+    res = await s.call('PUT', '/api/v1/services/ratings/routes?dryRun=1', rules);
+    expect(res.status).toBe(200);
+    expect(res.body.plan.find((p: PlanStep) => p.kind === 'VirtualService')).toMatchObject({ action: 'refuse' });
+    expect(everything(s)).toEqual(before);
+  });
+
+  it("follows a Deployment whose image or env changes: the version's workload shows what runs, an event by cluster", async () => {
+    const s = await start();
+    const d = s.api.object('Deployment', 'demo', 'reviews-v1') as Deployment;
+    const containers = structuredClone(d.spec.template.spec.containers);
+    containers[0]!.image = 'docker.io/istio/examples-bookinfo-reviews-v1:1.21.0';
+    containers[0]!.env = [...(containers[0]!.env ?? []), { name: 'LOG_LEVEL', value: 'debug' }];
+    const client = new KubeClient({ server: s.api.url, namespace: 'demo' });
+    // kubectl set image / set env: a plain update of the Deployment.
+    await client.mergePatch(
+      RESOURCES.Deployment,
+      'reviews-v1',
+      { spec: { template: { spec: { containers } } } },
+      { fieldManager: 'kubectl-set' },
+    );
+    const workload = async () => (await s.call('GET', '/api/v1/services/reviews')).body.versions[0].workload;
+    await eventually(workload, (w) => w.image === 'docker.io/istio/examples-bookinfo-reviews-v1:1.21.0', 'the new image in the store');
+    expect((await workload()).env).toEqual({ LOG_DIR: '/tmp/logs', LOG_LEVEL: 'debug' });
+    const events = (await s.call('GET', '/api/v1/events')).body.items.filter((e: { action: string }) => e.action === 'version.updated');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ actor: 'cluster', resourceName: 'reviews' });
+    expect(events[0].message).toContain(
+      'image docker.io/istio/examples-bookinfo-reviews-v1:1.20.3 -> docker.io/istio/examples-bookinfo-reviews-v1:1.21.0',
+    );
+    expect(events[0].message).toContain('env LOG_LEVEL');
+    // Following it writes nothing to the cluster (the only write is the test's own patch).
+    expect(s.api.requests.filter((r) => r.method !== 'GET')).toHaveLength(1);
+
+    // A change made while the control plane was away is picked up at start.
+    containers[0]!.image = 'docker.io/istio/examples-bookinfo-reviews-v1:1.22.0';
+    await s.up.stop();
+    await client.mergePatch(
+      RESOURCES.Deployment,
+      'reviews-v1',
+      { spec: { template: { spec: { containers } } } },
+      { fieldManager: 'kubectl-set' },
+    );
+    const again = await restart(s);
+    expect((await again.call('GET', '/api/v1/services/reviews')).body.versions[0].workload.image).toBe(
+      'docker.io/istio/examples-bookinfo-reviews-v1:1.22.0',
+    );
+  });
+
+  it('a deleted Kubernetes Service removes the service (after its release ends); the API refuses to delete one that runs', async () => {
+    const s = await start();
+    const client = new KubeClient({ server: s.api.url, namespace: 'demo' });
+
+    // The API refuses: the cluster would bring it back. Nothing changes.
+    const before = everything(s);
+    const res = await s.call('DELETE', '/api/v1/services/ratings');
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('NotAllowed');
+    expect(res.body.error.message).toContain('service "ratings" runs in the cluster (Service demo/ratings, Deployments ratings-v1)');
+    expect(res.body.error.message).toContain('kubectl delete service ratings -n demo');
+    expect(everything(s)).toEqual(before);
+
+    // Deleting the Kubernetes Service removes it from the store, by cluster; its Deployment is left as it is.
+    await client.delete(RESOURCES.Service, 'ratings', 'demo');
+    await eventually(
+      async () => (await s.call('GET', '/api/v1/services/ratings')).status,
+      (st) => st === 404,
+      'ratings to be removed',
+    );
+    expect(await eventsOf(s)).toContain('cluster service.deleted');
+    expect(s.api.object('Deployment', 'demo', 'ratings-v1')).toBeDefined();
+
+    // With a release active, the service stays until the release is finished.
+    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
+    s.completeV2Rollout();
+    await eventually(
+      () => vsRoutes(s.api),
+      (r) => r === 'v1:50 v2:50',
+      'the VirtualService at 50/50',
+    );
+    await client.delete(RESOURCES.Service, 'reviews', 'demo');
+    await new Promise((r) => setTimeout(r, 200));
+    await s.up.settle();
+    expect(await versionNames(s)).toBe('v1,v2');
+    expect((await s.call('DELETE', '/api/v1/releases/reviews-canary?keep=v1')).status).toBe(200);
+    // Finishing still retires the candidate (reviews-v2 was created by Canary Mesh), and then the service goes.
+    expect(s.api.object('Deployment', 'demo', 'reviews-v2')).toBeUndefined();
+    await eventually(
+      async () => (await s.call('GET', '/api/v1/services/reviews')).status,
+      (st) => st === 404,
+      'reviews to be removed',
+    );
+    expect(s.api.object('Deployment', 'demo', 'reviews-v1')).toBeDefined();
+
+    // The Service created again: the service is imported again.
+    s.api.seed(reviewsService('demo'));
+    await eventually(
+      () => versionNames(s),
+      (n) => n === 'v1',
+      'reviews to come back',
+    );
+    expect(s.up.controlPlane.store.listServices().map((x) => x.name)).toEqual(['reviews']); // ratings stays removed
+  });
+
+  it('a retired version whose Deployment is left running is not imported again after a restart, until that Deployment is replaced', async () => {
+    let s = await start();
+    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
+    s.completeV2Rollout();
+    await eventually(
+      () => vsRoutes(s.api),
+      (r) => r === 'v1:50 v2:50',
+      'the VirtualService at 50/50',
+    );
+    expect((await s.call('DELETE', '/api/v1/releases/reviews-canary?keep=v2')).status).toBe(200);
+    await s.up.settle();
+    expect(await versionNames(s)).toBe('v2');
+    expect(s.api.object('Deployment', 'demo', 'reviews-v1')).toBeDefined(); // not ours, no --adopt: left running
+
+    s = await restart(s);
+    expect(await versionNames(s)).toBe('v2');
+    expect(drSubsets(s.api)).toEqual(['v2']);
+    expect(s.up.controlPlane.store.listRetiredVersions()).toMatchObject([{ service: 'reviews', version: 'v1', deployment: 'reviews-v1' }]);
+
+    // reviews-v1 deleted and deployed anew (another uid): that is a new version of reviews, imported.
+    const client = new KubeClient({ server: s.api.url, namespace: 'demo' });
+    await client.delete(RESOURCES.Deployment, 'reviews-v1', 'demo');
+    await eventually(
+      () => s.up.controlPlane.store.listRetiredVersions().length,
+      (n) => n === 0,
+      'the retired record to be forgotten',
+    );
+    s.api.seed(reviewsV1Deployment('demo'));
+    await eventually(
+      () => versionNames(s),
+      (n) => n === 'v2,v1',
+      'v1 to be imported again',
+    );
+  });
+
+  it('a version retired through the API whose Deployment is not ours stays retired across restarts', async () => {
+    let s = await start();
+    const v3 = reviewsV1Deployment('demo');
+    v3.metadata.name = 'reviews-v3';
+    v3.metadata.labels = { app: 'reviews', version: 'v3' };
+    v3.spec.selector.matchLabels = { app: 'reviews', version: 'v3' };
+    v3.spec.template.metadata = { labels: { app: 'reviews', version: 'v3' } };
+    s.api.seed(v3);
+    await eventually(
+      () => versionNames(s),
+      (n) => n === 'v1,v3',
+      'v3 to appear',
+    );
+    const res = await s.call('DELETE', '/api/v1/services/reviews/versions/v3');
+    expect(res.status).toBe(200);
+    await s.up.settle();
+    expect(s.api.object('Deployment', 'demo', 'reviews-v3')).toBeDefined();
+    s = await restart(s);
+    expect(await versionNames(s)).toBe('v1');
+    // Added back through the API, it is no longer retired.
+    const added = await s.call('POST', '/api/v1/services/reviews/versions', {
+      name: 'v3',
+      workload: { kind: 'kubernetes', image: 'docker.io/istio/examples-bookinfo-reviews-v1:1.20.3', env: { LOG_DIR: '/tmp/logs' } },
+    });
+    expect(added.status).toBe(201);
+    expect(s.up.controlPlane.store.listRetiredVersions()).toEqual([]);
   });
 });

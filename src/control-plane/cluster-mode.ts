@@ -78,6 +78,7 @@ export async function startClusterControlPlane(opts: ClusterControlPlaneOptions)
   let url: string;
   try {
     runtime.bindSync(sync);
+    runtime.bindStore(cp.store);
     await inventory.start();
     await sync.start();
     url = await cp.app.listen({ host: opts.host, port: opts.port });

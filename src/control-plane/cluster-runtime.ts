@@ -1,8 +1,10 @@
 import type { Endpoint, OutboundListener, Release, Service } from '../core/index.js';
 import {
   type Deployment,
+  FIELD_MANAGER,
   type KubeObject,
   type KubernetesBackend,
+  MANAGED_BY,
   type PlanAction,
   type TrafficMode,
   TrafficApplier,
@@ -10,6 +12,7 @@ import {
   formatPlan,
   renderFinishedTraffic,
 } from '../kubernetes/index.js';
+import type { SqliteStore } from '../store/index.js';
 import type { DesiredVersion, InstanceStatus, LogLine, VersionHealth, WorkloadRuntime } from '../workloads/workload-runtime.js';
 import type { ChangePlan, ChangePlanner } from './change-planner.js';
 import type { ClusterSync } from './cluster-sync.js';
@@ -24,16 +27,23 @@ export interface ClusterRuntimeOptions {
 }
 
 /**
- * The workload runtime of cluster mode: the KubernetesRuntime (versions are Deployments), with two additions
- * the control plane uses. Before workloads change (a candidate created, a retired version's Deployment
+ * The workload runtime of cluster mode: the KubernetesRuntime (versions are Deployments), with what the
+ * control plane adds. Before workloads change (a candidate created, a retired version's Deployment
  * deleted) the traffic objects are brought up to date first, so a Deployment is only deleted once no route
- * sends it requests. And it plans release changes against the cluster (`?dryRun=true`, and the ownership
- * check made before anything is written).
+ * sends it requests. It plans release and route changes against the cluster (`?dryRun=true`, and the
+ * ownership check made before anything is written). And when a version is retired but its Deployment is left
+ * running (Canary Mesh did not create it, no --adopt), it remembers that in the store, so the cluster import
+ * does not bring the version back, not even after a restart.
  */
 export class ClusterRuntime implements WorkloadRuntime, ChangePlanner {
   private readonly backend: KubernetesBackend;
   private readonly applier: TrafficApplier;
   private sync: ClusterSync | null = null;
+  private store: SqliteStore | null = null;
+  /** The versions of the last reconcile (`service/version`), to see which ones are retired by the next. */
+  private lastDesired: Map<string, DesiredVersion> | null = null;
+  /** Versions of services that left the cluster: still given to the runtime so it deletes none of their Deployments. */
+  private readonly leftAlone = new Map<string, DesiredVersion>();
 
   constructor(private readonly options: ClusterRuntimeOptions) {
     this.backend = options.backend;
@@ -45,9 +55,51 @@ export class ClusterRuntime implements WorkloadRuntime, ChangePlanner {
     this.sync = sync;
   }
 
+  /** The store, where retired versions left running are remembered. */
+  bindStore(store: SqliteStore): void {
+    this.store = store;
+  }
+
   async reconcile(desired: DesiredVersion[]): Promise<void> {
     if (this.sync) await this.sync.settle();
-    await this.backend.runtime.reconcile(desired);
+    const now = new Map(desired.map((d) => [`${d.service}/${d.version.name}`, d]));
+    const before = this.lastDesired;
+    this.lastDesired = now;
+    const inCluster = new Set(this.backend.inventory().services.map((s) => s.name));
+    const inStore = new Set(desired.map((d) => d.service));
+    for (const [k, d] of before ?? []) {
+      if (now.has(k)) continue;
+      // The service is gone from the store because it left the cluster (its Kubernetes Service was deleted):
+      // its versions are not retired, and their Deployments are left as they are.
+      if (!inCluster.has(d.service) && !inStore.has(d.service)) this.leftAlone.set(k, d);
+      else this.rememberRetired(d);
+    }
+    for (const [k, d] of this.leftAlone) {
+      if (now.has(k) || !this.backend.runtime.deploymentOf(d.service, d.version.name)) this.leftAlone.delete(k);
+    }
+    const store = this.store;
+    if (store) {
+      for (const r of store.listRetiredVersions())
+        if (now.has(`${r.service}/${r.version}`)) store.forgetRetiredVersion(r.service, r.version);
+    }
+    await this.backend.runtime.reconcile([...desired, ...this.leftAlone.values()]);
+  }
+
+  /**
+   * A version the store dropped whose Deployment the runtime leaves running (Canary Mesh did not create it and
+   * there is no --adopt) is remembered with the Deployment's uid, so the cluster import does not bring it back.
+   */
+  private rememberRetired(d: DesiredVersion): void {
+    const store = this.store;
+    if (!store || this.options.adopt) return; // with --adopt the runtime deletes what it retires
+    const deployment = this.backend.runtime.deploymentOf(d.service, d.version.name);
+    if (!deployment?.metadata.uid || deployment.metadata.labels?.[MANAGED_BY] === FIELD_MANAGER) return;
+    store.rememberRetiredVersion({
+      service: d.service,
+      version: d.version.name,
+      deployment: deployment.metadata.name,
+      uid: deployment.metadata.uid,
+    });
   }
 
   endpoints(service: string, version: string): Endpoint[] {
@@ -89,6 +141,26 @@ export class ClusterRuntime implements WorkloadRuntime, ChangePlanner {
 
   async planSync(service: Service, release: Release): Promise<ChangePlan> {
     return planOf(await this.applier.plan(this.backend.traffic.render(service, release), { adopt: this.options.adopt ?? false }));
+  }
+
+  async planRoutes(service: Service): Promise<ChangePlan> {
+    // A service never routed by Canary Mesh and given no rules stays untouched (see ClusterSync).
+    if (service.routes.length === 0 && !this.sync?.touches(service.name)) return { steps: [], text: '' };
+    return planOf(await this.applier.plan(this.backend.traffic.render(service, undefined), { adopt: this.options.adopt ?? false }));
+  }
+
+  serviceDeleteProblem(name: string): string | null {
+    const spec = this.backend.inventory().services.find((s) => s.name === name);
+    if (!spec) return null;
+    const ns = this.backend.namespace;
+    const deployments = spec.versions
+      .map((v) => this.backend.runtime.deploymentOf(name, v.name)?.metadata.name)
+      .filter((n): n is string => n !== undefined);
+    return (
+      `service "${name}" runs in the cluster (Service ${ns}/${name}, Deployments ${deployments.join(', ')}) and Canary Mesh ` +
+      'follows the cluster: deleting it here would remove nothing there, and it would come back. Delete the Kubernetes ' +
+      `Service (kubectl delete service ${name} -n ${ns}); Canary Mesh then removes "${name}" from its store`
+    );
   }
 
   async planFinish(service: Service, release: Release, keep: string): Promise<ChangePlan> {

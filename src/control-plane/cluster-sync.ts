@@ -55,6 +55,11 @@ export class ClusterSync {
     return this.schedule();
   }
 
+  /** Whether the service's traffic objects have been applied by this sync (so an empty rule list is applied too). */
+  touches(service: string): boolean {
+    return this.applied.has(service);
+  }
+
   close(): void {
     this.closed = true;
     this.unsubscribe?.();

@@ -26,6 +26,7 @@ import {
   trafficProblems,
   Version,
   versionsInRules,
+  Workload,
 } from '../core/index.js';
 import type { SqliteStore, StoreWriter } from '../store/index.js';
 import type { InstanceStatus, VersionHealth, WorkloadRuntime } from '../workloads/workload-runtime.js';
@@ -96,6 +97,26 @@ function routeVersionProblems(rules: Rule[], service: Pick<Service, 'name' | 've
     }
   });
   return problems;
+}
+
+/** What differs between two workloads, field by field: `image a -> b`, `env SERVICE_VERSION`. */
+function workloadChanges(before: Workload, after: Workload): string[] {
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  const out: string[] = [];
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = a[key];
+    const y = b[key];
+    if (JSON.stringify(x) === JSON.stringify(y)) continue;
+    if (key === 'env' || key === 'labels') {
+      const ex = (x ?? {}) as Record<string, string>;
+      const ey = (y ?? {}) as Record<string, string>;
+      const names = [...new Set([...Object.keys(ex), ...Object.keys(ey)])].filter((n) => ex[n] !== ey[n]).sort();
+      if (names.length > 0) out.push(`${key} ${names.join(', ')}`);
+    } else if (typeof x === 'object' || typeof y === 'object') out.push(key);
+    else out.push(`${key} ${x ?? '(none)'} -> ${y ?? '(none)'}`);
+  }
+  return out;
 }
 
 /**
@@ -205,14 +226,15 @@ export class ReleaseController {
     return svc;
   }
 
-  async deleteService(name: string, actor: string): Promise<Service> {
+  /** `reason` replaces the event's message (cluster mode: why the service left). */
+  async deleteService(name: string, actor: string, reason?: string): Promise<Service> {
     const svc = this.change((w) => {
       const current = this.store.requireService(name);
       const release = this.store.releaseOf(name);
       if (release)
         throw new NotAllowedError(`service "${name}" has an active release "${release.name}"; finish it before deleting the service`);
       w.deleteService(name);
-      this.event(w, actor, 'service.deleted', 'service', name, current, null, `service "${name}" deleted; its workloads stop`);
+      this.event(w, actor, 'service.deleted', 'service', name, current, null, reason ?? `service "${name}" deleted; its workloads stop`);
       return current;
     });
     await this.reconcile();
@@ -280,7 +302,39 @@ export class ReleaseController {
     return svc;
   }
 
-  putRoutes(serviceName: string, input: unknown, actor: string, ifMatch?: string): Service {
+  /**
+   * Replaces the workload of an existing version with what actually runs (cluster mode: its Deployment's image,
+   * env, args or replicas changed in the cluster). Routing is unchanged; nothing is started or stopped.
+   */
+  async updateVersionWorkload(serviceName: string, versionName: string, input: unknown, actor: string): Promise<Service> {
+    const workload = parseOrThrow(Workload, input);
+    const svc = this.change((w) => {
+      const current = this.store.requireService(serviceName);
+      const version = current.versions.find((v) => v.name === versionName);
+      if (!version) throw new NotFoundError(`version "${versionName}" does not exist in service "${serviceName}"`);
+      const changed = workloadChanges(version.workload, workload);
+      if (changed.length === 0) return current;
+      const updated = w.updateService({
+        ...current,
+        versions: current.versions.map((v) => (v.name === versionName ? { ...v, workload } : v)),
+      });
+      this.event(
+        w,
+        actor,
+        'version.updated',
+        'service',
+        serviceName,
+        current,
+        updated,
+        `workload of "${serviceName}" ${versionName} changed: ${changed.join('; ')}`,
+      );
+      return updated;
+    });
+    await this.reconcile();
+    return svc;
+  }
+
+  putRoutes(serviceName: string, input: unknown, actor: string, ifMatch?: string, opts: ChangeOptions = {}): Service {
     const { rules } = parseOrThrow(PutRoutesBody, input);
     return this.change((w) => {
       const current = this.store.requireService(serviceName);
@@ -304,7 +358,7 @@ export class ReleaseController {
         `routes of "${serviceName}" replaced (${rules.length} rules)`,
       );
       return updated;
-    });
+    }, opts);
   }
 
   // ---- releases -------------------------------------------------------------------------------------------

@@ -1,14 +1,34 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { effectiveRules, NotFoundError, PutRoutesBody, Rule, type Service, ServiceSpec, Version } from '../core/index.js';
+import {
+  ConflictError,
+  effectiveRules,
+  NotAllowedError,
+  NotFoundError,
+  PutRoutesBody,
+  Rule,
+  type Service,
+  ServiceSpec,
+  Version,
+} from '../core/index.js';
 import { type ApiContext, ifMatchOf, typed } from './api-context.js';
 import { errorResponses, LogLinesSchema, ServiceParams, ServiceResource, VersionParams } from './api-schemas.js';
+import { changePlannerOf, DryRunQuery, isDryRun, PlanStepSchema, refusalsOf } from './change-planner.js';
+
+/** What `PUT .../routes?dryRun=true` answers: the service as it would be, and the plan of cluster objects. */
+export const RoutesDryRunSchema = z.object({
+  dryRun: z.literal(true),
+  service: ServiceResource,
+  plan: z.array(PlanStepSchema).meta({ description: 'One step per cluster object (empty without a cluster backend)' }),
+  planText: z.string().meta({ description: 'The plan as the CLI prints it: a line per object, then the YAML it would write' }),
+});
 import { renderIstio } from '../renderers/istio.js';
 
 /** Services, their versions, routes, manifests and logs. */
 export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void {
   const api = typed(app);
   const { store, controller, runtime } = ctx;
+  const planner = changePlannerOf(runtime);
   const withStatus = (svc: Service) => ({ ...svc, status: controller.serviceStatus(svc) });
   const tags = ['services'];
 
@@ -61,12 +81,18 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
     {
       schema: {
         tags,
-        summary: 'Delete a service and stop its workloads (refused while a release is active)',
+        summary:
+          'Delete a service and stop its workloads (refused while a release is active; in cluster mode, while its Kubernetes Service exists)',
         params: ServiceParams,
         response: { 200: ServiceResource, ...errorResponses },
       },
     },
-    async (req) => controller.deleteService(req.params.name, req.actor),
+    async (req) => {
+      // Cluster mode: the store follows the namespace, which would bring the service back.
+      const problem = planner && store.requireService(req.params.name) ? planner.serviceDeleteProblem(req.params.name) : null;
+      if (problem) throw new NotAllowedError(problem);
+      return controller.deleteService(req.params.name, req.actor);
+    },
   );
 
   api.post(
@@ -128,11 +154,26 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
         tags,
         summary: "Replace the service's route rules (409 while a release owns them; If-Match honoured)",
         params: ServiceParams,
+        querystring: DryRunQuery,
         body: PutRoutesBody,
-        response: { 200: ServiceResource, ...errorResponses },
+        response: { 200: z.union([ServiceResource, RoutesDryRunSchema]), ...errorResponses },
       },
     },
-    async (req) => withStatus(controller.putRoutes(req.params.name, req.body, req.actor, ifMatchOf(req))),
+    async (req) => {
+      const dryRun = isDryRun(req.query);
+      const put = (opts: { dryRun?: boolean }) => controller.putRoutes(req.params.name, req.body, req.actor, ifMatchOf(req), opts);
+      if (dryRun || planner) {
+        // Validated as the real call, then planned on the cluster; an object someone else owns refuses it whole.
+        const would = put({ dryRun: true });
+        const p = planner ? await planner.planRoutes(would) : { steps: [], text: '' };
+        if (dryRun) return { dryRun: true as const, service: withStatus(would), plan: p.steps, planText: p.text };
+        const refused = refusalsOf(p);
+        if (refused) throw new ConflictError(refused, 'NotOwned');
+      }
+      const svc = put({});
+      await planner?.settle();
+      return withStatus(svc);
+    },
   );
 
   api.get(

@@ -57,6 +57,22 @@ export const migrations: Migration[] = [
       CREATE INDEX events_by_resource ON events (resource_kind, resource_name, id);
     `,
   },
+  {
+    version: 2,
+    name: 'retired versions left running (cluster mode)',
+    sql: `
+      -- A version retired through Canary Mesh whose Deployment it may not delete (not created by it, no --adopt):
+      -- remembered so that the cluster import does not bring it back, as long as that very Deployment (uid) runs.
+      CREATE TABLE retired_versions (
+        service TEXT NOT NULL,
+        version TEXT NOT NULL,
+        deployment TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        retired_at TEXT NOT NULL,
+        PRIMARY KEY (service, version)
+      );
+    `,
+  },
 ];
 
 /** Applies the migrations the database has not seen yet; returns the schema version reached. */

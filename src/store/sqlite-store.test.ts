@@ -41,11 +41,14 @@ describe('SqliteStore', () => {
   it('creates the data dir 0700 and a WAL-mode database with its migrations recorded', () => {
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(store.file).toBe(join(dataDir, 'canary.db'));
-    expect(store.schemaVersion).toBe(1);
+    expect(store.schemaVersion).toBe(2);
     const db = new BetterSqlite3(store.file, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'resources and events' }]);
+      expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
+        { version: 1, name: 'resources and events' },
+        { version: 2, name: 'retired versions left running (cluster mode)' },
+      ]);
     } finally {
       db.close();
     }
@@ -165,5 +168,18 @@ describe('SqliteStore', () => {
     expect(everything(store)).toEqual(before);
     // the route-table revision keeps growing across restarts
     expect(store.nextRouteTableRevision()).toBe(2);
+  });
+
+  it('remembers retired versions across restarts without bumping the revision', () => {
+    store.rememberRetiredVersion({ service: 'reviews', version: 'v1', deployment: 'reviews-v1', uid: 'uid-1' });
+    store.rememberRetiredVersion({ service: 'reviews', version: 'v1', deployment: 'reviews-v1', uid: 'uid-2' }); // replaces
+    expect(store.revision()).toBe(0);
+    store.close();
+    store = new SqliteStore({ dataDir });
+    expect(store.listRetiredVersions()).toEqual([
+      { service: 'reviews', version: 'v1', deployment: 'reviews-v1', uid: 'uid-2', retiredAt: expect.any(String) },
+    ]);
+    store.forgetRetiredVersion('reviews', 'v1');
+    expect(store.listRetiredVersions()).toEqual([]);
   });
 });

@@ -10,6 +10,15 @@ export interface SqliteStoreOptions {
   dataDir: string;
 }
 
+/** A retired version whose Deployment (`uid`) Canary Mesh left running; see `rememberRetiredVersion`. */
+export interface RetiredVersion {
+  service: string;
+  version: string;
+  deployment: string;
+  uid: string;
+  retiredAt: string;
+}
+
 /** The spec part of a release as stored (everything but status and metadata). */
 export type ReleaseRecord = Omit<Release, 'resourceVersion' | 'createdAt' | 'updatedAt' | 'createdBy'>;
 
@@ -320,6 +329,32 @@ export class SqliteStore {
       },
     };
     return db.transaction(() => fn(writer))();
+  }
+
+  /**
+   * Versions retired through Canary Mesh whose Deployment was left running (cluster mode). Bookkeeping of the
+   * cluster import, not a resource: these calls bump no revision and record no event.
+   */
+  listRetiredVersions(): RetiredVersion[] {
+    return (
+      this.db.prepare('SELECT * FROM retired_versions ORDER BY service, version').all() as {
+        service: string;
+        version: string;
+        deployment: string;
+        uid: string;
+        retired_at: string;
+      }[]
+    ).map((r) => ({ service: r.service, version: r.version, deployment: r.deployment, uid: r.uid, retiredAt: r.retired_at }));
+  }
+
+  rememberRetiredVersion(r: Omit<RetiredVersion, 'retiredAt'>): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO retired_versions (service, version, deployment, uid, retired_at) VALUES (?, ?, ?, ?, ?)')
+      .run(r.service, r.version, r.deployment, r.uid, new Date().toISOString());
+  }
+
+  forgetRetiredVersion(service: string, version: string): void {
+    this.db.prepare('DELETE FROM retired_versions WHERE service = ? AND version = ?').run(service, version);
   }
 
   /**
