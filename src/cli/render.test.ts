@@ -26,12 +26,18 @@ describe('canary render --kubernetes', () => {
     const r = await canary(['render', '--kubernetes', 'examples/reviews-canary-k8s.yaml', '--namespace', 'demo']);
     expect(r.code, r.stderr).toBe(0);
     const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
-    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['Deployment/reviews-v2', 'DestinationRule/reviews', 'VirtualService/reviews']);
+    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([
+      'Deployment/reviews-v2',
+      'DestinationRule/reviews',
+      'VirtualService/reviews',
+    ]);
     for (const o of objects) {
       expect(o.metadata?.namespace).toBe('demo');
       validateObject(o);
     }
-    const deployment = objects[0] as unknown as { spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { image: string }[] } } } };
+    const deployment = objects[0] as unknown as {
+      spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { image: string }[] } } };
+    };
     expect(deployment.spec.template.metadata.labels.version).toBe('v2');
     expect(deployment.spec.template.spec.containers[0]!.image).toBe('docker.io/kubesphere/examples-bookinfo-reviews-v2:1.16.2');
     const vs = objects[2] as unknown as { spec: { http: { route: { destination: { subset: string }; weight: number }[] }[] } };

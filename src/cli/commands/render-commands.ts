@@ -29,7 +29,9 @@ docs/kubernetes.md.`,
           throw new Error(`--traffic: must be "istio" or "gateway-api", got "${opts.traffic}"`);
         }
         const { renderKubernetes } = (await import('../../kubernetes/index.js')) as typeof import('../../kubernetes/index.js');
-        process.stdout.write(await renderKubernetes(file, { namespace: opts.namespace, traffic: opts.traffic, pending: opts.pending === true }));
+        process.stdout.write(
+          await renderKubernetes(file, { namespace: opts.namespace, traffic: opts.traffic, pending: opts.pending === true }),
+        );
       } catch (err) {
         reportError(err);
       }
