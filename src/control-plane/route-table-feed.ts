@@ -5,7 +5,7 @@ import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
 export interface RouteTableFeedOptions {
   store: SqliteStore;
   runtime: WorkloadRuntime;
-  /** Changes within this window are compiled into one snapshot; default 5 ms. */
+  /** Changes within this long after a publish are batched into the next snapshot; default 1 ms. */
   debounceMs?: number;
   onError?: (err: unknown) => void;
 }
@@ -19,12 +19,14 @@ export class RouteTableFeed {
   private contentKey = '';
   private dirty = true;
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private lastFlushAt = -Infinity;
   private closed = false;
   private readonly watchers = new Set<(table: RouteTable) => void>();
   private readonly debounceMs: number;
 
   constructor(private readonly options: RouteTableFeedOptions) {
-    this.debounceMs = options.debounceMs ?? 5;
+    this.debounceMs = options.debounceMs ?? 1;
   }
 
   /** The table as of now (compiled first if a change is pending). */
@@ -33,19 +35,31 @@ export class RouteTableFeed {
     return this.table!;
   }
 
-  /** Something changed: recompile soon. */
+  /**
+   * Something changed: recompile soon. The first change after a quiet spell is published right after the current
+   * turn of the event loop (a burst of writes in one call still makes one snapshot); changes that follow a
+   * publish within `debounceMs` are batched into the next one, so a storm of changes cannot recompile per change.
+   */
   invalidate(): void {
     this.dirty = true;
-    if (this.timer || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      try {
-        this.flush();
-      } catch (err) {
-        this.options.onError?.(err);
-      }
-    }, this.debounceMs);
+    if (this.timer || this.immediate || this.closed) return;
+    const quietFor = performance.now() - this.lastFlushAt;
+    if (quietFor >= this.debounceMs) {
+      this.immediate = setImmediate(this.flushSoon);
+      return;
+    }
+    this.timer = setTimeout(this.flushSoon, this.debounceMs - quietFor);
   }
+
+  private readonly flushSoon = (): void => {
+    this.timer = null;
+    this.immediate = null;
+    try {
+      this.flush();
+    } catch (err) {
+      this.options.onError?.(err);
+    }
+  };
 
   /** Recompiles now and notifies watchers when the content changed. */
   flush(): void {
@@ -53,6 +67,11 @@ export class RouteTableFeed {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
+    }
+    this.lastFlushAt = performance.now();
     this.dirty = false;
     const { store, runtime } = this.options;
     const compiled = compileRouteTable({
@@ -85,7 +104,9 @@ export class RouteTableFeed {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
+    this.immediate = null;
     this.watchers.clear();
   }
 }

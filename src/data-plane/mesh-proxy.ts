@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { cookieValue, emptyRouteTable, type OutboundListener, type RouteTable } from '../core/index.js';
 import {
@@ -12,7 +12,9 @@ import {
   upstreamRequestHeaders,
   type RequestHeaderFacts,
 } from './forward-headers.js';
-import { ProxyExchange, sendProxyError, type ExchangeSettings } from './proxy-exchange.js';
+import { FastConnection, type FastPathHost } from './fast-connection.js';
+import type { RequestHead } from './http1-wire.js';
+import { ProxyExchange, sendProxyError, type ExchangeSettings, type ProxyErrorCode } from './proxy-exchange.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import { ReusableRequestView } from './request-view.js';
@@ -21,6 +23,7 @@ import {
   STICKY_COOKIE,
   STICKY_HEADER,
   STICKY_NONE,
+  type CompiledEndpoint,
   type CompiledRule,
   type CompiledVersion,
   type RouteSnapshot,
@@ -47,6 +50,11 @@ export interface MeshProxyOptions {
   outboundHost?: string;
   /** How long closing a listener waits for requests in flight before cutting connections. Default 10000. */
   drainTimeoutMs?: number;
+  /**
+   * Carry plain HTTP/1.1 exchanges on the hand-written fast path (docs/adr/0003-proxy-hot-path.md); anything unusual
+   * still goes through node:http + undici. Default true; false: node:http + undici for everything.
+   */
+  fastPath?: boolean;
 }
 
 interface ListenerState {
@@ -56,8 +64,32 @@ interface ListenerState {
 }
 
 interface OpenListener {
-  server: Server;
+  /** What accepts connections: the fast path's net server, or the node:http server itself. */
+  server: NetServer;
+  /** node:http for requests the fast path hands over (or all of them without the fast path). */
+  http: Server;
+  /** Connections on the fast path, for a graceful close. */
+  fast: Set<FastConnection>;
   state: ListenerState;
+}
+
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** What routing decided for one request; one scratch object per proxy (routing is synchronous). */
+interface RouteDecision {
+  /** 0: forward; else the status the proxy answers itself (404, 503). */
+  status: number;
+  code: ProxyErrorCode;
+  message: string;
+  headers: string[];
+  url: string;
+  path: string;
+  hasBody: boolean;
+  router: ServiceRouter | undefined;
+  version: CompiledVersion | undefined;
+  versionName: string;
+  endpoint: CompiledEndpoint | undefined;
+  mirrored: boolean;
 }
 
 // Requests whose copy goes to a mirror: a shared handler that ignores the answer (fire-and-forget).
@@ -69,6 +101,9 @@ const MIRROR_HANDLER: Dispatcher.DispatchHandlers = {
   onError: () => undefined,
 };
 
+const kHttpServer = Symbol('canary.http');
+type HandedSocket = Socket & { [kHttpServer]?: Server };
+
 function newRequestId(): string {
   return randomUUID();
 }
@@ -77,18 +112,26 @@ function sameSource(a: RequestParty | null, b: OutboundListener): boolean {
   return a !== null && a.service === b.service && a.version === b.version && a.instance === b.instance;
 }
 
-async function closeServer(server: Server, drainTimeoutMs: number): Promise<void> {
+async function closeServer(listener: OpenListener, drainTimeoutMs: number): Promise<void> {
+  const { server, http, fast } = listener;
   if (!server.listening) return;
+  const closeIdle = (): void => {
+    http.closeIdleConnections();
+    for (const conn of fast) if (!conn.busy) conn.socket.destroy();
+  };
   await new Promise<void>((resolve) => {
     // Idle keep-alive connections go at once; busy ones when their request ends (polled), or at the deadline.
-    const poll = setInterval(() => server.closeIdleConnections(), 50);
-    const deadline = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
+    const poll = setInterval(closeIdle, 50);
+    const deadline = setTimeout(() => {
+      http.closeAllConnections();
+      for (const conn of fast) conn.socket.destroy();
+    }, drainTimeoutMs);
     server.close(() => {
       clearInterval(poll);
       clearTimeout(deadline);
       resolve();
     });
-    server.closeIdleConnections();
+    closeIdle();
   });
 }
 
@@ -98,10 +141,25 @@ async function closeServer(server: Server, drainTimeoutMs: number): Promise<void
  * routes by the Host header's first label, else by the longest ingress path prefix; each outbound listener
  * knows its caller (one per workload instance) and routes by Host.
  */
-export class MeshProxy {
+export class MeshProxy implements FastPathHost {
   private snapshot: RouteSnapshot;
   private readonly pools: UpstreamPools;
-  private readonly settings: ExchangeSettings;
+  readonly settings: ExchangeSettings;
+  private readonly fastPath: boolean;
+  private readonly decision: RouteDecision = {
+    status: 0,
+    code: 'no-route',
+    message: '',
+    headers: [],
+    url: '',
+    path: '',
+    hasBody: false,
+    router: undefined,
+    version: undefined,
+    versionName: '',
+    endpoint: undefined,
+    mirrored: false,
+  };
   private readonly logger: ProxyLogger;
   private readonly outboundHost: string;
   private readonly drainTimeoutMs: number;
@@ -125,7 +183,9 @@ export class MeshProxy {
     this.pools = new UpstreamPools({
       connectionsPerEndpoint: options.connectionsPerEndpoint ?? 256,
       connectTimeoutMs: options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs),
+      upstreamTimeoutMs,
     });
+    this.fastPath = options.fastPath ?? true;
     this.tracer = options.tracer ?? null;
     this.logger = options.logger ?? consoleProxyLogger;
     this.outboundHost = options.outboundHost ?? '127.0.0.1';
@@ -145,7 +205,7 @@ export class MeshProxy {
    */
   applyRouteTable(table: RouteTable): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const next = compileSnapshot(table, this.pools);
+    const next = compileSnapshot(table, this.pools, this.snapshot);
     this.snapshot = next;
     this.pools.retainOnly(next.addresses);
     const listeners = next.listeners;
@@ -156,7 +216,8 @@ export class MeshProxy {
   /** Opens an ingress listener. Port 0 picks a free port; the address says which. */
   async listenIngress(host = '127.0.0.1', port = 8000): Promise<AddressInfo> {
     const state: ListenerState = { source: null, ingress: true };
-    const server = this.createListener(state);
+    const listener = this.createListener(state);
+    const server = listener.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -165,7 +226,7 @@ export class MeshProxy {
       });
     });
     server.on('error', (err) => this.logger.error(`ingress ${host}:${port}: ${err.message}`));
-    this.ingress.add({ server, state });
+    this.ingress.add(listener);
     return server.address() as AddressInfo;
   }
 
@@ -182,18 +243,41 @@ export class MeshProxy {
     const all = [...this.ingress, ...this.outbound.values()];
     this.ingress.clear();
     this.outbound.clear();
-    await Promise.all(all.map((l) => closeServer(l.server, this.drainTimeoutMs)));
+    await Promise.all(all.map((l) => closeServer(l, this.drainTimeoutMs)));
     await this.pools.closeAll();
   }
 
-  private createListener(state: ListenerState): Server {
-    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.route(req, res, state));
+  private createListener(state: ListenerState): OpenListener {
+    const http = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => this.route(req, res, state));
     // Clients that send garbage get a 400 and a closed socket, never a crash.
-    server.on('clientError', (_err, socket) => {
+    http.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
     });
-    return server;
+    const fast = new Set<FastConnection>();
+    if (!this.fastPath) return { server: http, http, fast, state };
+    const server = createNetServer({ noDelay: true }, (socket) => {
+      const conn = new FastConnection(this, socket, state, KEEP_ALIVE_TIMEOUT_MS);
+      fast.add(conn);
+      socket.once('close', () => fast.delete(conn));
+      (socket as HandedSocket)[kHttpServer] = http;
+    });
+    return { server, http, fast, state };
+  }
+
+  /** FastPathHost: the connection goes to node:http for good, unread bytes first. */
+  handOff(socket: Socket, pending: Buffer | null): void {
+    const http = (socket as HandedSocket)[kHttpServer];
+    if (http === undefined) {
+      socket.destroy();
+      return;
+    }
+    // node:http reads a socket it is given through its 'data' events (not straight from the handle), so the bytes
+    // put back here come first, in order.
+    const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
+    if (handle) handle._consumed = true;
+    http.emit('connection', socket);
+    if (pending !== null) socket.unshift(pending);
   }
 
   private async reconcileOutbound(listeners: OutboundListener[]): Promise<void> {
@@ -204,7 +288,7 @@ export class MeshProxy {
     for (const [port, open] of this.outbound) {
       if (wanted.has(port)) continue;
       this.outbound.delete(port);
-      closing.push(closeServer(open.server, this.drainTimeoutMs));
+      closing.push(closeServer(open, this.drainTimeoutMs));
     }
     const opening: Promise<void>[] = [];
     for (const [port, l] of wanted) {
@@ -215,8 +299,8 @@ export class MeshProxy {
         continue;
       }
       const state: ListenerState = { source: { service: l.service, version: l.version, instance: l.instance }, ingress: false };
-      const server = this.createListener(state);
-      const entry: OpenListener = { server, state };
+      const entry = this.createListener(state);
+      const server = entry.server;
       this.outbound.set(port, entry);
       opening.push(
         new Promise<void>((resolve) => {
@@ -232,17 +316,15 @@ export class MeshProxy {
     await Promise.all([...closing, ...opening]);
   }
 
-  /** The per-request hot path: synchronous from here to the upstream dispatch. */
-  private route(req: IncomingMessage, res: ServerResponse, listener: ListenerState): void {
+  /**
+   * Routing, shared by both paths: rewrites the headers, finds the service and rule, picks a version and an
+   * endpoint, sends the mirror copy. Fills the proxy's scratch decision (synchronous, so one serves every request).
+   */
+  private decide(method: string, rawUrl: string, raw: readonly string[], clientAddress: string, listener: ListenerState): RouteDecision {
+    const d = this.decision;
     const snap = this.snapshot;
-    const observer = this.settings.observer;
-    const startedAt = observer === null ? 0 : performance.now();
-    const bytesInAtStart = observer === null ? 0 : req.socket.bytesRead;
-    const raw = req.rawHeaders;
-    let url = req.url ?? '/';
-    const method = req.method ?? 'GET';
+    let url = rawUrl;
     const facts = this.facts;
-    const clientAddress = req.socket.remoteAddress ?? '';
     const headers = upstreamRequestHeaders(raw, clientAddress, newRequestId, facts);
     let host = facts.host;
     const hasBody = facts.hasBody;
@@ -259,6 +341,13 @@ export class MeshProxy {
         else hostIndex = headers.push('host', host) - 1;
       }
     }
+    d.headers = headers;
+    d.url = url;
+    d.hasBody = hasBody;
+    d.mirrored = false;
+    d.version = undefined;
+    d.endpoint = undefined;
+    d.versionName = '';
 
     const view = this.view;
     view.reset(method, url, raw);
@@ -273,6 +362,7 @@ export class MeshProxy {
         }
       }
     }
+    d.router = router;
     let rule: CompiledRule | undefined;
     if (router !== undefined) {
       const rules = router.rules;
@@ -288,18 +378,11 @@ export class MeshProxy {
       const path = view.path;
       view.clear();
       const why = router === undefined ? 'no service by that name or ingress path' : `no rule of service ${router.name} matches`;
-      this.answer(
-        req,
-        res,
-        404,
-        'no-route',
-        `no route for host ${host || '(none)'} path ${path}: ${why}`,
-        listener,
-        router,
-        path,
-        startedAt,
-      );
-      return;
+      d.status = 404;
+      d.code = 'no-route';
+      d.message = `no route for host ${host || '(none)'} path ${path}: ${why}`;
+      d.path = path;
+      return d;
     }
     let version: CompiledVersion | undefined;
     if (rule.stickyKind === STICKY_NONE) {
@@ -315,53 +398,104 @@ export class MeshProxy {
     }
     const path = view.path;
     view.clear();
+    d.path = path;
     const endpoints = version?.endpoints;
     if (version === undefined || endpoints === undefined || endpoints.length === 0) {
       const name = version === undefined ? '(none)' : version.name;
-      this.answer(
-        req,
-        res,
-        503,
-        'no-ready-endpoint',
-        `no ready endpoint for service ${router!.name} version ${name}`,
-        listener,
-        router,
-        path,
-        startedAt,
-        name,
-      );
-      return;
+      d.status = 503;
+      d.code = 'no-ready-endpoint';
+      d.message = `no ready endpoint for service ${router!.name} version ${name}`;
+      d.versionName = name;
+      return d;
     }
     const endpoint = endpoints[version.cursor]!;
     version.cursor = version.cursor + 1 >= endpoints.length ? 0 : version.cursor + 1;
+    d.status = 0;
+    d.version = version;
+    d.endpoint = endpoint;
 
-    let mirrored = false;
     const mirror = rule.mirror;
     if (mirror !== null) {
       rule.mirrorCredit += rule.mirrorPercent;
       if (rule.mirrorCredit >= 100) {
         rule.mirrorCredit -= 100;
         // Only bodiless requests are mirrored: teeing a body would let a slow mirror hold back the primary.
-        if (!hasBody) mirrored = this.sendMirror(mirror, method, url, headers, hostIndex, host);
+        if (!hasBody) d.mirrored = this.sendMirror(mirror, method, url, headers, hostIndex, host);
       }
+    }
+    return d;
+  }
+
+  /** The node:http path: synchronous from the `request` event to the upstream dispatch. */
+  private route(req: IncomingMessage, res: ServerResponse, listener: ListenerState): void {
+    const observer = this.settings.observer;
+    const startedAt = observer === null ? 0 : performance.now();
+    const bytesInAtStart = observer === null ? 0 : req.socket.bytesRead;
+    const method = req.method ?? 'GET';
+    const d = this.decide(method, req.url ?? '/', req.rawHeaders, req.socket.remoteAddress ?? '', listener);
+    if (d.status !== 0) {
+      this.answer(
+        req,
+        res,
+        d.status,
+        d.code as 'no-route' | 'no-ready-endpoint',
+        d.message,
+        listener,
+        d.router,
+        d.path,
+        startedAt,
+        d.versionName,
+      );
+      return;
     }
     const exchange = new ProxyExchange(
       this.settings,
       req,
       res,
       listener.source,
-      version,
-      endpoint,
-      headers,
-      hasBody,
-      url,
-      path,
-      mirrored,
+      d.version!,
+      d.endpoint!,
+      d.headers,
+      d.hasBody,
+      d.url,
+      d.path,
+      d.mirrored,
       startedAt,
       bytesInAtStart,
     );
-    if (tracer !== null) exchange.traced(this.hop);
+    if (this.tracer !== null) exchange.traced(this.hop);
     exchange.start();
+  }
+
+  /** FastPathHost: the fast path's request, routed like any other and forwarded over the HTTP/1.1 pools. */
+  routeFast(conn: FastConnection, head: RequestHead, body: Buffer | null): void {
+    const observer = this.settings.observer;
+    const startedAt = observer === null ? 0 : performance.now();
+    const listener = conn.listener;
+    const d = this.decide(head.method, head.url, head.raw, conn.remoteAddress, listener);
+    if (d.status !== 0) {
+      conn.answer(d.status, d.code, d.message);
+      if (observer !== null) {
+        this.report(
+          listener,
+          d.router,
+          head.method,
+          d.path,
+          d.status,
+          startedAt,
+          d.versionName,
+          rawHeader(head.raw, 'traceparent'),
+          conn.remoteAddress,
+        );
+      }
+      conn.done();
+      return;
+    }
+    const h = d.headers;
+    let text = `${head.method} ${d.url} HTTP/1.1\r\n`;
+    for (let i = 0; i < h.length; i += 2) text += `${h[i]}: ${h[i + 1]}\r\n`;
+    text += '\r\n';
+    conn.forward(d.version!, d.endpoint!, d.path, text, body, d.mirrored, startedAt, this.tracer === null ? null : this.hop);
   }
 
   private sendMirror(mirror: CompiledVersion, method: string, url: string, headers: string[], hostIndex: number, host: string): boolean {
@@ -404,6 +538,31 @@ export class MeshProxy {
   ): void {
     // Unread request bodies are discarded by Node once the response ends; the connection stays usable.
     sendProxyError(res, status, code, message);
+    if (this.settings.observer === null) return;
+    this.report(
+      listener,
+      router,
+      req.method ?? '',
+      path,
+      status,
+      startedAt,
+      version,
+      rawHeader(req.rawHeaders, 'traceparent'),
+      req.socket.remoteAddress ?? '',
+    );
+  }
+
+  private report(
+    listener: ListenerState,
+    router: ServiceRouter | undefined,
+    method: string,
+    path: string,
+    status: number,
+    startedAt: number,
+    version: string,
+    traceparent: string | undefined,
+    peerAddress: string,
+  ): void {
     const observer = this.settings.observer;
     if (observer === null) return;
     const hop = this.hop;
@@ -412,7 +571,7 @@ export class MeshProxy {
       observer.onRequest({
         source: listener.source,
         destination: router === undefined ? null : { service: router.name, version, instance: '' },
-        method: req.method ?? '',
+        method,
         path,
         status,
         startTime: performance.timeOrigin + startedAt,
@@ -421,8 +580,8 @@ export class MeshProxy {
         bytesIn: 0,
         bytesOut: 0,
         upstreamAddress: '',
-        traceparent: rawHeader(req.rawHeaders, 'traceparent'),
-        peerAddress: req.socket.remoteAddress ?? '',
+        traceparent,
+        peerAddress,
         traceId: traced ? hop.traceId : '',
         parentSpanId: traced ? hop.parentSpanId : '',
         clientSpanId: traced ? hop.clientSpanId : '',

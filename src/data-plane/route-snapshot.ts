@@ -1,14 +1,35 @@
 import type { Pool } from 'undici';
-import { compileMatch, type BlockMatcher, type OutboundListener, type RouteTable, type Rule } from '../core/index.js';
+import { compileMatch, type BlockMatcher, type OutboundListener, type RouteTable, type Rule, type ServiceRoute } from '../core/index.js';
 import type { RequestParty } from './request-observer.js';
+import type { Http1Pool } from './http1-upstream.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import { WeightedPicker } from './weighted-picker.js';
 
-export interface CompiledEndpoint {
-  address: string;
-  /** Who serves requests sent here (service, version, instance), shared by every request's record. */
-  party: RequestParty;
-  pool: Pool;
+/** A ready endpoint; its connection pools are made on first use (most endpoints of a big table never see one). */
+export class CompiledEndpoint {
+  private undiciPool: Pool | null = null;
+  private http1Pool: Http1Pool | null = null;
+
+  constructor(
+    readonly address: string,
+    /** Who serves requests sent here (service, version, instance), shared by every request's record. */
+    readonly party: RequestParty,
+    private readonly pools: UpstreamPools,
+  ) {}
+
+  /** The undici pool (node:http path, mirrors). */
+  get pool(): Pool {
+    this.undiciPool ??= this.pools.get(this.address);
+    return this.undiciPool;
+  }
+
+  /** The fast path's HTTP/1.1 pool. */
+  get fastPool(): Http1Pool {
+    const p = this.http1Pool;
+    if (p !== null && !p.isClosed) return p;
+    this.http1Pool = this.pools.http1(this.address);
+    return this.http1Pool;
+  }
 }
 
 export interface CompiledVersion {
@@ -38,9 +59,49 @@ export interface CompiledRule {
   mirrorCredit: number;
 }
 
-export interface ServiceRouter {
-  name: string;
-  rules: CompiledRule[];
+/**
+ * One service's routing. Its rules are compiled on the first request that reaches the service (their regexes are
+ * checked when the table is applied, so a table that cannot compile is still refused as a whole): in a table of a
+ * thousand services, most of which this proxy never routes to, the RE2 programs of the others are never built.
+ */
+export class ServiceRouter {
+  private compiled: CompiledRule[] | null = null;
+  private source: Rule[] | null;
+  private versions: Map<string, CompiledVersion> | null;
+
+  constructor(
+    readonly name: string,
+    /** The service's route-table entry as JSON: an unchanged service keeps its router across snapshots. */
+    readonly contentKey: string,
+    /** Ready endpoint addresses of every version. */
+    readonly addresses: string[],
+    versions: Map<string, CompiledVersion>,
+    rules: Rule[],
+  ) {
+    this.versions = versions;
+    this.source = rules;
+  }
+
+  /** The compiled rules, first match wins. */
+  get rules(): CompiledRule[] {
+    return this.compiled ?? this.compile();
+  }
+
+  private compile(): CompiledRule[] {
+    const versions = this.versions!;
+    const service = this.name;
+    // A rule naming a version the service does not list routes to a version without endpoints: 503.
+    const missing = (name: string): CompiledVersion => {
+      const v: CompiledVersion = { service, name, endpoints: [], cursor: 0 };
+      versions.set(name, v);
+      return v;
+    };
+    const compiled = this.source!.map((rule) => compileRule(rule, versions, missing));
+    this.compiled = compiled;
+    this.source = null;
+    this.versions = null;
+    return compiled;
+  }
 }
 
 export interface IngressPrefix {
@@ -84,44 +145,47 @@ function compileRule(rule: Rule, versions: Map<string, CompiledVersion>, missing
   };
 }
 
+function compileService(svc: ServiceRoute, contentKey: string, revision: number, pools: UpstreamPools): ServiceRouter {
+  const versions = new Map<string, CompiledVersion>();
+  const addresses: string[] = [];
+  for (const v of svc.versions) {
+    const endpoints: CompiledEndpoint[] = [];
+    for (const ep of v.endpoints) {
+      if (!ep.ready) continue;
+      addresses.push(ep.address);
+      endpoints.push(new CompiledEndpoint(ep.address, { service: svc.name, version: v.name, instance: ep.instance }, pools));
+    }
+    versions.set(v.name, { service: svc.name, name: v.name, endpoints, cursor: 0 });
+  }
+  // Checked now, compiled on first use: the matchers built here are dropped.
+  svc.rules.forEach((rule, i) => {
+    if (!rule.match || rule.match.length === 0) return;
+    try {
+      compileMatch(rule.match);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`route table revision ${revision}: service ${svc.name} rule ${i}: ${why}`);
+    }
+  });
+  return new ServiceRouter(svc.name, contentKey, addresses, versions, svc.rules);
+}
+
 /**
- * Compiles a route table once: matchers (regexes included) per rule, a weighted picker per rule, ready endpoints
- * per version with their pools. Throws (and so leaves the running snapshot alone) when a rule cannot compile.
+ * Compiles a route table: ready endpoints per version, and per service a router whose matchers (regexes included)
+ * and weighted pickers are built on its first request. Throws (and so leaves the running snapshot alone) when a
+ * rule cannot compile. With `previous`, a service whose entry is unchanged keeps its router (matchers, RE2
+ * programs, picker state), so a change to one service of a thousand costs one.
  */
-export function compileSnapshot(table: RouteTable, pools: UpstreamPools): RouteSnapshot {
+export function compileSnapshot(table: RouteTable, pools: UpstreamPools, previous?: RouteSnapshot): RouteSnapshot {
   const services = new Map<string, ServiceRouter>();
   const ingressPrefixes: IngressPrefix[] = [];
   const addresses = new Set<string>();
+  const before = previous?.services;
   for (const svc of table.services) {
-    const versions = new Map<string, CompiledVersion>();
-    for (const v of svc.versions) {
-      const endpoints: CompiledEndpoint[] = [];
-      for (const ep of v.endpoints) {
-        if (!ep.ready) continue;
-        addresses.add(ep.address);
-        endpoints.push({
-          address: ep.address,
-          party: { service: svc.name, version: v.name, instance: ep.instance },
-          pool: pools.get(ep.address),
-        });
-      }
-      versions.set(v.name, { service: svc.name, name: v.name, endpoints, cursor: 0 });
-    }
-    // A rule naming a version the service does not list routes to a version without endpoints: 503.
-    const missing = (name: string): CompiledVersion => {
-      const v: CompiledVersion = { service: svc.name, name, endpoints: [], cursor: 0 };
-      versions.set(name, v);
-      return v;
-    };
-    const rules = svc.rules.map((rule, i) => {
-      try {
-        return compileRule(rule, versions, missing);
-      } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
-        throw new Error(`route table revision ${table.revision}: service ${svc.name} rule ${i}: ${why}`);
-      }
-    });
-    const router: ServiceRouter = { name: svc.name, rules };
+    const contentKey = JSON.stringify(svc);
+    const old = before?.get(svc.name);
+    const router = old !== undefined && old.contentKey === contentKey ? old : compileService(svc, contentKey, table.revision, pools);
+    for (const a of router.addresses) addresses.add(a);
     services.set(svc.name, router);
     for (const prefix of svc.ingressPaths) ingressPrefixes.push({ prefix, router });
   }

@@ -1,0 +1,190 @@
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MeshProxy } from './mesh-proxy.js';
+import { silentProxyLogger } from './proxy-logger.js';
+import type { RequestRecord } from './request-observer.js';
+import { routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
+
+// The fast path at the wire level: raw client sockets, so that pipelining, framing and the hand-over to node:http
+// are exercised exactly as a client would see them.
+
+let proxy: MeshProxy;
+let port: number;
+let upstream: TestUpstream;
+let rawUpstream: NetServer;
+const records: RequestRecord[] = [];
+
+/** An upstream that answers whatever bytes the test put in `rawAnswers` for the path (one answer per request). */
+const rawAnswers = new Map<string, string>();
+
+beforeAll(async () => {
+  upstream = await startUpstream('v1', (req, res) => {
+    if (req.url === '/upgrade') {
+      res.writeHead(200, { 'x-upgrade': String(req.headers.upgrade ?? 'none') });
+      res.end('plain');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-method': req.method ?? '' });
+      res.end(`${req.method} ${req.url} ${body}`);
+    });
+  });
+  rawUpstream = createNetServer((socket) => {
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString('latin1');
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const path = buf.slice(0, end).split(' ')[1] ?? '/';
+        buf = buf.slice(end + 4);
+        const answer = rawAnswers.get(path) ?? 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n';
+        socket.write(answer);
+        if (answer.includes('connection: close') || !/content-length|chunked/i.test(answer)) socket.end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => rawUpstream.listen(0, '127.0.0.1', resolve));
+  const rawAddress = `127.0.0.1:${(rawUpstream.address() as { port: number }).port}`;
+  proxy = new MeshProxy({ logger: silentProxyLogger, observer: { onRequest: (r) => records.push(r) } });
+  port = (await proxy.listenIngress('127.0.0.1', 0)).port;
+  await proxy.applyRouteTable(
+    routeTable(1, [
+      { name: 'app', versions: { v1: [upstream] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] },
+      { name: 'raw', versions: { v1: [rawAddress] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] },
+    ]),
+  );
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await upstream.close();
+  await new Promise<void>((resolve) => rawUpstream.close(() => resolve()));
+});
+
+/** Opens a raw connection to the proxy; `read(n)` waits until n complete responses (by framing) arrived. */
+async function open(): Promise<{ socket: Socket; received: () => string; waitFor: (text: string | RegExp) => Promise<string> }> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let data = '';
+  socket.on('data', (d) => (data += d.toString('latin1')));
+  const waitFor = (text: string | RegExp): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${String(text)}; got ${JSON.stringify(data)}`)), 5000);
+      const check = (): void => {
+        if (typeof text === 'string' ? data.includes(text) : text.test(data)) {
+          clearTimeout(deadline);
+          socket.off('data', check);
+          resolve(data);
+        }
+      };
+      socket.on('data', check);
+      check();
+    });
+  return { socket, received: () => data, waitFor };
+}
+
+describe('the HTTP/1.1 fast path', () => {
+  it('answers pipelined requests in order on one connection, with bodies', async () => {
+    const c = await open();
+    c.socket.write(
+      'GET /a HTTP/1.1\r\nhost: app\r\n\r\n' +
+        'POST /b HTTP/1.1\r\nhost: app\r\ncontent-length: 5\r\n\r\nhello' +
+        'HEAD /c HTTP/1.1\r\nhost: app\r\n\r\n' +
+        'GET /d HTTP/1.1\r\nhost: app\r\n\r\n',
+    );
+    const text = await c.waitFor('GET /d ');
+    c.socket.destroy();
+    const a = text.indexOf('GET /a ');
+    const b = text.indexOf('POST /b hello');
+    const d = text.indexOf('GET /d ');
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThan(a);
+    expect(d).toBeGreaterThan(b);
+    // The HEAD answer has headers only (x-method: HEAD), and the next answer follows it directly.
+    expect(text).toMatch(/x-method: HEAD\r\n[\s\S]*?\r\n\r\nHTTP\/1\.1 200/);
+  });
+
+  it('hands a connection to node:http mid-way (Upgrade, chunked upload) and keeps answering on it', async () => {
+    const c = await open();
+    c.socket.write('GET /first HTTP/1.1\r\nhost: app\r\n\r\n');
+    await c.waitFor('GET /first ');
+    c.socket.write('POST /chunked HTTP/1.1\r\nhost: app\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    await c.waitFor('POST /chunked abc');
+    c.socket.write('GET /upgrade HTTP/1.1\r\nhost: app\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n');
+    const text = await c.waitFor(/x-upgrade: \w+[\s\S]*plain/);
+    // Upgrade is hop-by-hop: the upstream never sees it (docs/proxy.md, "Not supported yet").
+    expect(text).toContain('x-upgrade: none');
+    c.socket.write('GET /after HTTP/1.1\r\nhost: app\r\n\r\n');
+    await c.waitFor('GET /after ');
+    c.socket.destroy();
+  });
+
+  it('answers Expect: 100-continue through node:http', async () => {
+    const c = await open();
+    c.socket.write('POST /e HTTP/1.1\r\nhost: app\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n');
+    await c.waitFor('100 Continue');
+    c.socket.write('hi');
+    await c.waitFor('POST /e hi');
+    c.socket.destroy();
+  });
+
+  it('relays chunked answers with their trailers, and answers without framing until the upstream closes', async () => {
+    rawAnswers.set(
+      '/chunks',
+      'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-sum\r\n\r\n4\r\nabcd\r\n2\r\nef\r\n0\r\nx-sum: 9\r\n\r\n',
+    );
+    rawAnswers.set('/eof', 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end');
+    const c = await open();
+    c.socket.write('GET /chunks HTTP/1.1\r\nhost: raw\r\n\r\n');
+    const text = await c.waitFor('x-sum: 9\r\n\r\n');
+    expect(text).toContain('transfer-encoding: chunked\r\n');
+    expect(text).toContain('4\r\nabcd\r\n2\r\nef\r\n0\r\n');
+    c.socket.write('GET /eof HTTP/1.1\r\nhost: raw\r\n\r\n');
+    await c.waitFor('until the end');
+    // No framing: the end of the body is the end of the connection, so the proxy closes the client's too.
+    await new Promise<void>((resolve) => c.socket.once('close', () => resolve()));
+    expect(c.received()).toContain('connection: close\r\n');
+  });
+
+  it('drops hop-by-hop response headers and those that Connection names', async () => {
+    rawAnswers.set(
+      '/hop',
+      'HTTP/1.1 200 OK\r\nconnection: keep-alive, x-private\r\nkeep-alive: timeout=5\r\nx-private: 1\r\nx-kept: 2\r\ncontent-length: 2\r\n\r\nok',
+    );
+    const c = await open();
+    c.socket.write('GET /hop HTTP/1.1\r\nhost: raw\r\n\r\n');
+    const text = await c.waitFor('\r\n\r\nok');
+    c.socket.destroy();
+    expect(text).toContain('x-kept: 2\r\n');
+    expect(text.toLowerCase()).not.toContain('x-private');
+    expect(text.toLowerCase()).not.toContain('keep-alive: timeout');
+  });
+
+  it('closes after the answer when the client asks, and reports every request', async () => {
+    const before = records.length;
+    const c = await open();
+    c.socket.write('GET /bye HTTP/1.1\r\nhost: app\r\nconnection: close\r\n\r\n');
+    await new Promise<void>((resolve) => c.socket.once('close', () => resolve()));
+    expect(c.received()).toContain('GET /bye ');
+    expect(c.received()).toContain('connection: close\r\n');
+    expect(records.slice(before)).toEqual([
+      expect.objectContaining({
+        method: 'GET',
+        path: '/bye',
+        status: 200,
+        destination: expect.objectContaining({ service: 'app', version: 'v1' }),
+      }),
+    ]);
+  });
+
+  it('sends a malformed head to node:http, which refuses it with 400', async () => {
+    const c = await open();
+    c.socket.write('GET /x HTTP/1.1\r\nhost: app\r\nbad header\r\n\r\n');
+    await c.waitFor('400 Bad Request');
+    c.socket.destroy();
+  });
+});

@@ -1,0 +1,392 @@
+import type { Socket } from 'node:net';
+import { rawHeader } from './forward-headers.js';
+import type { Http1Pool, Http1Upstream, UpstreamSink } from './http1-upstream.js';
+import {
+  BODY_CHUNKED,
+  BODY_UNTIL_CLOSE,
+  headEnd,
+  MAX_HEAD_BYTES,
+  parseRequestHead,
+  reasonPhrase,
+  type RequestHead,
+  type ResponseHead,
+} from './http1-wire.js';
+import type { ExchangeSettings, ProxyErrorCode } from './proxy-exchange.js';
+import type { RequestParty } from './request-observer.js';
+import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
+import type { HopTrace } from './telemetry/proxy-tracer.js';
+
+/** Largest Content-Length body the fast path buffers before forwarding; bigger ones stream through node:http. */
+export const MAX_FAST_BODY_BYTES = 64 * 1024;
+
+/** What a fast connection needs from its proxy. */
+export interface FastPathHost {
+  readonly settings: ExchangeSettings;
+  /** Routes one request: answers it (`answer`) or forwards it (`forward`), synchronously. */
+  routeFast(conn: FastConnection, head: RequestHead, body: Buffer | null): void;
+  /** Gives the connection to node:http (the full implementation) with the bytes not yet consumed. */
+  handOff(socket: Socket, pending: Buffer | null): void;
+}
+
+function isIdempotent(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'PUT' || method === 'DELETE';
+}
+
+function isTimeout(code: string): boolean {
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
+function isConnectFailure(code: string): boolean {
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'EADDRNOTAVAIL'
+  );
+}
+
+const kConn = Symbol('canary.fast');
+type TaggedSocket = Socket & { [kConn]?: FastConnection };
+
+function onClientData(this: Socket, chunk: Buffer): void {
+  (this as TaggedSocket)[kConn]!.onData(chunk);
+}
+function onClientDrain(this: Socket): void {
+  (this as TaggedSocket)[kConn]!.upstream?.resume();
+}
+function onClientClose(this: Socket): void {
+  (this as TaggedSocket)[kConn]!.onClose();
+}
+function onClientError(): void {
+  // 'close' follows; nothing to add.
+}
+function onClientTimeout(this: Socket): void {
+  const conn = (this as TaggedSocket)[kConn]!;
+  if (!conn.busy) this.destroy();
+}
+
+/**
+ * One client connection on the fast path: reads HTTP/1.1 request heads straight off the socket, one exchange at a
+ * time (pipelined requests wait their turn), and relays the upstream's answer with as few writes as it can (the
+ * head and the first body bytes in one). Anything unusual — Upgrade, Expect, chunked request bodies, HTTP/1.0,
+ * large bodies, malformed heads — hands the connection over to node:http for good, before any byte of that
+ * request is consumed. The connection object is also the exchange (and the upstream sink): a request costs no
+ * per-request object beyond its header list.
+ */
+export class FastConnection implements UpstreamSink {
+  busy = false;
+  upstream: Http1Upstream | null = null;
+  private pending: Buffer | null = null;
+  private handedOff = false;
+  private closed = false;
+  private closeAfter = false;
+  // The exchange in flight.
+  private method = '';
+  private path = '';
+  private raw: string[] = [];
+  private version: CompiledVersion | null = null;
+  private endpoint: CompiledEndpoint | null = null;
+  private pool: Http1Pool | null = null;
+  private requestHead = '';
+  private body: Buffer | null = null;
+  private noBody = false;
+  private responseHead: string | null = null;
+  private headSent = false;
+  private status = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private retried = false;
+  private upstreamFailure = false;
+  private mirrored = false;
+  private startedAt = 0;
+  private traceId = '';
+  private parentSpanId = '';
+  private clientSpanId = '';
+  private serverSpanId = '';
+  private sampled = false;
+
+  constructor(
+    private readonly host: FastPathHost,
+    readonly socket: Socket,
+    /** The listener: its caller (null for the ingress), read per request as it may change. */
+    readonly listener: { source: RequestParty | null; ingress: boolean },
+    keepAliveTimeoutMs: number,
+  ) {
+    (socket as TaggedSocket)[kConn] = this;
+    socket.setNoDelay(true);
+    socket.setTimeout(keepAliveTimeoutMs);
+    socket.on('data', onClientData);
+    socket.on('drain', onClientDrain);
+    socket.on('close', onClientClose);
+    socket.on('error', onClientError);
+    socket.on('timeout', onClientTimeout);
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  onData(chunk: Buffer): void {
+    this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    if (!this.busy) this.next();
+    else if (this.pending.length > MAX_HEAD_BYTES + MAX_FAST_BODY_BYTES) this.socket.pause(); // a pipelining flood
+  }
+
+  /** Starts the next buffered request, if a whole one is there. */
+  private next(): void {
+    const buf = this.pending;
+    if (buf === null || this.handedOff || this.closed) return;
+    if (this.socket.isPaused()) this.socket.resume();
+    const end = headEnd(buf, 0);
+    if (end === -1) {
+      if (buf.length > MAX_HEAD_BYTES) this.handOff();
+      return;
+    }
+    const head = parseRequestHead(buf, 0, end);
+    if (head === null || head.bodyBytes > MAX_FAST_BODY_BYTES) {
+      this.handOff();
+      return;
+    }
+    const total = head.headBytes + head.bodyBytes;
+    if (buf.length < total) return; // the rest of the body is on its way
+    const body = head.bodyBytes > 0 ? buf.subarray(head.headBytes, total) : null;
+    this.pending = buf.length === total ? null : buf.subarray(total);
+    this.busy = true;
+    this.closeAfter = head.close;
+    this.method = head.method;
+    this.raw = head.raw;
+    this.bytesIn = total;
+    this.host.routeFast(this, head, body);
+  }
+
+  private handOff(): void {
+    this.handedOff = true;
+    const socket = this.socket;
+    socket.off('data', onClientData);
+    socket.off('drain', onClientDrain);
+    socket.off('close', onClientClose);
+    socket.off('error', onClientError);
+    socket.off('timeout', onClientTimeout);
+    socket.setTimeout(0);
+    (socket as TaggedSocket)[kConn] = undefined;
+    const pending = this.pending;
+    this.pending = null;
+    this.host.handOff(socket, pending);
+  }
+
+  /** A request the proxy answers itself (404, 503). */
+  answer(status: number, code: ProxyErrorCode, message: string): void {
+    this.status = status;
+    this.writeError(status, code, message);
+  }
+
+  /** Forwards the routed request to `endpoint`; `requestHead` is the upstream request head (latin1). */
+  forward(
+    version: CompiledVersion,
+    endpoint: CompiledEndpoint,
+    path: string,
+    requestHead: string,
+    body: Buffer | null,
+    mirrored: boolean,
+    startedAt: number,
+    hop: HopTrace | null,
+  ): void {
+    this.version = version;
+    this.endpoint = endpoint;
+    this.path = path;
+    this.requestHead = requestHead;
+    this.body = body;
+    this.noBody = this.method === 'HEAD';
+    this.mirrored = mirrored;
+    this.startedAt = startedAt;
+    this.status = 0;
+    this.bytesOut = 0;
+    this.retried = false;
+    this.upstreamFailure = false;
+    this.responseHead = null;
+    this.headSent = false;
+    if (hop !== null) {
+      this.traceId = hop.traceId;
+      this.parentSpanId = hop.parentSpanId;
+      this.clientSpanId = hop.clientSpanId;
+      this.serverSpanId = hop.serverSpanId;
+      this.sampled = hop.sampled;
+    } else {
+      this.traceId = '';
+      this.sampled = false;
+    }
+    this.send();
+  }
+
+  private send(): void {
+    const pool = this.endpoint!.fastPool;
+    this.pool = pool;
+    this.upstream = null;
+    pool.send(this, this.requestHead, this.body, this.noBody);
+  }
+
+  onUpstreamHead(head: ResponseHead): void {
+    this.status = head.status;
+    const h = head.headers;
+    let text = `HTTP/1.1 ${head.status} ${reasonPhrase(head.status, head.reason)}\r\n`;
+    for (let i = 0; i < h.length; i += 2) text += `${h[i]}: ${h[i + 1]}\r\n`;
+    if (head.framing === BODY_CHUNKED) text += 'transfer-encoding: chunked\r\n';
+    else if (head.framing === BODY_UNTIL_CLOSE) this.closeAfter = true; // the end of the body is the end of the connection
+    if (this.host.settings.exposeVersionHeader) text += `x-canary-version: ${this.version!.name}\r\n`;
+    if (this.closeAfter) text += 'connection: close\r\n';
+    this.responseHead = `${text}\r\n`;
+  }
+
+  onUpstreamBody(buf: Buffer, start: number, end: number): boolean {
+    const n = end - start;
+    this.bytesOut += n;
+    const head = this.responseHead;
+    if (head !== null) {
+      this.responseHead = null;
+      this.headSent = true;
+      // Head and first bytes in one write (one syscall for a typical small answer).
+      const headBytes = head.length;
+      const out = Buffer.allocUnsafe(headBytes + n);
+      out.write(head, 0, headBytes, 'latin1');
+      buf.copy(out, headBytes, start, end);
+      return this.socket.write(out);
+    }
+    return this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+  }
+
+  onUpstreamEnd(): void {
+    const head = this.responseHead;
+    if (head !== null) {
+      this.responseHead = null;
+      this.headSent = true;
+      this.socket.write(head, 'latin1');
+    }
+    this.finish();
+  }
+
+  onUpstreamError(code: string, started: boolean): void {
+    this.upstream = null;
+    if (!this.busy || this.closed) return;
+    if (started) {
+      // The response has started: the only honest signal left is to cut the connection.
+      this.upstreamFailure = true;
+      this.closeAfter = true;
+      this.socket.destroy();
+      this.finish();
+      return;
+    }
+    if (!this.retried && this.body === null && isIdempotent(this.method) && this.retry(code)) return;
+    this.upstreamFailure = true;
+    const version = this.version!;
+    const where = `${version.service} version ${version.name} at ${this.endpoint!.address}`;
+    if (isTimeout(code)) {
+      this.status = 504;
+      this.writeError(
+        504,
+        'upstream-timeout',
+        `upstream timeout: ${where} did not answer within ${this.host.settings.upstreamTimeoutMs} ms`,
+      );
+    } else if (isConnectFailure(code)) {
+      this.status = 502;
+      this.writeError(502, 'upstream-connect-failure', `upstream connect failure: ${where}: ${code}`);
+    } else {
+      this.status = 502;
+      this.writeError(502, 'upstream-failure', `upstream failure: ${where} failed before responding: ${code}`);
+    }
+  }
+
+  /** Same policy as ProxyExchange: the next endpoint of the version, or a reset connection on the only one. */
+  private retry(code: string): boolean {
+    const endpoints = this.version!.endpoints;
+    const n = endpoints.length;
+    let next: CompiledEndpoint;
+    if (n >= 2) next = endpoints[(endpoints.indexOf(this.endpoint!) + 1) % n]!;
+    else if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') next = this.endpoint!;
+    else return false;
+    this.retried = true;
+    this.endpoint = next;
+    this.send();
+    return true;
+  }
+
+  private writeError(status: number, code: ProxyErrorCode, message: string): void {
+    const body = `${message}\n`;
+    const close = this.closeAfter ? 'connection: close\r\n' : '';
+    this.headSent = true;
+    this.socket.write(
+      `HTTP/1.1 ${status} ${reasonPhrase(status, '')}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-canary-error: ${code}\r\n${close}\r\n${body}`,
+    );
+    if (this.endpoint !== null) this.finish();
+  }
+
+  /** Ends an answered (404/503) request: the proxy reports it itself, then calls this. */
+  done(): void {
+    this.endpoint = null;
+    this.settle();
+  }
+
+  onClose(): void {
+    this.closed = true;
+    if (!this.busy) return;
+    // The client went away mid-exchange: stop the upstream request too.
+    const up = this.upstream;
+    this.upstream = null;
+    if (up !== null) up.abort();
+    else this.pool?.cancel(this);
+    if (this.endpoint !== null) {
+      if (!this.headSent) this.status = 0;
+      this.finish();
+    }
+  }
+
+  private finish(): void {
+    if (!this.busy) return;
+    this.upstream = null;
+    const observer = this.host.settings.observer;
+    if (observer !== null) {
+      const endpoint = this.endpoint!;
+      try {
+        observer.onRequest({
+          source: this.listener.source,
+          destination: endpoint.party,
+          method: this.method,
+          path: this.path,
+          status: this.status,
+          startTime: performance.timeOrigin + this.startedAt,
+          durationMs: performance.now() - this.startedAt,
+          flags: { noRoute: false, upstreamFailure: this.upstreamFailure, retried: this.retried, mirrored: this.mirrored },
+          bytesIn: this.bytesIn,
+          bytesOut: this.bytesOut,
+          upstreamAddress: endpoint.address,
+          traceparent: rawHeader(this.raw, 'traceparent'),
+          peerAddress: this.remoteAddress,
+          traceId: this.traceId,
+          parentSpanId: this.parentSpanId,
+          clientSpanId: this.clientSpanId,
+          serverSpanId: this.serverSpanId,
+          sampled: this.sampled,
+        });
+      } catch {
+        // An observer must not break the proxy.
+      }
+    }
+    this.endpoint = null;
+    this.settle();
+  }
+
+  private settle(): void {
+    this.busy = false;
+    this.version = null;
+    this.body = null;
+    this.pool = null;
+    this.raw = [];
+    if (this.closed) return;
+    if (this.closeAfter) {
+      this.socket.end();
+      return;
+    }
+    if (this.pending !== null) this.next();
+  }
+}

@@ -1,0 +1,364 @@
+import { connect, type Socket } from 'node:net';
+import {
+  BODY_CHUNKED,
+  BODY_LENGTH,
+  BODY_NONE,
+  BODY_UNTIL_CLOSE,
+  ChunkedScanner,
+  headEnd,
+  MAX_HEAD_BYTES,
+  parseResponseHead,
+  type ResponseHead,
+} from './http1-wire.js';
+
+/** What an upstream connection reports to the request it carries (the fast path's downstream connection). */
+export interface UpstreamSink {
+  /** The connection carrying the sink's request, set when it is sent (a queued request gets one later). */
+  upstream: Http1Upstream | null;
+  /** The final response head (interim 1xx heads are skipped). */
+  onUpstreamHead(head: ResponseHead): void;
+  /** Body bytes `buf[start..end)` as framed on the wire (chunked coding kept); false asks for a pause. */
+  onUpstreamBody(buf: Buffer, start: number, end: number): boolean;
+  onUpstreamEnd(): void;
+  /** `started`: the head had been delivered (the answer can only be cut now). */
+  onUpstreamError(code: string, started: boolean): void;
+}
+
+export interface Http1PoolOptions {
+  maxConnections: number;
+  connectTimeoutMs: number;
+  /** Inactivity allowed while waiting for a response (head or body bytes) before UND_ERR_HEADERS_TIMEOUT. */
+  timeoutMs: number;
+}
+
+const HEAD = 0;
+const BODY = 1;
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (this as TaggedSocket)[kUpstream]!.onData(chunk);
+}
+function onSocketError(this: Socket, err: Error): void {
+  (this as TaggedSocket)[kUpstream]!.onFailure((err as NodeJS.ErrnoException).code ?? 'UND_ERR_SOCKET');
+}
+function onSocketEnd(this: Socket): void {
+  (this as TaggedSocket)[kUpstream]!.onEnd();
+}
+function onSocketClose(this: Socket): void {
+  (this as TaggedSocket)[kUpstream]!.onFailure('UND_ERR_SOCKET');
+}
+function onSocketTimeout(this: Socket): void {
+  (this as TaggedSocket)[kUpstream]!.onTimeout();
+}
+function onSocketConnect(this: Socket): void {
+  (this as TaggedSocket)[kUpstream]!.onConnected();
+}
+
+const kUpstream = Symbol('canary.upstream');
+type TaggedSocket = Socket & { [kUpstream]?: Http1Upstream };
+
+/** One keep-alive connection to an upstream, carrying one request at a time. */
+export class Http1Upstream {
+  sink: UpstreamSink | null = null;
+  private state = HEAD;
+  private partial: Buffer | null = null;
+  private readonly head: ResponseHead = { status: 0, reason: '', headers: [], framing: BODY_NONE, contentLength: 0, close: false };
+  private remaining = 0;
+  private scanner: ChunkedScanner | null = null;
+  private noBody = false;
+  private started = false;
+  private paused = false;
+  private connected = false;
+  private dead = false;
+
+  constructor(
+    private readonly pool: Http1Pool,
+    readonly socket: Socket,
+  ) {
+    (socket as TaggedSocket)[kUpstream] = this;
+    socket.setNoDelay(true);
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('timeout', onSocketTimeout);
+    socket.once('connect', onSocketConnect);
+    socket.setTimeout(pool.options.connectTimeoutMs);
+  }
+
+  /** Sends a request head (latin1) and its body, if any; the sink hears about the response. */
+  send(sink: UpstreamSink, head: string, body: Buffer | null, noBody: boolean): void {
+    this.sink = sink;
+    sink.upstream = this;
+    this.state = HEAD;
+    this.noBody = noBody;
+    this.started = false;
+    if (body === null) {
+      this.socket.write(head, 'latin1');
+    } else {
+      this.socket.cork();
+      this.socket.write(head, 'latin1');
+      this.socket.write(body);
+      this.socket.uncork();
+    }
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  /** Drops the request in flight (the client went away): the connection cannot be reused. */
+  abort(): void {
+    this.sink = null;
+    this.kill();
+  }
+
+  onConnected(): void {
+    this.connected = true;
+    this.socket.setTimeout(this.pool.options.timeoutMs);
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.sink === null) {
+      // Bytes on an idle connection: the upstream is confused; do not reuse it.
+      this.kill();
+      return;
+    }
+    let buf = chunk;
+    let at = 0;
+    if (this.state === HEAD) {
+      if (this.partial !== null) {
+        buf = Buffer.concat([this.partial, chunk]);
+        this.partial = null;
+      }
+      for (;;) {
+        const end = headEnd(buf, at);
+        if (end === -1) {
+          if (buf.length - at > MAX_HEAD_BYTES) {
+            this.fail('UND_ERR_HEADERS_OVERFLOW');
+            return;
+          }
+          this.partial = at === 0 ? buf : buf.subarray(at);
+          return;
+        }
+        if (!parseResponseHead(buf, at, end, this.noBody, this.head)) {
+          this.fail('HPE_INVALID_RESPONSE');
+          return;
+        }
+        at = end + 4;
+        if (this.head.status >= 200) break;
+        // An interim answer (100, 103): the final one follows.
+      }
+      const head = this.head;
+      this.state = BODY;
+      this.started = true;
+      this.remaining = head.contentLength;
+      if (head.framing === BODY_CHUNKED) {
+        this.scanner ??= new ChunkedScanner();
+        this.scanner.reset();
+      }
+      this.sink.onUpstreamHead(head);
+      if (this.sink === null) return;
+      if (head.framing === BODY_NONE) {
+        this.complete(at < buf.length);
+        return;
+      }
+    }
+    if (at >= buf.length) return;
+    const sink = this.sink;
+    switch (this.head.framing) {
+      case BODY_LENGTH: {
+        const take = Math.min(this.remaining, buf.length - at);
+        this.remaining -= take;
+        const more = sink.onUpstreamBody(buf, at, at + take);
+        if (this.remaining === 0) {
+          this.complete(at + take < buf.length);
+          return;
+        }
+        if (!more) this.pause();
+        return;
+      }
+      case BODY_CHUNKED: {
+        const scanner = this.scanner!;
+        const end = scanner.scan(buf, at);
+        if (scanner.failed) {
+          this.fail('HPE_INVALID_CHUNK_SIZE');
+          return;
+        }
+        const more = sink.onUpstreamBody(buf, at, end === -1 ? buf.length : end);
+        if (end !== -1) {
+          this.complete(end < buf.length);
+          return;
+        }
+        if (!more) this.pause();
+        return;
+      }
+      case BODY_UNTIL_CLOSE: {
+        if (!sink.onUpstreamBody(buf, at, buf.length)) this.pause();
+        return;
+      }
+      default:
+        // Bytes after a bodiless answer.
+        this.kill();
+    }
+  }
+
+  onEnd(): void {
+    if (this.sink !== null && this.state === BODY && this.head.framing === BODY_UNTIL_CLOSE) {
+      this.complete(true);
+      return;
+    }
+    this.onFailure('UND_ERR_SOCKET');
+  }
+
+  onTimeout(): void {
+    if (!this.connected) {
+      this.fail('UND_ERR_CONNECT_TIMEOUT');
+      return;
+    }
+    if (this.sink === null) {
+      this.kill(); // idle for a whole timeout: let it go
+      return;
+    }
+    if (this.paused) return; // the client is slow, not the upstream
+    this.fail(this.started ? 'UND_ERR_BODY_TIMEOUT' : 'UND_ERR_HEADERS_TIMEOUT');
+  }
+
+  onFailure(code: string): void {
+    if (this.dead) return;
+    this.fail(code);
+  }
+
+  private fail(code: string): void {
+    const sink = this.sink;
+    this.sink = null;
+    this.kill();
+    sink?.onUpstreamError(code, this.started);
+  }
+
+  private complete(extraBytes: boolean): void {
+    const sink = this.sink!;
+    this.sink = null;
+    this.paused = false;
+    this.partial = null;
+    if (extraBytes || this.head.close) this.kill();
+    else this.pool.release(this);
+    sink.onUpstreamEnd();
+  }
+
+  private kill(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.pool.forget(this);
+    this.socket.destroy();
+  }
+
+  get isDead(): boolean {
+    return this.dead;
+  }
+}
+
+interface Waiting {
+  sink: UpstreamSink;
+  head: string;
+  body: Buffer | null;
+  noBody: boolean;
+}
+
+/**
+ * Keep-alive connections to one endpoint for the fast path: the most recently used idle connection first (it is
+ * the least likely to have been closed by the upstream), a new one while under `maxConnections`, else a queue.
+ */
+export class Http1Pool {
+  private readonly idle: Http1Upstream[] = [];
+  private open = 0;
+  private readonly queue: Waiting[] = [];
+  private closed = false;
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(
+    readonly address: string,
+    readonly options: Http1PoolOptions,
+  ) {
+    const colon = address.lastIndexOf(':');
+    let host = address.slice(0, colon);
+    if (host.startsWith('[')) host = host.slice(1, -1);
+    this.host = host;
+    this.port = Number(address.slice(colon + 1));
+  }
+
+  /**
+   * Sends a request on an idle connection or a new one, or queues it while `maxConnections` are busy; the sink's
+   * `upstream` names the connection once it has one. A closed pool answers with an error at once.
+   */
+  send(sink: UpstreamSink, head: string, body: Buffer | null, noBody: boolean): void {
+    if (this.closed) {
+      sink.onUpstreamError('UND_ERR_CLOSED', false);
+      return;
+    }
+    const up = this.idle.pop();
+    if (up !== undefined) {
+      up.send(sink, head, body, noBody);
+      return;
+    }
+    if (this.open >= this.options.maxConnections) {
+      this.queue.push({ sink, head, body, noBody });
+      return;
+    }
+    this.connectOne().send(sink, head, body, noBody);
+  }
+
+  /** Removes a queued request (its client went away). */
+  cancel(sink: UpstreamSink): void {
+    const i = this.queue.findIndex((w) => w.sink === sink);
+    if (i !== -1) this.queue.splice(i, 1);
+  }
+
+  /** A connection whose response completed: the next queued request, or the idle list. */
+  release(up: Http1Upstream): void {
+    if (this.closed) {
+      up.abort();
+      return;
+    }
+    const next = this.queue.shift();
+    if (next !== undefined) {
+      up.send(next.sink, next.head, next.body, next.noBody);
+      return;
+    }
+    this.idle.push(up);
+  }
+
+  forget(up: Http1Upstream): void {
+    this.open--;
+    const i = this.idle.indexOf(up);
+    if (i !== -1) this.idle.splice(i, 1);
+    if (this.queue.length > 0 && !this.closed && this.open < this.options.maxConnections) {
+      const next = this.queue.shift()!;
+      queueMicrotask(() => this.send(next.sink, next.head, next.body, next.noBody));
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Closes idle connections now; busy ones close when their response completes. */
+  close(): void {
+    this.closed = true;
+    for (const up of this.idle.splice(0)) up.abort();
+    for (const w of this.queue.splice(0)) w.sink.onUpstreamError('UND_ERR_CLOSED', false);
+  }
+
+  private connectOne(): Http1Upstream {
+    this.open++;
+    return new Http1Upstream(this, connect({ host: this.host, port: this.port }));
+  }
+}
