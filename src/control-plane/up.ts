@@ -83,7 +83,17 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
   const startProxy = () => {
     const child = spawn(
       process.execPath,
-      [join(packageRoot, 'bin', 'canary.js'), 'proxy', '--control-plane', url, '--listen', `${opts.host}:${opts.ingressPort}`],
+      [
+        join(packageRoot, 'bin', 'canary.js'),
+        'proxy',
+        '--control-plane',
+        url,
+        '--listen',
+        `${opts.host}:${opts.ingressPort}`,
+        // One worker by default on one machine: the workloads need the other core.
+        '--workers',
+        String(opts.proxyWorkers ?? 1),
+      ],
       { env: { ...process.env, CANARY_TOKEN: token }, stdio: ['ignore', 'inherit', 'inherit'] },
     );
     proxy = child;

@@ -138,8 +138,8 @@ reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. 
     .option('--token <token>', 'bearer token for the control plane (env CANARY_TOKEN)')
     .option(
       '--workers <n>',
-      'proxy processes sharing the listeners (node:cluster), each following the route source; "auto": one per core',
-      '1',
+      'proxy processes sharing the listeners (node:cluster), each following the route source; "auto" (the default): one per core',
+      'auto',
     )
     .option('--metrics-port <port>', 'serve Prometheus /metrics (Istio names) on this port of the ingress host')
     .option('--trace-sampling <ratio>', "share of new traces sampled, 0..1 (default: the control plane's, else 0.01)")
