@@ -120,6 +120,20 @@ describe('canary CLI against a real control plane', () => {
     expect(r.stdout.trim()).toBe('service/reviews created (versions v1, v2)');
   });
 
+  it('validates routes with --dry-run and changes nothing', async () => {
+    writeFileSync(join(dir, 'rules.yaml'), 'rules:\n  - route: [ { version: v1, weight: 80 }, { version: v2, weight: 20 } ]\n');
+    const dry = await canary(['routes', 'set', 'reviews', '-f', join(dir, 'rules.yaml'), '--dry-run', ...client]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^dry run: routes of service\/reviews would be set/);
+    expect(dry.stdout).toContain('Nothing was changed.');
+    const after = await canary(['routes', 'get', 'reviews', '-o', 'json', ...client]);
+    expect(JSON.parse(after.stdout).rules).toEqual([]);
+    writeFileSync(join(dir, 'bad-rules.yaml'), 'rules:\n  - route: [ { version: v1, weight: 80 } ]\n');
+    const bad = await canary(['routes', 'set', 'reviews', '-f', join(dir, 'bad-rules.yaml'), '--dry-run', ...client]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^Error: .*weights must sum to 100, got 80/);
+  });
+
   it('prints services as an aligned table, as JSON and as YAML', async () => {
     const table = await canary(['service', 'list', ...client]);
     expect(table.code).toBe(0);

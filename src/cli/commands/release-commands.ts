@@ -65,7 +65,7 @@ export function releaseDetail(r: Release): string {
 }
 
 /** What `--dry-run` gets back (`?dryRun=true`): the result as it would be and the plan of cluster objects. */
-interface DryRunResult {
+export interface DryRunResult {
   dryRun: true;
   release?: Release;
   finish?: { release: string; service: string; kept: string; retired: string };
@@ -73,8 +73,8 @@ interface DryRunResult {
   planText: string;
 }
 
-const DRY_RUN_HELP = 'validate and print the plan (the cluster objects it would write); change nothing';
-const dryQuery = (dryRun: boolean | undefined) => (dryRun ? { dryRun: 'true' } : {});
+export const DRY_RUN_HELP = 'validate and print the plan (the cluster objects it would write); change nothing';
+export const dryQuery = (dryRun: boolean | undefined) => (dryRun ? { dryRun: 'true' } : {});
 
 /** A dry run as text: what would result, then the plan (with a cluster backend) one line per object and its YAML. */
 export function dryRunText(res: DryRunResult, what: string): string {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DRY_RUN_HELP, type DryRunResult, dryQuery, dryRunText } from './release-commands.js';
 import type { Rule, Service } from '../../core/index.js';
 import { addClientOptions, clientAction } from '../client-command.js';
 import { describeExtras, describeMatch, describeRoute } from '../describe-rules.js';
@@ -253,7 +254,8 @@ export function registerRoutesCommands(program: Command): void {
       .command('set')
       .argument('<service>', 'service name')
       .description("replace the service's rules (refused with 409 while a release owns them)")
-      .requiredOption('-f, --file <file>', 'rules as YAML or JSON: {rules: [...]} or a bare list (- for stdin)'),
+      .requiredOption('-f, --file <file>', 'rules as YAML or JSON: {rules: [...]} or a bare list (- for stdin)')
+      .option('--dry-run', DRY_RUN_HELP),
   )
     .addHelpText(
       'after',
@@ -266,13 +268,19 @@ The file holds the ordered rules (DESIGN.md "Routing semantics"):
     - route: [ { version: v1, weight: 90 }, { version: v2, weight: 10 } ]
 
 Examples:
-  canary routes set reviews -f rules.yaml`,
+  canary routes set reviews -f rules.yaml
+  canary routes set reviews -f rules.yaml --dry-run   # validate; with --kubernetes, show the objects it would apply`,
     )
     .action(
-      clientAction(async ({ api, output }, serviceName: string, opts: { file: string }) => {
+      clientAction(async ({ api, output }, serviceName: string, opts: { file: string; dryRun?: boolean }) => {
         const docs = readSpecDocuments(opts.file);
         const doc = docs.length === 1 ? docs[0] : docs;
         const body = Array.isArray(doc) ? { rules: doc } : doc;
+        if (opts.dryRun) {
+          const res = await api.put<DryRunResult>(`${path(serviceName)}/routes`, { body, query: dryQuery(true) });
+          printResult(output, res, () => dryRunText(res, `routes of service/${serviceName} would be set`));
+          return;
+        }
         const svc = await api.put<ServiceResource>(`${path(serviceName)}/routes`, { body });
         printResult(output, svc, () => `routes of service/${svc.name} set:\n${rulesTable(svc.routes)}`);
       }),
