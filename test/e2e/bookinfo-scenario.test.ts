@@ -98,10 +98,16 @@ describe('Bookinfo canary scenario', () => {
     const share = await shareOfV2(400);
     expect(share).toBeGreaterThanOrEqual(0.45);
     expect(share).toBeLessThanOrEqual(0.55);
-    const v2 = await servedBy().then(async function loop(s): Promise<string> {
-      return s.version === 'v2' ? s.body : loop(await servedBy());
-    });
-    expect(v2).toMatch(/data-stars="black"/);
+    const v2Page = await waitFor(
+      'a page served by v2',
+      async () => {
+        const s = await servedBy();
+        return s.version === 'v2' ? s.body : undefined;
+      },
+      5_000,
+      0,
+    );
+    expect(v2Page).toMatch(/data-stars="black"/);
 
     expect((await call('POST', '/api/v1/releases/reviews-canary/takeover', { version: 'v2' })).status).toBe(200);
     await settle('take over by v2', (v) => v === 'v2');
