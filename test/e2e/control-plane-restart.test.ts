@@ -68,7 +68,16 @@ describe('control plane restart while traffic flows', () => {
     ingress = `http://127.0.0.1:${ingressPort}`;
     proxy = spawn(
       process.execPath,
-      [resolve('bin/canary.js'), 'proxy', '--control-plane', `http://127.0.0.1:${cpPort}`, '--listen', `127.0.0.1:${ingressPort}`],
+      [
+        resolve('bin/canary.js'),
+        'proxy',
+        '--control-plane',
+        `http://127.0.0.1:${cpPort}`,
+        '--listen',
+        `127.0.0.1:${ingressPort}`,
+        '--workers',
+        '1',
+      ],
       { env: { ...process.env, CANARY_TOKEN: token }, stdio: 'ignore' },
     );
     await waitFor('the proxy to route', async () => ((await versions(1)).v1 === 1 ? true : undefined), 30_000, 100);
