@@ -1,6 +1,6 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { type ControlPlane, createControlPlane } from '../control-plane/index.js';
 import { EndpointsRuntime } from '../workloads/endpoints-runtime.js';
+import { ensureBuilt } from '../../test/support/dist.js';
 
 /**
  * The `canary` CLI as a user runs it: `node bin/canary.js ...` in a child process, against a real control plane
@@ -17,30 +18,6 @@ import { EndpointsRuntime } from '../workloads/endpoints-runtime.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'canary.js');
-
-/** Builds dist/ when it is older than the CLI's or the renderer's sources (tests run before `npm run build` too). */
-function ensureBuilt(): void {
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { recursive: true, encoding: 'utf8' })
-        .filter((f) => f.endsWith('.ts'))
-        .map((f) => statSync(join(dir, f)).mtimeMs),
-    );
-  const main = join(root, 'dist', 'cli', 'main.js');
-  const built = existsSync(main) ? statSync(main).mtimeMs : 0;
-  if (built < Math.max(newest(join(root, 'src', 'cli')), newest(join(root, 'src', 'renderers')))) {
-    try {
-      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-        cwd: root,
-        stdio: 'pipe',
-        timeout: 120_000,
-      });
-    } catch {
-      // tsc still emits when another part has type errors; the CLI tests below tell whether ours works.
-    }
-  }
-}
 
 interface Run {
   code: number;

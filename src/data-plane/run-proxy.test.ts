@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProxy } from './run-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import { call, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { ensureBuilt } from '../../test/support/dist.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -16,22 +17,6 @@ const dir = mkdtempSync(join(tmpdir(), 'canary-run-proxy-'));
 const children = new Set<ChildProcess>();
 let v1: TestUpstream;
 let v2: TestUpstream;
-
-/** Builds dist/ when the data plane's compiled files are missing or older than its sources. */
-function ensureBuilt(): void {
-  const built = join(root, 'dist', 'data-plane', 'index.js');
-  const newest = Math.max(
-    ...readdirSync(here)
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => statSync(join(here, f)).mtimeMs),
-  );
-  if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
-  } catch {
-    // Type errors elsewhere in the tree do not stop tsc from emitting; the spawn below shows real problems.
-  }
-}
 
 function routesFile(name: string, routes: string): string {
   const path = join(dir, name);

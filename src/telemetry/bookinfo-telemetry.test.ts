@@ -1,11 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningUp, startUp } from '../control-plane/up.js';
 import { TrafficGenerator } from './traffic-generator.js';
+import { ensureBuilt } from '../../test/support/dist.js';
 
 /**
  * Issue 4 end to end on `canary up --demo bookinfo` (real processes: control plane here, the proxy and the
@@ -13,7 +13,6 @@ import { TrafficGenerator } from './traffic-generator.js';
  * as two edges of about half each; a 10% fault rate shows in success rates and /metrics; a real Prometheus
  * scrapes /metrics and answers the canonical Istio query per version.
  */
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(join(tmpdir(), 'canary-telemetry-e2e-'));
 const token = 'telemetry-e2e-token-0123456789';
 let up: RunningUp;
@@ -64,14 +63,8 @@ async function load(rate: number, ms: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  // startUp spawns dist/ (the proxy through bin/canary.js, the demo services): build it when missing.
-  if (!existsSync(join(root, 'dist', 'cli', 'main.js')) || process.env.CANARY_TEST_BUILD === '1') {
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
-    } catch {
-      // Type errors elsewhere do not stop tsc from emitting.
-    }
-  }
+  // startUp spawns dist/ (the proxy through bin/canary.js, the demo services).
+  ensureBuilt();
   process.env.CANARY_ADMIN_TOKEN = token;
   up = await startUp({
     dataDir: join(dir, 'data'),

@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningUp, startUp } from '../../src/control-plane/up.js';
-import { type ConsoleBrowser, ensureConsoleBuilt, launchConsoleBrowser, repoRoot } from './console-fixture.js';
+import { ensureBuilt } from '../support/dist.js';
+import { type ConsoleBrowser, ensureConsoleBuilt, launchConsoleBrowser } from './console-fixture.js';
 
 export interface DemoEnv extends ConsoleBrowser {
   up: RunningUp;
@@ -30,30 +30,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** startUp spawns dist/ (the proxy through bin/canary.js, the Bookinfo services): build it when missing. */
-function ensureDistBuilt(): void {
-  const needed = ['cli/main.js', 'demo/bookinfo/productpage.js', 'demo/bookinfo/reviews.js', 'demo/bookinfo/ratings.js'];
-  if (needed.every((f) => existsSync(join(repoRoot, 'dist', f)))) return;
-  try {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-      cwd: repoRoot,
-      stdio: 'pipe',
-      timeout: 120_000,
-    });
-  } catch {
-    // tsc emits even when another part has type errors; the check below says whether what we need is there.
-  }
-  const missing = needed.filter((f) => !existsSync(join(repoRoot, 'dist', f)));
-  if (missing.length) throw new Error(`dist/ is missing ${missing.join(', ')} after tsc: run \`npx tsc -p tsconfig.json\``);
-}
-
 /**
  * `canary up --demo bookinfo` in this process (control plane with the built console on an ephemeral port, the
  * proxy and the Bookinfo services as child processes, data in a temp dir), and a headless Chromium.
  */
 export async function startDemoEnv(): Promise<DemoEnv> {
   ensureConsoleBuilt();
-  ensureDistBuilt();
+  ensureBuilt();
   const root = mkdtempSync(join(tmpdir(), 'canary-console-demo-'));
   const token = 'console-demo-token-0123456789';
   const previousToken = process.env.CANARY_ADMIN_TOKEN;

@@ -1,5 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { type RunningCluster, startClusterControlPlane } from '../../src/control
 import { KubeClient, KubernetesBackend } from '../../src/kubernetes/index.js';
 import { reviewsService, reviewsV1Deployment } from '../../src/kubernetes/testing/bookinfo-objects.js';
 import { FakeApiServer } from '../../src/kubernetes/testing/fake-api-server.js';
+import { ensureBuilt } from '../../test/support/dist.js';
 
 /**
  * The release commands' `--dry-run` as a user runs them (`node bin/canary.js ...`) against a control plane in
@@ -19,30 +20,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'canary.js');
 const token = 'cluster-cli-token-0123456789';
 const V2_IMAGE = 'kubesphere/examples-bookinfo-reviews-v2:1.16.2';
-
-/** Builds dist/ when it is older than the sources the CLI runs. */
-function ensureBuilt(): void {
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { recursive: true, encoding: 'utf8' })
-        .filter((f) => f.endsWith('.ts'))
-        .map((f) => statSync(join(dir, f)).mtimeMs),
-    );
-  const main = join(root, 'dist', 'cli', 'main.js');
-  const built = existsSync(main) ? statSync(main).mtimeMs : 0;
-  if (built < Math.max(newest(join(root, 'src', 'cli')), newest(join(root, 'src', 'control-plane')))) {
-    try {
-      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-        cwd: root,
-        stdio: 'pipe',
-        timeout: 120_000,
-      });
-    } catch {
-      // tsc still emits when another part has type errors; the runs below tell whether ours works.
-    }
-  }
-}
 
 function canary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', CANARY_TOKEN: token };

@@ -1,5 +1,5 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import type { Deployment } from '../../src/kubernetes/index.js';
 import { reviewsService, reviewsV1Deployment } from '../../src/kubernetes/testing/bookinfo-objects.js';
 import { FakeApiServer } from '../../src/kubernetes/testing/fake-api-server.js';
+import { ensureBuilt } from '../../test/support/dist.js';
 
 /**
  * `canary up --kubernetes --kubeconfig FILE --context C --prometheus URL` as a user runs it: a child process
@@ -22,30 +23,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'canary.js');
 const token = 'cluster-up-token-0123456789';
 const V2_IMAGE = 'kubesphere/examples-bookinfo-reviews-v2:1.16.2';
-
-function ensureBuilt(): void {
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { recursive: true, encoding: 'utf8' })
-        .filter((f) => f.endsWith('.ts'))
-        .map((f) => statSync(join(dir, f)).mtimeMs),
-    );
-  const main = join(root, 'dist', 'cli', 'main.js');
-  const built = existsSync(main) ? statSync(main).mtimeMs : 0;
-  const sources = ['cli', 'control-plane', 'kubernetes'].map((d) => newest(join(root, 'src', d)));
-  if (built < Math.max(...sources)) {
-    try {
-      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-        cwd: root,
-        stdio: 'pipe',
-        timeout: 120_000,
-      });
-    } catch {
-      // tsc still emits when another part has type errors; the runs below tell whether ours works.
-    }
-  }
-}
 
 const env = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', CANARY_TOKEN: token });
 

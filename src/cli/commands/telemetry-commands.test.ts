@@ -1,5 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestControlPlane, type TestControlPlane } from '../../control-plane/test-harness.js';
 import { durationSlot } from '../../telemetry/histogram-layout.js';
+import { ensureBuilt } from '../../../test/support/dist.js';
 
 /** `canary top | traces | trace | load` as a user runs them (node bin/canary.js) against a real control plane. */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -61,16 +62,7 @@ const span = (
 });
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'cli', 'commands', 'telemetry-commands.js'))) {
-    try {
-      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-        cwd: root,
-        stdio: 'pipe',
-      });
-    } catch {
-      // Emitted anyway.
-    }
-  }
+  ensureBuilt();
   cp = await startTestControlPlane({ root: dir });
   url = await cp.cp.app.listen({ host: '127.0.0.1', port: 0 });
   const now = Date.now() - 3000;
