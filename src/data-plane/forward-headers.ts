@@ -249,7 +249,8 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-function isHopByHopResponseHeader(name: string): boolean {
+/** Response fields a proxy must not forward (RFC 9110 section 7.6.1), matched without lower-casing. */
+export function isHopByHopResponseHeader(name: string): boolean {
   switch (name.length) {
     case 7:
       return equalsLower(name, 'upgrade');

@@ -6,7 +6,7 @@
  * beyond the name and value strings of the flat list.
  */
 
-import { equalsLower } from './forward-headers.js';
+import { equalsLower, isHopByHopResponseHeader } from './forward-headers.js';
 
 /** Largest head the fast path reads before handing the connection to node:http (which answers 431). */
 export const MAX_HEAD_BYTES = 16 * 1024;
@@ -174,23 +174,6 @@ export interface ResponseHead {
   close: boolean;
 }
 
-function isHopByHopResponse(name: string): boolean {
-  switch (name.length) {
-    case 7:
-      return equalsLower(name, 'upgrade');
-    case 10:
-      return equalsLower(name, 'connection') || equalsLower(name, 'keep-alive');
-    case 16:
-      return equalsLower(name, 'proxy-connection');
-    case 17:
-      return equalsLower(name, 'transfer-encoding');
-    case 18:
-      return equalsLower(name, 'proxy-authenticate');
-    default:
-      return false;
-  }
-}
-
 /**
  * Parses a response head (status line and fields up to `end`, the index of its CRLFCRLF) into `into`. Returns
  * false when it is not a well-formed HTTP/1.x head. `noBody`: the request was HEAD (or the status forbids a body).
@@ -229,7 +212,7 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, noBod
       if (!isDigits(value) || (length !== -1 && Number(value) !== length)) return false;
       length = Number(value);
       continue;
-    } else if (isHopByHopResponse(name)) {
+    } else if (isHopByHopResponseHeader(name)) {
       if (name.length === 17) {
         sawTransferEncoding = true;
         chunked = value.toLowerCase().trimEnd().endsWith('chunked');
