@@ -15,6 +15,7 @@ import type { ExchangeSettings, ProxyErrorCode } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
+import { isConnectFailure, isIdempotent, isTimeout } from './upstream-failure.js';
 
 /** Largest Content-Length body the fast path buffers before forwarding; bigger ones stream through node:http. */
 export const MAX_FAST_BODY_BYTES = 64 * 1024;
@@ -26,25 +27,6 @@ export interface FastPathHost {
   routeFast(conn: FastConnection, head: RequestHead, body: Buffer | null): void;
   /** Gives the connection to node:http (the full implementation) with the bytes not yet consumed. */
   handOff(socket: Socket, pending: Buffer | null): void;
-}
-
-function isIdempotent(method: string): boolean {
-  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'PUT' || method === 'DELETE';
-}
-
-function isTimeout(code: string): boolean {
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
-}
-
-function isConnectFailure(code: string): boolean {
-  return (
-    code === 'ECONNREFUSED' ||
-    code === 'EHOSTUNREACH' ||
-    code === 'ENETUNREACH' ||
-    code === 'ENOTFOUND' ||
-    code === 'EAI_AGAIN' ||
-    code === 'EADDRNOTAVAIL'
-  );
 }
 
 const kConn = Symbol('canary.fast');

@@ -4,6 +4,7 @@ import { downstreamResponseHeaders, rawHeader } from './forward-headers.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
+import { errorCodeOf, isConnectFailure, isIdempotent, isTimeout } from './upstream-failure.js';
 
 /** What an exchange needs from its proxy; read once per request. */
 export interface ExchangeSettings {
@@ -24,39 +25,6 @@ function onResponseClose(this: TaggedResponse): void {
 }
 function onResponseDrain(this: TaggedResponse): void {
   this[kExchange]?.resumeUpstream();
-}
-
-function isIdempotent(method: string): boolean {
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-    case 'OPTIONS':
-    case 'PUT':
-    case 'DELETE':
-      return true;
-    default:
-      return false;
-  }
-}
-
-function errorCodeOf(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
-}
-
-function isTimeout(code: string): boolean {
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
-}
-
-function isConnectFailure(code: string): boolean {
-  return (
-    code === 'ECONNREFUSED' ||
-    code === 'EHOSTUNREACH' ||
-    code === 'ENETUNREACH' ||
-    code === 'ENOTFOUND' ||
-    code === 'EAI_AGAIN' ||
-    code === 'EADDRNOTAVAIL'
-  );
 }
 
 /** Writes a plain-text answer made by the proxy itself (404/502/503/504). */
