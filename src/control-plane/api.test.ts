@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
 
 describe('API v1 endpoints', () => {
   let t: TestControlPlane;
@@ -123,12 +123,7 @@ describe('API v1 endpoints', () => {
 
   it('renders the Istio manifests of the service as routed now', async () => {
     await t.call('POST', '/api/v1/services', reviewsService);
-    await t.call('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      candidate: { name: 'v2' },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    await t.call('POST', '/api/v1/releases', reviewsCanary);
     const res = await t.call('GET', '/api/v1/services/reviews/manifests?format=istio');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/yaml/);
@@ -157,12 +152,7 @@ describe('API v1 endpoints', () => {
 
   it('filters the event log with limit and since (an id or a time), newest last', async () => {
     await t.call('POST', '/api/v1/services', reviewsService);
-    await t.call('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      candidate: { name: 'v2' },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    await t.call('POST', '/api/v1/releases', reviewsCanary);
     await t.call('POST', '/api/v1/releases/reviews-canary/rollback');
     const all = (await t.call('GET', '/api/v1/events')).body.items;
     expect(all.map((e: { action: string }) => e.action)).toEqual([

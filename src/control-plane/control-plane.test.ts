@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RouteTable } from '../core/index.js';
 import { EndpointsRuntime } from '../workloads/endpoints-runtime.js';
 import { createControlPlane } from './create-control-plane.js';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
 
 /** Reads server-sent events from a real socket. */
 function watch(
@@ -78,12 +78,7 @@ describe('control plane', () => {
 
   it('streams a route-table snapshot on connect and a new one after a PATCH, with pings between', async () => {
     await t.call('POST', '/api/v1/services', reviewsService);
-    await t.call('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      candidate: { name: 'v2' },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    await t.call('POST', '/api/v1/releases', reviewsCanary);
     const base = await t.cp.app.listen({ host: '127.0.0.1', port: 0 });
     const w = await watch(`${base}/api/v1/route-table/watch`, t.token);
     try {
@@ -148,12 +143,7 @@ describe('control plane', () => {
       name: 'ratings',
       versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: ['127.0.0.1:19101'] } }],
     });
-    await t.call('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      candidate: { name: 'v2' },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    await t.call('POST', '/api/v1/releases', reviewsCanary);
     await t.call('PATCH', '/api/v1/releases/reviews-canary', {
       traffic: { match: [{ headers: { 'end-user': { exact: 'jason' } } }], weights: { v1: 100 } },
     });

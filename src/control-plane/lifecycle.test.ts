@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
 
 /** The release lifecycle through the API, checking the route table and the events after each step. */
 describe('release lifecycle through the API', () => {
@@ -37,12 +37,7 @@ describe('release lifecycle through the API', () => {
     expect(res.body).toMatchObject({ name: 'reviews', resourceVersion: '1', createdBy: 'admin', routes: [] });
     expect((await rulesNow()).rules).toEqual(only('v1'));
 
-    res = await t.call('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      candidate: { name: 'v2' },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    res = await t.call('POST', '/api/v1/releases', reviewsCanary);
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ name: 'reviews-canary', baseline: 'v1', strategy: 'canary', createdBy: 'admin' });
     // endpoints without health checks are ready at once: the controller moves the release on by itself
@@ -256,12 +251,7 @@ describe('release lifecycle through the API', () => {
 
   it('finishes keeping the candidate: it becomes the stable version', async () => {
     await t.call('POST', '/api/v1/services', reviewsService);
-    await t.call('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      candidate: { name: 'v2' },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    await t.call('POST', '/api/v1/releases', reviewsCanary);
     const res = await t.call('DELETE', '/api/v1/releases/reviews-canary?keep=v2');
     expect(res.body).toEqual({ release: 'reviews-canary', service: 'reviews', kept: 'v2', retired: 'v1' });
     const table = await rulesNow();

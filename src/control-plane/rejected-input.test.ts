@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
 
 /**
  * Every refused call answers the right status and a message that names the field, and leaves the store
@@ -20,12 +20,7 @@ describe('refused calls change nothing', () => {
     t = await startTestControlPlane();
     await t.call('POST', '/api/v1/services', reviewsService);
     await t.call('POST', '/api/v1/services', { ...reviewsService, name: 'ratings', ingress: undefined });
-    const r = await t.call('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      candidate: { name: 'v2' },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    const r = await t.call('POST', '/api/v1/releases', reviewsCanary);
     expect(r.status).toBe(201);
     releaseVersion = (await t.call('GET', '/api/v1/releases/reviews-canary')).body.resourceVersion;
   });

@@ -87,3 +87,11 @@ export const reviewsService = {
     { name: 'v2', workload: { kind: 'endpoints', addresses: ['127.0.0.1:19002'] } },
   ],
 };
+
+/** The seed's release: reviews v2 beside v1 at 50/50 (v2 already registered in reviewsService). */
+export const reviewsCanary = {
+  name: 'reviews-canary',
+  service: 'reviews',
+  candidate: { name: 'v2' },
+  traffic: { weights: { v1: 50, v2: 50 } },
+};
