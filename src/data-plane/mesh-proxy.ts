@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { cookieValue, emptyRouteTable, type OutboundListener, type RouteTable } from '../core/index.js';
+import { cookieValue } from '../core/cookie.js';
+import { emptyRouteTable, type OutboundListener, type RouteTable } from '../core/route-table.js';
 import {
   absoluteTarget,
   emptyTraceHeaderIndexes,

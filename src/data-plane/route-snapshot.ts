@@ -1,5 +1,7 @@
 import type { Pool } from 'undici';
-import { compileMatch, type BlockMatcher, type OutboundListener, type RouteTable, type Rule, type ServiceRoute } from '../core/index.js';
+import type { Rule } from '../core/model.js';
+import type { OutboundListener, RouteTable, ServiceRoute } from '../core/route-table.js';
+import { compileMatch, type BlockMatcher } from '../core/string-match.js';
 import type { RequestParty } from './request-observer.js';
 import type { Http1Pool } from './http1-upstream.js';
 import type { UpstreamPools } from './upstream-pools.js';
