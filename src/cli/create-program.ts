@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { CLI_VERSION } from './cli-version.js';
 import { addClientOptions } from './client-command.js';
 import { registerObserveCommands } from './commands/observe-commands.js';
 import { registerReleaseCommands } from './commands/release-commands.js';
@@ -7,7 +8,7 @@ import { registerRoutesCommands, registerServiceCommands, registerVersionCommand
 import { registerRunCommands } from './commands/run-commands.js';
 import { registerTelemetryCommands } from './commands/telemetry-commands.js';
 
-export const CLI_VERSION = '0.1.0';
+export { CLI_VERSION };
 
 /** The `canary` command with every subcommand registered. */
 export function createProgram(): Command {

@@ -1,119 +1,43 @@
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { parseDocument } from 'yaml';
-import { z } from 'zod';
-import {
-  compileRouteTable,
-  InputError,
-  Name,
-  parseOrThrow,
-  ServiceSpec,
-  type ErrorDetail,
-  type RouteTable,
-  type Service,
-} from '../core/index.js';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type ErrorDetail, InputError } from '../core/errors.js';
+import type { RouteTable } from '../core/route-table.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import type { RouteSource } from './route-source.js';
 
-/**
- * The static route file of `canary proxy --config FILE`: services in the API's shapes (versions must be of kind
- * `endpoints`, each with its `routes`), plus optional outbound listeners for callers that should be known.
- */
-export const StaticRouteFile = z.strictObject({
-  services: z.array(ServiceSpec).min(1, 'must list at least one service'),
-  listeners: z
-    .array(z.strictObject({ port: z.int().min(1).max(65535), service: Name, version: Name, instance: z.string().min(1) }))
-    .default([]),
-});
-export type StaticRouteFile = z.infer<typeof StaticRouteFile>;
+const compilerEntry = fileURLToPath(new URL('./static-route-file-main.js', import.meta.url));
 
-const STATIC_META = { resourceVersion: '0', createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString(), createdBy: 'file' };
-
-/** Checks across fields that the schema cannot see: endpoints only, rules naming known versions. */
-function crossCheck(file: StaticRouteFile): ErrorDetail[] {
-  const problems: ErrorDetail[] = [];
-  const versionsOf = new Map<string, Set<string>>();
-  const names = new Set<string>();
-  file.services.forEach((svc, s) => {
-    if (names.has(svc.name)) problems.push({ path: `services.${s}.name`, message: `service "${svc.name}" is listed twice` });
-    names.add(svc.name);
-    const versions = new Set(svc.versions.map((v) => v.name));
-    versionsOf.set(svc.name, versions);
-    svc.versions.forEach((v, i) => {
-      if (v.workload.kind !== 'endpoints') {
-        problems.push({
-          path: `services.${s}.versions.${i}.workload.kind`,
-          message: `the static file serves running endpoints only: write kind: endpoints with addresses: ["host:port"], got ${v.workload.kind}`,
-        });
-      }
-    });
-    svc.routes.forEach((rule, r) => {
-      rule.route.forEach((d, i) => {
-        if (!versions.has(d.version)) {
-          problems.push({
-            path: `services.${s}.routes.${r}.route.${i}.version`,
-            message: `service ${svc.name} has no version "${d.version}"`,
-          });
-        }
-      });
-      if (rule.mirror && !versions.has(rule.mirror.version)) {
-        problems.push({
-          path: `services.${s}.routes.${r}.mirror.version`,
-          message: `service ${svc.name} has no version "${rule.mirror.version}"`,
-        });
-      }
-    });
-  });
-  const ports = new Set<number>();
-  file.listeners.forEach((l, i) => {
-    if (ports.has(l.port)) problems.push({ path: `listeners.${i}.port`, message: `port ${l.port} is listed twice` });
-    ports.add(l.port);
-    const versions = versionsOf.get(l.service);
-    if (!versions) problems.push({ path: `listeners.${i}.service`, message: `no service "${l.service}" in this file` });
-    else if (!versions.has(l.version))
-      problems.push({ path: `listeners.${i}.version`, message: `service ${l.service} has no version "${l.version}"` });
-  });
-  return problems;
-}
+type CompilerAnswer = { table: RouteTable } | { inputError: { message: string; details: ErrorDetail[] } } | { failure: string };
 
 /**
- * The file's data. A JSON file (generated tables often are) is read with JSON.parse: YAML's document model of a
- * 1 MB file costs tens of MB of heap that V8 then keeps as the process's high-water mark. Anything JSON.parse
- * refuses is read as YAML, whose errors say where the problem is.
+ * Parses, validates and compiles the file's text into a route table. The parser, the validator and the compiler
+ * (zod, yaml, the core's schemas: about 10 MB once loaded, for good) run in a short-lived child process
+ * (static-route-file-main.ts) that hands back the table as JSON, so the proxy process never holds them; a proxy
+ * following a control plane gets the same JSON from the control plane (docs/adr/0006-lean-proxy-process.md). Run
+ * from the TypeScript sources (unit tests), where no compiled entry exists, the same function runs in process.
  */
-function parseText(text: string): unknown {
-  const first = text.trimStart().charCodeAt(0);
-  if (first === 123 /* { */) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      // Not JSON after all: YAML says why.
-    }
+async function compileStaticFile(text: string, revision: number): Promise<RouteTable> {
+  if (!existsSync(compilerEntry)) {
+    const { parseStaticRouteFile } = await import('./static-route-file.js');
+    return parseStaticRouteFile(text, revision);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new InputError(`not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
-  }
-  return doc.toJS();
-}
-
-/** Parses and validates a static route file and compiles it into a route table. Throws InputError naming the field. */
-export function parseStaticRouteFile(text: string, revision = 1): RouteTable {
-  const file = parseOrThrow(StaticRouteFile, parseText(text));
-  const problems = crossCheck(file);
-  if (problems.length > 0) throw InputError.fromDetails(problems);
-  const services: Service[] = file.services.map((svc) => ({ ...svc, ...STATIC_META }));
-  const addresses = new Map<string, string[]>();
-  for (const svc of file.services) {
-    for (const v of svc.versions) if (v.workload.kind === 'endpoints') addresses.set(`${svc.name}/${v.name}`, v.workload.addresses);
-  }
-  return compileRouteTable({
-    revision,
-    services,
-    releases: [],
-    endpoints: (service, version) =>
-      (addresses.get(`${service}/${version}`) ?? []).map((address) => ({ address, instance: address, ready: true })),
-    listeners: file.listeners,
+  const stdout = await new Promise<string>((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      [compilerEntry, String(revision)],
+      { maxBuffer: 512 * 2 ** 20, env: { ...process.env, NODE_OPTIONS: '' } },
+      (err, out, errText) => {
+        if (err) reject(new Error(`the route file's compiler failed: ${errText.trim() || err.message}`));
+        else resolve(out);
+      },
+    );
+    child.stdin?.end(text);
   });
+  const answer = JSON.parse(stdout) as CompilerAnswer;
+  if ('table' in answer) return answer.table;
+  if ('inputError' in answer) throw new InputError(answer.inputError.message, answer.inputError.details);
+  throw new Error(answer.failure);
 }
 
 export interface FileRouteSourceOptions {
@@ -141,7 +65,7 @@ export class FileRouteSource implements RouteSource {
   }
 
   /** Reads and compiles the file; throws InputError with the file name and the offending field. */
-  load(): RouteTable {
+  async load(): Promise<RouteTable> {
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -149,7 +73,7 @@ export class FileRouteSource implements RouteSource {
       throw new InputError(`${this.path}: cannot read the route file: ${(err as Error).message}`);
     }
     try {
-      const table = parseStaticRouteFile(text, this.revision + 1);
+      const table = await compileStaticFile(text, this.revision + 1);
       this.revision++;
       this.lastText = text;
       return table;
@@ -163,7 +87,7 @@ export class FileRouteSource implements RouteSource {
 
   async start(apply: (table: RouteTable) => Promise<void>): Promise<void> {
     this.apply = apply;
-    await apply(this.load());
+    await apply(await this.load());
     if (this.options.watch ?? true) {
       this.watcher = watch(this.path, { persistent: false }, () => {
         if (this.debounce) clearTimeout(this.debounce);
@@ -177,7 +101,7 @@ export class FileRouteSource implements RouteSource {
   async reload(): Promise<boolean> {
     if (!this.apply) return false;
     try {
-      const table = this.load();
+      const table = await this.load();
       await this.apply(table);
       this.logger.info(`${this.path}: applied revision ${table.revision}`);
       return true;

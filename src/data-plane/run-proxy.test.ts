@@ -113,6 +113,19 @@ describe('canary proxy as a process', () => {
     expect(err).toContain(`${config}: services.0.routes.0.route.1.version: service reviews has no version "v3"`);
   });
 
+  it.skipIf(!existsSync(cliEntry))('keeps the proxy process lean: zod, yaml and the client never load in it', async () => {
+    // What a proxy loads is most of its memory (docs/adr/0006-lean-proxy-process.md): the file is compiled in a child.
+    const config = routesFile('lean.yaml', '      - route: [ { version: v2, weight: 100 } ]');
+    const hooks = join(here, 'fixtures', 'module-log.mjs');
+    const p = await spawnProxy(['--import', hooks, join(root, 'bin', 'canary.js'), 'proxy', '--config', config, '--listen', '127.0.0.1:0']);
+    expect((await call(p.port)).body).toBe('v2');
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+    const modules = [...p.output().matchAll(/^MODULE (\S+)$/gm)].map((m) => m[1]!);
+    expect(modules.some((m) => m.includes('/dist/data-plane/mesh-proxy.js'))).toBe(true);
+    expect(modules.filter((m) => /node_modules\/(zod|yaml)\/|\/dist\/(cli\/api-client|cli\/output|core\/model)\.js/.test(m))).toEqual([]);
+  });
+
   it.skipIf(!existsSync(cliEntry))('runs as `node bin/canary.js proxy --config FILE --listen HOST:PORT`', async () => {
     const config = routesFile('cli.yaml', '      - route: [ { version: v2, weight: 100 } ]');
     const p = await spawnProxy([join(root, 'bin', 'canary.js'), 'proxy', '--config', config, '--listen', '127.0.0.1:0']);

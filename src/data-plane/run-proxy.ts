@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
-import { parseOrThrow } from '../core/index.js';
+import { parseProxySettings, type ProxySettingsInput } from './proxy-settings.js';
 import { ControlPlaneRouteSource } from './control-plane-route-source.js';
 import { FileRouteSource } from './file-route-source.js';
 import { MeshProxy } from './mesh-proxy.js';
@@ -9,50 +8,7 @@ import type { RequestObserver } from './request-observer.js';
 import type { RouteSource } from './route-source.js';
 import { ProxyTelemetry } from './telemetry/proxy-telemetry.js';
 
-const ListenAddress = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:8000 (port 0 picks a free port)');
-
-/** The settings of `canary proxy`; CLI flags and environment map onto these. */
-export const ProxySettings = z
-  .strictObject({
-    /** Static route file (YAML): `--config FILE`. */
-    config: z.string().min(1).optional(),
-    /** Control plane base URL: `--control-plane URL`. */
-    controlPlane: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8080' }).optional(),
-    /** Bearer token for the control plane: `--token T`, else env CANARY_TOKEN. */
-    token: z.string().min(1).optional(),
-    /** Ingress address: `--listen HOST:PORT`. */
-    listen: ListenAddress.default('127.0.0.1:8000'),
-    upstreamTimeoutMs: z.int().positive().default(15_000),
-    exposeVersionHeader: z.boolean().default(false),
-    /** Reload the static file when it changes. */
-    watch: z.boolean().default(true),
-    /** Serve Prometheus `/metrics` (and `/healthz`) on this port of the ingress host: `--metrics-port N` (0: any free port). */
-    metricsPort: z.int().min(0).max(65535).optional(),
-    /** Share of new traces sampled, 0..1: `--trace-sampling R`. Unset: the control plane's setting, else 0.01. */
-    traceSampling: z.number().min(0, 'must be from 0 to 1').max(1, 'must be from 0 to 1').optional(),
-    /** Export spans over OTLP/HTTP JSON to this collector: `--otlp-endpoint URL`. */
-    otlpEndpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, e.g. http://127.0.0.1:4318' }).optional(),
-    /**
-     * Telemetry (metrics, traces, batches to the control plane). Default: on when following a control plane or when
-     * --metrics-port / --otlp-endpoint / --trace-sampling is given; off otherwise (a static proxy then records nothing).
-     */
-    telemetry: z.boolean().optional(),
-  })
-  .superRefine((s, ctx) => {
-    if ((s.config === undefined) === (s.controlPlane === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'give either --config FILE (a static route file) or --control-plane URL --token T, not both and not neither',
-      });
-    }
-    if (s.controlPlane !== undefined && s.token === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['token'], message: 'the control plane needs a token: give --token T or set CANARY_TOKEN' });
-    }
-  });
-
-export type ProxyOptions = z.input<typeof ProxySettings> & {
+export type ProxyOptions = ProxySettingsInput & {
   observer?: RequestObserver;
   logger?: ProxyLogger;
   /** Close gracefully on SIGTERM/SIGINT and reload the static file on SIGHUP. Default true. */
@@ -82,7 +38,7 @@ function splitListen(listen: string): { host: string; port: number } {
 /** Runs a standalone data plane: `canary proxy --config FILE --listen HOST:PORT` or `--control-plane URL --token T`. */
 export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
   const { observer, logger = consoleProxyLogger, handleSignals = true, ...rest } = options;
-  const settings = parseOrThrow(ProxySettings, { ...rest, token: rest.token ?? (process.env.CANARY_TOKEN || undefined) });
+  const settings = parseProxySettings({ ...rest, token: rest.token ?? (process.env.CANARY_TOKEN || undefined) });
   const telemetryOn =
     settings.telemetry ??
     (settings.controlPlane !== undefined ||

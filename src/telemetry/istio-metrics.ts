@@ -1,5 +1,6 @@
 import { BYTES_BOUNDS, BYTES_SLOTS, DURATION_BOUNDS_MS, FINE_SLOTS, SUB_BUCKETS } from './histogram-layout.js';
-import { type EdgeSample, FLAG_MIRRORED, FLAG_RETRIED, responseFlagsOf } from './telemetry-batch.js';
+import { FLAG_MIRRORED, FLAG_RETRIED, responseFlagsOf } from './response-flags.js';
+import type { EdgeSample } from './telemetry-batch.js';
 
 /** The namespace label value everywhere: the embedded mesh has none, and Istio dashboards expect one. */
 export const MESH_NAMESPACE = 'default';

@@ -1,26 +1,7 @@
 import { z } from 'zod';
 import { BYTES_SLOTS, FINE_SLOTS } from './histogram-layout.js';
 
-/** Bits of an edge sample's `flags`. */
-export const FLAG_NO_ROUTE = 1;
-export const FLAG_UPSTREAM_FAILURE = 2;
-export const FLAG_RETRIED = 4;
-export const FLAG_MIRRORED = 8;
-
-/**
- * Envoy's response flags for a status and our flag bits, as Istio labels them: NR no route, UH no healthy
- * upstream, UF upstream connect failure, UT upstream timeout, DC downstream (client) went away, `-` none.
- */
-export function responseFlagsOf(code: number, flags: number): string {
-  if ((flags & FLAG_NO_ROUTE) !== 0) return 'NR';
-  if ((flags & FLAG_UPSTREAM_FAILURE) !== 0) {
-    if (code === 503) return 'UH';
-    if (code === 504) return 'UT';
-    if (code === 0) return 'UC';
-    return 'UF';
-  }
-  return code === 0 ? 'DC' : '-';
-}
+export { FLAG_MIRRORED, FLAG_NO_ROUTE, FLAG_RETRIED, FLAG_UPSTREAM_FAILURE, responseFlagsOf } from './response-flags.js';
 
 const Party = z.object({ service: z.string().max(253), version: z.string().max(253), instance: z.string().max(253) });
 export type Party = z.infer<typeof Party>;

@@ -1,5 +1,6 @@
 import { BYTES_SLOTS, bytesSlot, durationSlot, FINE_SLOTS } from '../../telemetry/histogram-layout.js';
-import { type EdgeSample, FLAG_MIRRORED, FLAG_NO_ROUTE, FLAG_RETRIED, FLAG_UPSTREAM_FAILURE } from '../../telemetry/telemetry-batch.js';
+import { FLAG_MIRRORED, FLAG_NO_ROUTE, FLAG_RETRIED, FLAG_UPSTREAM_FAILURE } from '../../telemetry/response-flags.js';
+import type { EdgeSample } from '../../telemetry/telemetry-batch.js';
 import type { RequestParty, RequestRecord } from '../request-observer.js';
 
 interface EdgeCell {
