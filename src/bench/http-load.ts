@@ -84,6 +84,81 @@ export async function fixedRateLoad(o: FixedRateOptions): Promise<FixedRateResul
   };
 }
 
+export interface PairedRateResult {
+  /** One result per origin, in the order given. */
+  results: FixedRateResult[];
+}
+
+/**
+ * Open-loop load at a fixed rate to several origins at once: at every tick one request goes to each origin, so
+ * that whatever delays the generator itself (a GC pause, a late timer, the other process on the core) falls on all
+ * of them alike. Latency counts from the moment each request is handed to its client pool; the difference between
+ * origins is what the paths differ by, which is what "added latency" means.
+ */
+export async function pairedFixedRateLoad(o: Omit<FixedRateOptions, 'origin'> & { origins: string[] }): Promise<PairedRateResult> {
+  const total = Math.max(1, Math.round(o.rate * o.seconds));
+  const interval = 1000 / o.rate;
+  const path = o.path ?? '/';
+  const lanes = o.origins.map((origin) => ({
+    origin,
+    pool: new Pool(origin, { connections: o.connections ?? 8, pipelining: 1 }),
+    latencies: new Float64Array(total),
+    ok: 0,
+    failed: 0,
+  }));
+  let sent = 0;
+  let done = 0;
+  const expected = total * lanes.length;
+  const startedAt = performance.now();
+  await new Promise<void>((resolve) => {
+    const fire = (lane: (typeof lanes)[number]): void => {
+      const t0 = performance.now();
+      lane.pool.request({ origin: lane.origin, path, method: 'GET', ...(o.headers ? { headers: o.headers } : {}) }).then(
+        async (res) => {
+          await res.body.dump();
+          const ms = performance.now() - t0;
+          if (res.statusCode === 200) lane.latencies[lane.ok++] = ms;
+          else lane.failed++;
+          if (++done === expected) resolve();
+        },
+        () => {
+          lane.failed++;
+          if (++done === expected) resolve();
+        },
+      );
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      while (sent < total && startedAt + sent * interval <= now) {
+        // Alternate which origin goes first, so neither always waits behind the other's send.
+        for (let i = 0; i < lanes.length; i++) fire(lanes[(sent + i) % lanes.length]!);
+        sent++;
+      }
+      if (sent < total) setTimeout(tick, Math.max(0, Math.min(1, startedAt + sent * interval - performance.now())));
+    };
+    tick();
+  });
+  const endedAt = performance.now();
+  await Promise.all(lanes.map((l) => l.pool.close()));
+  return {
+    results: lanes.map((lane) => {
+      const sorted = lane.latencies.subarray(0, lane.ok).sort();
+      return {
+        sent: total,
+        ok: lane.ok,
+        failed: lane.failed,
+        latencies: sorted,
+        p50: percentile(sorted, 50),
+        p90: percentile(sorted, 90),
+        p99: percentile(sorted, 99),
+        achievedRate: (lane.ok + lane.failed) / ((endedAt - startedAt) / 1000),
+        startedAt,
+        endedAt,
+      };
+    }),
+  };
+}
+
 export interface Sample {
   /** performance.now() when the request was sent and when its answer ended. */
   sentAt: number;
