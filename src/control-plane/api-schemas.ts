@@ -126,3 +126,42 @@ export const VersionParams = z.object({ name: Name, version: Name });
 export const ReleaseParams = z.object({ name: Name });
 
 export const errorResponses = { '4xx': ErrorBodySchema, '5xx': ErrorBodySchema };
+
+export const ObservedHistoryQuery = z.object({
+  minutes: z.coerce
+    .number({ error: 'must be a whole number of minutes, 1 to 60' })
+    .int('must be a whole number of minutes, 1 to 60')
+    .min(1, 'must be at least 1 (minute)')
+    .max(60, 'must be at most 60 (minutes kept)')
+    .default(15)
+    .meta({ description: 'How far back, in minutes (1..60); default 15.' }),
+});
+
+const Weights = z.record(z.string(), z.number());
+
+export const ObservedHistorySchema = z.object({
+  release: z.string(),
+  service: z.string(),
+  minutes: z.number(),
+  bucketSeconds: z.number().meta({ description: 'Width of a point in seconds (10).' }),
+  versions: z.array(z.string()).meta({ description: 'Baseline, candidate, then any other version that got traffic.' }),
+  weights: Weights.meta({
+    description: 'The weights (0..100) in force now: the governor 100, the baseline 100 while Pending, else the split.',
+  }),
+  points: z.array(
+    z.object({
+      at: z.string().meta({ description: 'End of the interval (ISO time); the last point may be the bucket filling now.' }),
+      requests: z.number(),
+      versions: z.record(
+        z.string(),
+        z.object({
+          requests: z.number(),
+          rps: z.number(),
+          share: z.number().nullable().meta({ description: "Fraction (0..1) of the service's requests; null when it got none." }),
+          successRate: z.number().nullable(),
+        }),
+      ),
+      weights: Weights.nullable().meta({ description: 'The weights in force at `at`; null before the release existed.' }),
+    }),
+  ),
+});

@@ -5,6 +5,7 @@ import { TelemetryBatch, type TelemetryHub, type TopologyInventory, TrafficGener
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses } from './api-schemas.js';
 import { eventStreams } from './event-stream.js';
+import { registerObservedHistoryApi } from './observed-history-api.js';
 import type { ExternalTelemetry } from './cluster-telemetry.js';
 
 export interface TelemetryApiOptions {
@@ -93,7 +94,8 @@ function timeQuery(value: string | undefined, field: string, now = Date.now()): 
 /**
  * Telemetry over HTTP: proxies' batches in (`POST /api/v1/telemetry`), `/metrics` (Prometheus, Istio names),
  * the topology and its live stream (`/api/v1/watch`, server-sent events), traces, and the demo traffic switch.
- * Also fills `status.observed` of release resources from the last minute of traffic.
+ * Also fills `status.observed` of release resources from the last minute of traffic, and answers a release's
+ * observed history (`/api/v1/releases/{name}/observed-history`).
  */
 export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub: TelemetryHub, options: TelemetryApiOptions = {}): void {
   const api = typed(app);
@@ -124,6 +126,8 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
     else await fill(payload);
     return payload;
   });
+
+  registerObservedHistoryApi(app, ctx, hub);
 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(hub.renderMetrics()),

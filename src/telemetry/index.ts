@@ -1,5 +1,6 @@
 export * from './histogram-layout.js';
 export * from './istio-metrics.js';
+export * from './observed-history.js';
 export * from './otlp-exporter.js';
 export * from './sqlite-trace-store.js';
 export * from './telemetry-batch.js';

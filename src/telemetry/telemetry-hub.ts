@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { IstioMetrics } from './istio-metrics.js';
+import { ObservedHistory, type ServiceHistory } from './observed-history.js';
 import { OtlpExporter } from './otlp-exporter.js';
 import { SqliteTraceStore, type TraceQuery } from './sqlite-trace-store.js';
 import type { TelemetryBatch } from './telemetry-batch.js';
@@ -18,6 +19,10 @@ export interface TelemetryHubOptions {
   otlpEndpoint?: string;
   /** Seconds of 1-s topology buckets kept in memory; default 600. */
   windowSeconds?: number;
+  /** Minutes of per-version history kept in memory (`observed-history`); default 60. */
+  historyMinutes?: number;
+  /** Width of a history point, seconds; default 10. */
+  historyBucketSeconds?: number;
   onError?: (message: string) => void;
 }
 
@@ -32,12 +37,14 @@ export interface ProxySeen {
 
 /**
  * The control plane's telemetry: takes the proxies' batches and keeps cumulative Istio metrics (for
- * `/metrics`), 1-s topology buckets (for `/api/v1/topology` and the watch), spans in a SQLite trace store, and
- * forwards spans to an OTLP collector when one is configured.
+ * `/metrics`), 1-s topology buckets (for `/api/v1/topology` and the watch), 10-s per-version history (for a
+ * release's observed history), spans in a SQLite trace store, and forwards spans to an OTLP collector when one
+ * is configured.
  */
 export class TelemetryHub {
   readonly metrics = new IstioMetrics();
   readonly window: TopologyWindow;
+  readonly history: ObservedHistory;
   readonly traces: SqliteTraceStore;
   readonly traceSampling: number;
   private readonly otlp: OtlpExporter | null;
@@ -47,6 +54,10 @@ export class TelemetryHub {
 
   constructor(options: TelemetryHubOptions) {
     this.window = new TopologyWindow({ seconds: options.windowSeconds ?? 600 });
+    this.history = new ObservedHistory({
+      ...(options.historyMinutes !== undefined ? { minutes: options.historyMinutes } : {}),
+      ...(options.historyBucketSeconds !== undefined ? { bucketSeconds: options.historyBucketSeconds } : {}),
+    });
     this.traces = new SqliteTraceStore({
       file: join(options.dataDir, 'traces.db'),
       ...(options.traceMaxAgeMs !== undefined ? { maxAgeMs: options.traceMaxAgeMs } : {}),
@@ -69,6 +80,7 @@ export class TelemetryHub {
   ingest(batch: TelemetryBatch): void {
     if (this.closed) return;
     this.window.add(batch.edges);
+    this.history.add(batch.edges);
     for (const e of batch.edges) this.metrics.add(e);
     this.traces.add(batch.spans);
     if (batch.spans.length > 0) this.otlp?.export(batch.spans);
@@ -87,6 +99,11 @@ export class TelemetryHub {
 
   observedShares(service: string, window = 60): Record<string, number> {
     return this.window.observedShares(service, window).observed;
+  }
+
+  /** Per-version points of `service` over the last `minutes`; `versions` appear in every point. */
+  observedHistory(service: string, minutes: number, versions: readonly string[] = []): ServiceHistory {
+    return this.history.series(service, minutes, versions);
   }
 
   listTraces(q: TraceQuery) {

@@ -124,8 +124,18 @@ describe('console', () => {
     expect(await textOf(detail.configuredShare('v1'))).toBe('50%');
     expect(await textOf(detail.configuredShare('v2'))).toBe('50%');
     await detail.byTest('share-chart').waitFor();
+    // No request has reached reviews yet: the chart says so rather than staying blank.
+    await detail.byTest('share-history-empty').waitFor();
+    expect(await textOf(detail.byTest('share-history-empty'))).toContain('No traffic observed yet');
+    expect((await detail.chartPoints()).history).toBe(0);
     await detail.byTest('event').first().waitFor();
     await inspect('06-release-detail');
+    // The chart's range is page state in the URL, kept when switching tabs.
+    await detail.chartRange('60 min');
+    await until('range=60 in the URL', async () => env.page.url().includes('range=60'));
+    await detail.byTest('tab-istio').click();
+    await until('both parameters in the URL', async () => env.page.url().includes('tab=istio') && env.page.url().includes('range=60'));
+    await detail.byTest('tab-events').click();
 
     await detail.byTest('back-to-jobs').click();
     const releases = new ReleasesPage(env.page);

@@ -148,6 +148,11 @@ describe('console on canary up --demo bookinfo', () => {
       async () => Number(await detail.byTest('share-history').getAttribute('data-samples')) >= 4,
     );
     await inspect('06-release-detail');
+    // Reopened, the chart starts from the observed history instead of empty.
+    await env.page.reload();
+    await detail.title().waitFor();
+    await until('the chart to show the past after a reload', async () => (await detail.chartPoints()).history >= 1);
+    expect(await detail.byTest('share-history-empty').count()).toBe(0);
   });
 
   it('lets v2 take over, and its observed share rises', async () => {

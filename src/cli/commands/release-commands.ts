@@ -64,6 +64,50 @@ export function releaseDetail(r: Release): string {
   return `${text}\n`;
 }
 
+/** `GET /api/v1/releases/{name}/observed-history`, as the CLI reads it. */
+export interface ObservedHistory {
+  release: string;
+  service: string;
+  minutes: number;
+  bucketSeconds: number;
+  versions: string[];
+  weights: Record<string, number>;
+  points: {
+    at: string;
+    requests: number;
+    versions: Record<string, { requests: number; rps: number; share: number | null; successRate: number | null }>;
+    weights: Record<string, number> | null;
+  }[];
+}
+
+const percent = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '-');
+const clock = (iso: string) => {
+  const d = new Date(iso);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+};
+
+/** The observed history as a table: a row per 10-s point, each version's share and success, the weights in force. */
+export function observedHistoryTable(h: ObservedHistory): string {
+  const head = `Release ${h.release} (service ${h.service}): last ${h.minutes} min, one row per ${h.bucketSeconds} s; weights now ${formatWeights(h.weights)}`;
+  if (h.points.length === 0)
+    return `${head}
+No traffic to ${h.service} observed in the last ${h.minutes} min.
+`;
+  const rps = (p: ObservedHistory['points'][number]) => Object.values(p.versions).reduce((n, v) => n + v.rps, 0);
+  const table = formatTable(
+    ['TIME', 'REQ/S', ...h.versions.map((v) => `${v} SHARE`), ...h.versions.map((v) => `${v} SUCCESS`), 'WEIGHTS'],
+    h.points.map((p) => [
+      clock(p.at),
+      rps(p).toFixed(2),
+      ...h.versions.map((v) => percent(p.requests === 0 ? null : p.versions[v]?.share)),
+      ...h.versions.map((v) => percent(p.versions[v]?.successRate)),
+      p.weights ? formatWeights(p.weights) : '-',
+    ]),
+  );
+  return `${head}
+${table}`;
+}
+
 /** What `--dry-run` gets back (`?dryRun=true`): the result as it would be and the plan of cluster objects. */
 export interface DryRunResult {
   dryRun: true;
@@ -90,7 +134,7 @@ export function dryRunText(res: DryRunResult, what: string): string {
 const oneLine = (r: Release, what: string) =>
   `release/${r.name} ${what}: phase ${r.status.phase}, governor ${r.status.governor ?? '-'}, weights ${describeTraffic(r.traffic, r.candidate.name)}`;
 
-/** `canary release list|get|create|set-weights|set-traffic|takeover|rollback|resume|finish`. */
+/** `canary release list|get|observed|create|set-weights|set-traffic|takeover|rollback|resume|finish`. */
 export function registerReleaseCommands(program: Command): void {
   const release = program
     .command('release')
@@ -131,6 +175,29 @@ The seed scenario:
       clientAction(async ({ api, output }, name: string) => {
         const r = await api.get<Release>(path(name));
         printResult(output, r, () => releaseDetail(r));
+      }),
+    );
+
+  addClientOptions(
+    release
+      .command('observed')
+      .argument('<name>', 'release name')
+      .option('--minutes <n>', 'how far back, 1 to 60', '15')
+      .description('the share of traffic each version really got, one row per 10 s, with the weights in force'),
+  )
+    .addHelpText(
+      'after',
+      `
+The control plane keeps the last 60 minutes in memory (fed by the proxies' telemetry).
+
+Examples:
+  canary release observed reviews-canary
+  canary release observed reviews-canary --minutes 60 -o json`,
+    )
+    .action(
+      clientAction(async ({ api, output }, name: string, opts: { minutes: string }) => {
+        const h = await api.get<ObservedHistory>(`${path(name)}/observed-history`, { query: { minutes: opts.minutes } });
+        printResult(output, h, () => observedHistoryTable(h));
       }),
     );
 

@@ -18,6 +18,17 @@ export class ReleaseDetailPage extends ConsolePage {
     return this.page.locator(`[data-test="version-share"][data-version="${version}"] [data-test="configured-share"]`);
   }
 
+  /** Points the share chart draws: all of them, and those loaded from the observed history (the past). */
+  async chartPoints(): Promise<{ all: number; history: number }> {
+    const chart = this.byTest('share-history');
+    return { all: Number(await chart.getAttribute('data-samples')), history: Number(await chart.getAttribute('data-history-points')) };
+  }
+
+  /** Picks the chart's time range by its label (`60 min`). */
+  async chartRange(label: string): Promise<void> {
+    await this.byTest('share-range').getByText(label, { exact: true }).click();
+  }
+
   /** Opens the action's confirmation, returns its text, and confirms. */
   private async confirm(): Promise<string> {
     const modal = this.page.getByRole('dialog');

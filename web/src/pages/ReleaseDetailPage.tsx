@@ -1,5 +1,5 @@
 import { Alert, Anchor, Badge, Button, Card, Code, Group, Loader, Select, SimpleGrid, Slider, Stack, Table, Tabs, Text, Timeline, Title } from '@mantine/core';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { ApiError } from '../api/client.js';
@@ -7,13 +7,14 @@ import { type ReleaseAction, usePatchTraffic, useRelease, useReleaseAction, useR
 import { useIstioManifests, useService } from '../api/services.js';
 import type { MeshEvent, Release } from '../api/types.js';
 import { ConfirmModal } from '../components/ConfirmModal.js';
-import { EChart, type EChartOption } from '../components/EChart.js';
 import { EmptyState } from '../components/EmptyState.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 import { pushToast } from '../components/notifications.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
 import { toYaml } from '../components/to-yaml.js';
 import { YamlView } from '../components/YamlView.js';
+import { historyRangeOf } from '../release/observed-history.js';
+import { ShareChart } from '../release/ShareChart.js';
 import { configuredShare, observedPercent, releaseVersions } from '../release/traffic-share.js';
 import { InstancesTable } from './ServicesPage.js';
 
@@ -52,6 +53,14 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
   const tab = params.get('tab') ?? 'events';
+  const range = historyRangeOf(params.get('range'));
+  // Each control owns its own parameter and keeps the others.
+  const setParam = (key: string, value: string) =>
+    setParams((p) => {
+      const next = new URLSearchParams(p);
+      next.set(key, value);
+      return next;
+    });
   const versions = releaseVersions(release);
   const share = configuredShare(release);
   const action = useReleaseAction(release.name);
@@ -203,7 +212,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
           <Title order={3} size="h4" mb="sm">
             {t('detail.chartTitle')}
           </Title>
-          <ShareChart release={release} fetchedAt={fetchedAt} />
+          <ShareChart release={release} fetchedAt={fetchedAt} minutes={range} onMinutesChange={(m) => setParam('range', String(m))} />
         </Card>
       </SimpleGrid>
 
@@ -227,7 +236,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
       </Card>
 
       <Card withBorder>
-        <Tabs value={tab} onChange={(v) => setParams({ tab: v ?? 'events' })}>
+        <Tabs value={tab} onChange={(v) => setParam('tab', v ?? 'events')}>
           <Tabs.List>
             <Tabs.Tab value="events" data-test="tab-events">
               {t('detail.events')}
@@ -345,68 +354,6 @@ function WeightEditor({ release }: { release: Release }) {
         onClose={() => setConfirming(false)}
         onConfirm={apply}
       />
-    </Stack>
-  );
-}
-
-interface Sample {
-  at: number;
-  observed: Record<string, number | null>;
-  configured: Record<string, number>;
-}
-
-/** Observed vs configured share over time, sampled from the 2 s polling of the release. */
-function ShareChart({ release, fetchedAt }: { release: Release; fetchedAt: number }) {
-  const { t } = useTranslation();
-  const [samples, setSamples] = useState<Sample[]>([]);
-  const versions = releaseVersions(release);
-  // One sample per answer from the API (a poll, or a refetch after an action).
-  useEffect(() => {
-    const configured = configuredShare(release);
-    const observed = Object.fromEntries(versions.map((v) => [v, observedPercent(release, v)]));
-    setSamples((s) => [...s.slice(-149), { at: fetchedAt, observed, configured }]);
-    // biome-ignore lint/correctness/useExhaustiveDependencies: one sample per poll
-  }, [fetchedAt]);
-  const colors = ['#4c6ef5', '#f59f00', '#12b886'];
-  const option = useMemo<EChartOption>(
-    () => ({
-      animation: false,
-      grid: { left: 40, right: 16, top: 32, bottom: 28 },
-      tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => (v === null || v === undefined ? '—' : `${v}%`) },
-      legend: { top: 0, textStyle: { fontSize: 11 } },
-      xAxis: { type: 'time', minInterval: 10_000, axisLabel: { fontSize: 10, formatter: '{HH}:{mm}:{ss}' } },
-      yAxis: { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%', fontSize: 10 } },
-      series: versions.flatMap((v, i) => [
-        {
-          name: t('detail.seriesObserved', { version: v }),
-          type: 'line',
-          showSymbol: false,
-          connectNulls: false,
-          color: colors[i],
-          data: samples.map((s) => [s.at, s.observed[v] ?? null]),
-        },
-        {
-          name: t('detail.seriesConfigured', { version: v }),
-          type: 'line',
-          showSymbol: false,
-          step: 'end',
-          color: colors[i],
-          lineStyle: { type: 'dashed', width: 1 },
-          data: samples.map((s) => [s.at, s.configured[v] ?? 0]),
-        },
-      ]),
-    }),
-    [samples, versions.join(','), t],
-  );
-  const noObserved = Object.keys(release.status.observed ?? {}).length === 0;
-  return (
-    <Stack gap={4} data-test="share-history" data-samples={samples.length}>
-      <EChart option={option} height={240} label={t('detail.chartTitle')} test="share-chart" />
-      {noObserved && (
-        <Text size="xs" c="dimmed">
-          {t('detail.noObserved')}
-        </Text>
-      )}
     </Stack>
   );
 }

@@ -1,0 +1,50 @@
+// The share chart's samples: the release's observed history, then live polls of the release (no React here).
+
+/** `GET /api/v1/releases/{name}/observed-history`: one point per 10 s of what each version really got. */
+export interface ObservedHistory {
+  release: string;
+  service: string;
+  minutes: number;
+  bucketSeconds: number;
+  versions: string[];
+  /** Weights (0..100) in force now. */
+  weights: Record<string, number>;
+  points: ObservedHistoryPoint[];
+}
+
+export interface ObservedHistoryPoint {
+  /** End of the point's interval, ISO time. */
+  at: string;
+  requests: number;
+  versions: Record<string, { requests: number; rps: number; share: number | null; successRate: number | null }>;
+  /** Weights (0..100) in force at `at`; null before the release existed. */
+  weights: Record<string, number> | null;
+}
+
+/** One point of the share chart, in percent: from the history, or from a poll of the release. */
+export interface ShareSample {
+  at: number;
+  observed: Record<string, number | null>;
+  configured: Record<string, number> | null;
+}
+
+/** History points as chart samples (percentages, one decimal). */
+export function historySamples(h: ObservedHistory | undefined, versions: readonly string[]): ShareSample[] {
+  if (!h) return [];
+  return h.points.map((p) => ({
+    at: Date.parse(p.at),
+    observed: Object.fromEntries(
+      versions.map((v) => {
+        const share = p.versions[v]?.share;
+        return [v, typeof share === 'number' ? Math.round(share * 1000) / 10 : null];
+      }),
+    ),
+    configured: p.weights,
+  }));
+}
+
+/** The history up to the first live sample, then the live samples: one time-ordered series. */
+export function mergeSamples(history: readonly ShareSample[], live: readonly ShareSample[]): ShareSample[] {
+  const firstLive = live[0]?.at ?? Number.POSITIVE_INFINITY;
+  return [...history.filter((s) => s.at < firstLive), ...live];
+}
