@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Deployment, type KubeObject, KubeClient, KubernetesBackend, type KubeService, RESOURCES } from '../kubernetes/index.js';
+import { FakeCluster, reviewsCanary as release, V2_IMAGE } from '../../test/support/fake-cluster.js';
+import { type Deployment, type KubeObject, type KubeService, RESOURCES } from '../kubernetes/index.js';
 import { reviewsService, reviewsV1Deployment } from '../kubernetes/testing/bookinfo-objects.js';
-import { FakeApiServer } from '../kubernetes/testing/fake-api-server.js';
+import type { FakeApiServer } from '../kubernetes/testing/fake-api-server.js';
 import type { PlanStep } from './change-planner.js';
-import { type RunningCluster, startClusterControlPlane } from './cluster-mode.js';
+import type { RunningCluster } from './cluster-mode.js';
 
-const V2_IMAGE = 'kubesphere/examples-bookinfo-reviews-v2:1.16.2';
-const token = 'cluster-test-token-0123456789';
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -34,51 +30,30 @@ function ratingsObjects(namespace: string): KubeObject[] {
 }
 
 interface Setup {
+  cluster: FakeCluster;
   api: FakeApiServer;
-  dataDir: string;
+  /** The control plane started last (see `restart`). */
   up: RunningCluster;
   /** Lets the fake controller finish the rollout of reviews-v2 (held back until then). */
   completeV2Rollout(): void;
-  // biome-ignore lint/suspicious/noExplicitAny: tests assert response bodies field by field
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  call: FakeCluster['call'];
 }
 
+/** The fake cluster with reviews and ratings (and `seed`), and the control plane on it. */
 async function start(opts: { adopt?: boolean; seed?: KubeObject[]; prometheus?: string; tracing?: string } = {}): Promise<Setup> {
   let v2RolledOut = false;
-  // Pods of reviews-v2 are held back (no pods, no status) until the test lets the rollout complete.
-  const api = new FakeApiServer({
-    controllerDelayMs: 5,
+  const cluster = await FakeCluster.start({
+    seed: [...ratingsObjects('demo'), ...(opts.seed ?? [])],
+    // Pods of reviews-v2 are held back (no pods, no status) until the test lets the rollout complete.
     podBehaviour: (d) => (d.metadata.name === 'reviews-v2' && !v2RolledOut ? undefined : { ready: true }),
   });
-  await api.start();
-  cleanups.push(() => api.close());
-  for (const o of [reviewsService('demo'), reviewsV1Deployment('demo'), ...ratingsObjects('demo'), ...(opts.seed ?? [])]) api.seed(o);
-  const client = new KubeClient({ server: api.url, namespace: 'demo' });
-  const backend = await KubernetesBackend.connect({
-    client,
-    namespace: 'demo',
-    rolloutDeadlineMs: 60_000,
-    ...(opts.adopt ? { adopt: true } : {}),
-    ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
-    ...(opts.tracing ? { tracing: opts.tracing } : {}),
-  });
-  const dataDir = mkdtempSync(join(tmpdir(), 'canary-cluster-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const up = await startClusterControlPlane({
-    backend,
-    dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    adminToken: token,
-    drainGraceMs: 50,
-    logLevel: 'silent',
-    log: () => {},
-    ...(opts.adopt ? { adopt: true } : {}),
-  });
-  cleanups.push(() => up.stop());
+  cleanups.push(() => cluster.close());
+  const { api } = cluster;
+  const { seed: _, ...flags } = opts;
+  const up = await cluster.startControlPlane({ rolloutDeadlineMs: 60_000, ...flags });
   return {
+    cluster,
     api,
-    dataDir,
     up,
     completeV2Rollout() {
       v2RolledOut = true;
@@ -92,15 +67,7 @@ async function start(opts: { adopt?: boolean; seed?: KubeObject[]; prometheus?: 
         availableReplicas: n,
       });
     },
-    async call(method, path, body) {
-      const res = await fetch(`${up.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    },
+    call: (method, path, body) => cluster.call(method, path, body),
   };
 }
 
@@ -143,33 +110,30 @@ function everything(s: Setup) {
 
 /** Stops the control plane of `s` and starts another on the same data directory and cluster. */
 async function restart(s: Setup): Promise<Setup> {
-  await s.up.stop();
-  const backend = await KubernetesBackend.connect({ client: new KubeClient({ server: s.api.url, namespace: 'demo' }), namespace: 'demo' });
-  const up = await startClusterControlPlane({
-    backend,
-    dataDir: s.dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    adminToken: token,
-    drainGraceMs: 50,
-    logLevel: 'silent',
-    log: () => {},
-  });
-  cleanups.push(() => up.stop());
+  const up = await s.cluster.restartControlPlane();
   await up.settle();
-  return {
-    ...s,
-    up,
-    async call(method, path, body) {
-      const res = await fetch(`${up.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    },
-  };
+  return { ...s, up };
+}
+
+/** Creates the release and lets reviews-v2 roll out: the release runs at 50/50. */
+async function releaseAt5050(s: Setup): Promise<void> {
+  expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
+  s.completeV2Rollout();
+  await eventually(
+    () => vsRoutes(s.api),
+    (r) => r === 'v1:50 v2:50',
+    'the VirtualService at 50/50',
+  );
+}
+
+/** A third version of reviews, a copy of reviews-v1 deployed beside it (as with kubectl). */
+function reviewsV3Deployment(): Deployment {
+  const v3 = reviewsV1Deployment('demo');
+  v3.metadata.name = 'reviews-v3';
+  v3.metadata.labels = { app: 'reviews', version: 'v3' };
+  v3.spec.selector.matchLabels = { app: 'reviews', version: 'v3' };
+  v3.spec.template.metadata = { labels: { app: 'reviews', version: 'v3' } };
+  return v3;
 }
 
 /** The event log as `actor action`. */
@@ -179,13 +143,6 @@ async function eventsOf(s: Setup): Promise<string[]> {
 
 const versionNames = async (s: Setup, service = 'reviews'): Promise<string> =>
   (await s.call('GET', `/api/v1/services/${service}`)).body.versions?.map((v: { name: string }) => v.name).join() ?? 'none';
-
-const release = {
-  name: 'reviews-canary',
-  service: 'reviews',
-  candidate: { name: 'v2', workload: { image: V2_IMAGE } },
-  traffic: { weights: { v1: 50, v2: 50 } },
-};
 
 describe('canary up --kubernetes: the control plane against a cluster', () => {
   it('runs the seed scenario: canary v2 at 50/50, take over, roll back, resume, finish keeping v2; dry runs change nothing', async () => {
@@ -305,13 +262,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
 
   it('finishing keeping v1 deletes the reviews-v2 Deployment it created, after routing away from it', async () => {
     const s = await start();
-    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
-    s.completeV2Rollout();
-    await eventually(
-      () => vsRoutes(s.api),
-      (r) => r === 'v1:50 v2:50',
-      'the VirtualService at 50/50',
-    );
+    await releaseAt5050(s);
     const res = await s.call('DELETE', '/api/v1/releases/reviews-canary?keep=v1');
     expect(res.body).toMatchObject({ kept: 'v1', retired: 'v2' });
     expect(vsRoutes(s.api)).toBe('v1:100');
@@ -353,32 +304,12 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
 
   it('comes back after a restart with its releases, and the first sync writes nothing', async () => {
     const s = await start();
-    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
-    s.completeV2Rollout();
-    await eventually(
-      () => vsRoutes(s.api),
-      (r) => r === 'v1:50 v2:50',
-      'the VirtualService at 50/50',
-    );
+    await releaseAt5050(s);
     await s.up.stop();
 
     const writes = () => s.api.requests.filter((r) => r.method !== 'GET').length;
     const before = writes();
-    const backend = await KubernetesBackend.connect({
-      client: new KubeClient({ server: s.api.url, namespace: 'demo' }),
-      namespace: 'demo',
-    });
-    const again = await startClusterControlPlane({
-      backend,
-      dataDir: s.dataDir,
-      host: '127.0.0.1',
-      port: 0,
-      adminToken: token,
-      logLevel: 'silent',
-      log: () => {},
-    });
-    cleanups.push(() => again.stop());
-    await again.settle();
+    const again = (await restart(s)).up;
     expect(again.controlPlane.store.getRelease('reviews-canary')?.status.phase).toBe('Progressing');
     expect(vsRoutes(s.api)).toBe('v1:50 v2:50');
     expect(writes()).toBe(before);
@@ -409,15 +340,10 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
 
   it('keeps services and versions current: a Deployment that appears is a version, one that goes is removed', async () => {
     const s = await start();
-    const v3 = reviewsV1Deployment('demo');
-    v3.metadata.name = 'reviews-v3';
-    v3.metadata.labels = { app: 'reviews', version: 'v3' };
-    v3.spec.selector.matchLabels = { app: 'reviews', version: 'v3' };
-    v3.spec.template.metadata = { labels: { app: 'reviews', version: 'v3' } };
-    s.api.seed(v3);
+    s.api.seed(reviewsV3Deployment());
     const names = async () => (await s.call('GET', '/api/v1/services/reviews')).body.versions.map((v: { name: string }) => v.name);
     await eventually(names, (n) => n.join() === 'v1,v3', 'v3 to appear');
-    const client = new KubeClient({ server: s.api.url, namespace: 'demo' });
+    const client = s.cluster.client();
     await client.delete({ group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' }, 'reviews-v3', 'demo');
     await eventually(names, (n) => n.join() === 'v1', 'v3 to go');
     const events = (await s.call('GET', '/api/v1/events')).body.items.map(
@@ -483,7 +409,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     const containers = structuredClone(d.spec.template.spec.containers);
     containers[0]!.image = 'docker.io/istio/examples-bookinfo-reviews-v1:1.21.0';
     containers[0]!.env = [...(containers[0]!.env ?? []), { name: 'LOG_LEVEL', value: 'debug' }];
-    const client = new KubeClient({ server: s.api.url, namespace: 'demo' });
+    const client = s.cluster.client();
     // kubectl set image / set env: a plain update of the Deployment.
     await client.mergePatch(
       RESOURCES.Deployment,
@@ -521,7 +447,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
 
   it('a deleted Kubernetes Service removes the service (after its release ends); the API refuses to delete one that runs', async () => {
     const s = await start();
-    const client = new KubeClient({ server: s.api.url, namespace: 'demo' });
+    const client = s.cluster.client();
 
     // The API refuses: the cluster would bring it back. Nothing changes.
     const before = everything(s);
@@ -543,13 +469,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     expect(s.api.object('Deployment', 'demo', 'ratings-v1')).toBeDefined();
 
     // With a release active, the service stays until the release is finished.
-    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
-    s.completeV2Rollout();
-    await eventually(
-      () => vsRoutes(s.api),
-      (r) => r === 'v1:50 v2:50',
-      'the VirtualService at 50/50',
-    );
+    await releaseAt5050(s);
     await client.delete(RESOURCES.Service, 'reviews', 'demo');
     await new Promise((r) => setTimeout(r, 200));
     await s.up.settle();
@@ -576,13 +496,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
 
   it('a retired version whose Deployment is left running is not imported again after a restart, until that Deployment is replaced', async () => {
     let s = await start();
-    expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
-    s.completeV2Rollout();
-    await eventually(
-      () => vsRoutes(s.api),
-      (r) => r === 'v1:50 v2:50',
-      'the VirtualService at 50/50',
-    );
+    await releaseAt5050(s);
     expect((await s.call('DELETE', '/api/v1/releases/reviews-canary?keep=v2')).status).toBe(200);
     await s.up.settle();
     expect(await versionNames(s)).toBe('v2');
@@ -594,7 +508,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     expect(s.up.controlPlane.store.listRetiredVersions()).toMatchObject([{ service: 'reviews', version: 'v1', deployment: 'reviews-v1' }]);
 
     // reviews-v1 deleted and deployed anew (another uid): that is a new version of reviews, imported.
-    const client = new KubeClient({ server: s.api.url, namespace: 'demo' });
+    const client = s.cluster.client();
     await client.delete(RESOURCES.Deployment, 'reviews-v1', 'demo');
     await eventually(
       () => s.up.controlPlane.store.listRetiredVersions().length,
@@ -611,12 +525,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
 
   it('a version retired through the API whose Deployment is not ours stays retired across restarts', async () => {
     let s = await start();
-    const v3 = reviewsV1Deployment('demo');
-    v3.metadata.name = 'reviews-v3';
-    v3.metadata.labels = { app: 'reviews', version: 'v3' };
-    v3.spec.selector.matchLabels = { app: 'reviews', version: 'v3' };
-    v3.spec.template.metadata = { labels: { app: 'reviews', version: 'v3' } };
-    s.api.seed(v3);
+    s.api.seed(reviewsV3Deployment());
     await eventually(
       () => versionNames(s),
       (n) => n === 'v1,v3',
