@@ -4,6 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 export interface EventStream {
   /** Writes one event; a stream that has ended ignores it. */
   send(event: string, id: number | string, data: unknown): void;
+  /** Writes one event whose data is already JSON (one line), e.g. made once for many streams. */
+  sendJson(event: string, id: number | string, json: string): void;
   /** Writes a comment line (`: text`), e.g. a keep-alive ping. */
   comment(text: string): void;
   /** Runs `fn` once when the stream ends (client gone, error, or the app closing). */
@@ -40,6 +42,10 @@ function openEventStream(streams: Set<EventStream>, req: FastifyRequest, reply: 
     send(event, id, data) {
       if (ended || res.writableEnded) return;
       res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    sendJson(event, id, json) {
+      if (ended || res.writableEnded) return;
+      res.write(`id: ${id}\nevent: ${event}\ndata: ${json}\n\n`);
     },
     comment(text) {
       if (!ended && !res.writableEnded) res.write(`: ${text}\n\n`);

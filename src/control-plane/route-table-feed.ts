@@ -1,4 +1,5 @@
-import { compileRouteTable, type RouteTable } from '../core/index.js';
+import { compileRouteTable, type RouteTable, type ServiceRoute } from '../core/index.js';
+import { diffRouteTables } from '../core/route-table-delta.js';
 import type { SqliteStore } from '../store/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
 
@@ -13,10 +14,19 @@ export interface RouteTableFeedOptions {
 /**
  * The compiled route table and its watchers. Any change (a write, an endpoint turning ready) marks it
  * stale; a debounced recompile publishes a new snapshot only when its content differs, with a new revision.
+ * A service whose content is unchanged stays the same object from table to table, and each service's JSON is
+ * kept, so the delta from the previous revision costs a comparison per service, made once whatever the number of
+ * watchers; the JSON of the table and of that delta are made once per revision too.
  */
 export class RouteTableFeed {
   private table: RouteTable | null = null;
-  private contentKey = '';
+  private previous: RouteTable | null = null;
+  private listenersKey = '';
+  /** Each service entry's JSON: its content for comparisons. */
+  private readonly serviceKeys = new WeakMap<ServiceRoute, string>();
+  private tableJson: string | null = null;
+  /** The delta previous -> table as JSON; null: not made yet; false: none can be made (send the table). */
+  private deltaJsonText: string | false | null = null;
   private dirty = true;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
@@ -82,10 +92,24 @@ export class RouteTableFeed {
       listeners: runtime.listeners(),
       now: '',
     });
-    const key = JSON.stringify([compiled.services, compiled.listeners]);
-    if (this.table && key === this.contentKey) return;
-    this.contentKey = key;
-    this.table = { ...compiled, revision: store.nextRouteTableRevision(), generatedAt: new Date().toISOString() };
+    const before = new Map<string, ServiceRoute>();
+    for (const s of this.table?.services ?? []) before.set(s.name, s);
+    let changed = this.table === null || this.table.services.length !== compiled.services.length;
+    const services = compiled.services.map((s) => {
+      const key = JSON.stringify(s);
+      const old = before.get(s.name);
+      if (old !== undefined && this.serviceKeys.get(old) === key) return old;
+      changed = true;
+      this.serviceKeys.set(s, key);
+      return s;
+    });
+    const listenersKey = JSON.stringify(compiled.listeners);
+    if (!changed && listenersKey === this.listenersKey) return;
+    this.listenersKey = listenersKey;
+    this.previous = this.table;
+    this.table = { ...compiled, services, revision: store.nextRouteTableRevision(), generatedAt: new Date().toISOString() };
+    this.tableJson = null;
+    this.deltaJsonText = null;
     for (const w of this.watchers) {
       try {
         w(this.table);
@@ -93,6 +117,28 @@ export class RouteTableFeed {
         this.options.onError?.(err);
       }
     }
+  }
+
+  /** The JSON of `table`, made once per revision for the current table. */
+  snapshotJson(table: RouteTable): string {
+    if (table !== this.table) return JSON.stringify(table);
+    this.tableJson ??= JSON.stringify(table);
+    return this.tableJson;
+  }
+
+  /**
+   * The JSON of the delta (core/route-table-delta.ts) from revision `fromRevision` to `table`, or null when there
+   * is none: `table` is not the current table, `fromRevision` is not the one before it, or no delta can express
+   * the change. Made once per revision, whatever the number of watchers.
+   */
+  deltaJson(fromRevision: number, table: RouteTable): string | null {
+    const previous = this.previous;
+    if (table !== this.table || previous === null || previous.revision !== fromRevision) return null;
+    if (this.deltaJsonText === null) {
+      const delta = diffRouteTables(previous, table, (s) => this.serviceKeys.get(s) ?? JSON.stringify(s));
+      this.deltaJsonText = delta === null ? false : JSON.stringify(delta);
+    }
+    return this.deltaJsonText === false ? null : this.deltaJsonText;
   }
 
   /** Calls `watcher` with every new snapshot; returns the unsubscribe function. */

@@ -2,6 +2,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteTable } from '../core/index.js';
+import { diffRouteTables, type RouteTableDelta } from '../core/route-table-delta.js';
 import { ControlPlaneRouteSource } from './control-plane-route-source.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger, type ProxyLogger } from './proxy-logger.js';
@@ -14,11 +15,13 @@ class FakeControlPlane {
   server: Server | null = null;
   port = 0;
   private clients = new Set<ServerResponse>();
+  /** The URL of every watch request, in order. */
+  readonly requests: string[] = [];
   constructor(public table: RouteTable) {}
 
   async start(port = 0): Promise<void> {
     const server = createServer((req, res) => {
-      if (req.url !== '/api/v1/route-table/watch') {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== '/api/v1/route-table/watch') {
         res.writeHead(404).end();
         return;
       }
@@ -27,6 +30,7 @@ class FakeControlPlane {
         res.end('{"error":{"code":"Unauthorized","message":"missing or wrong bearer token"}}');
         return;
       }
+      this.requests.push(req.url ?? '');
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.write(': hello\n\n');
       this.clients.add(res);
@@ -41,6 +45,17 @@ class FakeControlPlane {
   publish(table: RouteTable): void {
     this.table = table;
     for (const c of this.clients) this.send(c, table);
+  }
+
+  /** Sends `delta` (which leads to `table`) as an `event: delta`. */
+  publishDelta(delta: RouteTableDelta, table: RouteTable): void {
+    this.table = table;
+    for (const c of this.clients) c.write(`id: ${delta.revision}\nevent: delta\ndata: ${JSON.stringify(delta)}\n\n`);
+  }
+
+  /** Writes `text` as it is to every watcher. */
+  raw(text: string): void {
+    for (const c of this.clients) c.write(text);
   }
 
   ping(): void {
@@ -127,6 +142,50 @@ describe('ControlPlaneRouteSource', () => {
       cp.table = tableTo(3, 'v1');
       await cp.start(cpPort);
       await waitFor(() => proxy.revision === 3);
+      expect((await call(port)).body).toBe('v1');
+    } finally {
+      await source.close();
+      await proxy.close();
+      await cp.stop();
+    }
+  });
+
+  it('asks for deltas, applies each to its last table, and reconnects for a snapshot when one does not follow', async () => {
+    const t1 = tableTo(1, 'v1');
+    const cp = new FakeControlPlane(t1);
+    await cp.start();
+    const proxy = new MeshProxy({ logger: silentProxyLogger });
+    const infos: string[] = [];
+    const source = new ControlPlaneRouteSource({
+      url: `http://127.0.0.1:${cp.port}`,
+      token: TOKEN,
+      logger: { ...silentProxyLogger, info: (m) => infos.push(m) },
+      minBackoffMs: 50,
+    });
+    try {
+      const port = (await proxy.listenIngress('127.0.0.1', 0)).port;
+      await source.start((t) => proxy.applyRouteTable(t));
+      expect(cp.requests).toEqual(['/api/v1/route-table/watch?deltas=1']);
+      expect((await call(port)).body).toBe('v1');
+
+      const t2 = tableTo(2, 'v2');
+      cp.publishDelta(diffRouteTables(t1, t2)!, t2);
+      await waitFor(() => proxy.revision === 2);
+      expect((await call(port)).body).toBe('v2');
+      expect(cp.requests).toHaveLength(1);
+
+      // A delta from a revision the proxy never saw: it reconnects and takes the snapshot sent on connect.
+      const t6 = tableTo(6, 'v1');
+      cp.publishDelta(diffRouteTables(tableTo(5, 'v2'), t6)!, t6);
+      await waitFor(() => proxy.revision === 6);
+      expect((await call(port)).body).toBe('v1');
+      expect(cp.requests).toHaveLength(2);
+      expect(infos.join('\n')).toContain('route table delta 5 -> 6 does not follow revision 2; reconnecting for a snapshot');
+
+      // A delta it cannot read is a revision missed: it reconnects too, and keeps routing meanwhile.
+      cp.raw('event: delta\ndata: {"fromRevision": 6, "revision"\n\n');
+      await waitFor(() => cp.requests.length === 3);
+      expect(proxy.revision).toBe(6);
       expect((await call(port)).body).toBe('v1');
     } finally {
       await source.close();

@@ -1,6 +1,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { RouteTable } from '../core/index.js';
+import { applyRouteTableDelta, type RouteTableDelta } from '../core/route-table-delta.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import type { RouteSource } from './route-source.js';
 
@@ -23,13 +24,33 @@ function looksLikeRouteTable(value: unknown): value is RouteTable {
   return typeof t === 'object' && t !== null && typeof t.revision === 'number' && Array.isArray(t.services) && Array.isArray(t.listeners);
 }
 
+function looksLikeDelta(value: unknown): value is RouteTableDelta {
+  const d = value as Partial<RouteTableDelta> | null;
+  const part = (p: unknown) => {
+    const q = p as { upsert?: unknown; remove?: unknown } | null;
+    return typeof q === 'object' && q !== null && Array.isArray(q.upsert) && Array.isArray(q.remove);
+  };
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    typeof d.fromRevision === 'number' &&
+    typeof d.revision === 'number' &&
+    typeof d.generatedAt === 'string' &&
+    part(d.services) &&
+    part(d.listeners)
+  );
+}
+
 /**
- * Follows the control plane's `GET /api/v1/route-table/watch` (server-sent events: `event: snapshot` with the
- * table as data, on connect and on every change; `: ping` every 15 s). Applies each snapshot of a higher
- * revision; keeps serving the last table while the control plane is away; reconnects with exponential back-off
- * and resyncs from the snapshot sent on connect. That first snapshot of a connection is applied whenever its
- * revision differs, so a control plane that restarted with a fresh store (revisions counting from 1 again) is
- * followed too.
+ * Follows the control plane's `GET /api/v1/route-table/watch?deltas=1` (server-sent events: `event: snapshot`
+ * with the table as data on connect, then `event: delta` with what changed for each new revision; `: ping` every
+ * 15 s). A delta applied to the last table received gives the new table, which goes the same way as a snapshot
+ * (the proxy reuses the compiled routers of unchanged services); a delta that does not start from the last table
+ * received makes it reconnect, for a snapshot. Applies each table of a higher revision; keeps serving the last
+ * table while the control plane is away; reconnects with exponential back-off and resyncs from the snapshot sent
+ * on connect. That first snapshot of a connection is applied whenever its revision differs, so a control plane
+ * that restarted with a fresh store (revisions counting from 1 again) is followed too. A control plane that knows
+ * no deltas ignores the parameter and sends snapshots only, which are followed as before.
  */
 export class ControlPlaneRouteSource implements RouteSource {
   readonly description: string;
@@ -37,6 +58,8 @@ export class ControlPlaneRouteSource implements RouteSource {
   private readonly watchUrl: URL;
   private apply: ((table: RouteTable) => Promise<void>) | null = null;
   private revision = 0;
+  /** The last whole table the control plane sent or a delta led to (applied or refused): what deltas build on. */
+  private received: RouteTable | null = null;
   private attempts = 0;
   private closed = false;
   private req: ClientRequest | null = null;
@@ -51,7 +74,7 @@ export class ControlPlaneRouteSource implements RouteSource {
   constructor(private readonly options: ControlPlaneRouteSourceOptions) {
     this.logger = options.logger ?? consoleProxyLogger;
     const base = options.url.endsWith('/') ? options.url : `${options.url}/`;
-    this.watchUrl = new URL('api/v1/route-table/watch', base);
+    this.watchUrl = new URL('api/v1/route-table/watch?deltas=1', base);
     this.description = `control plane ${options.url}`;
   }
 
@@ -120,13 +143,16 @@ export class ControlPlaneRouteSource implements RouteSource {
     this.connected = true;
     let firstOnConnection = true;
     let buffer = '';
+    /** Where to look for the next newline: a megabyte-long data line is scanned once, not once per chunk. */
+    let scanFrom = 0;
     let event = '';
     let data: string[] = [];
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
+      if (req !== this.req) return;
       this.armIdleTimer(req);
       buffer += chunk;
-      for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
+      for (let nl = buffer.indexOf('\n', scanFrom); nl !== -1; nl = buffer.indexOf('\n')) {
         let line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         if (line.endsWith('\r')) line = line.slice(0, -1);
@@ -134,6 +160,10 @@ export class ControlPlaneRouteSource implements RouteSource {
           if (data.length > 0 && (event === 'snapshot' || event === '')) {
             this.onSnapshot(data.join('\n'), firstOnConnection);
             firstOnConnection = false;
+          } else if (data.length > 0 && event === 'delta') {
+            // Deltas build on this stream's snapshot only: a revision number alone may come from another store.
+            if (firstOnConnection) this.logger.error(`ignored a route table delta from ${this.options.url} before any snapshot`);
+            else if (!this.onDelta(req, data.join('\n'))) return;
           }
           event = '';
           data = [];
@@ -148,6 +178,7 @@ export class ControlPlaneRouteSource implements RouteSource {
           else if (field === 'data') data.push(value);
         }
       }
+      scanFrom = buffer.length;
     });
     res.on('end', () => this.lost(req, `the watch stream of ${this.options.url} ended`));
     res.on('error', (err) => this.lost(req, `the watch stream of ${this.options.url} failed: ${err.message}`));
@@ -165,6 +196,7 @@ export class ControlPlaneRouteSource implements RouteSource {
       this.logger.error(`ignored a snapshot from ${this.options.url} without revision, services and listeners`);
       return;
     }
+    if (firstOnConnection || this.received === null || table.revision > this.received.revision) this.received = table;
     const newer = firstOnConnection ? table.revision !== this.revision : table.revision > this.revision;
     if (this.away) {
       this.away = false;
@@ -176,6 +208,44 @@ export class ControlPlaneRouteSource implements RouteSource {
       this.firstSnapshot = null;
       return;
     }
+    this.enqueue(table);
+  }
+
+  /** Applies a delta to the last table received; false when the stream `req` was dropped to resync. */
+  private onDelta(req: ClientRequest, text: string): boolean {
+    let delta: unknown;
+    try {
+      delta = JSON.parse(text);
+    } catch {
+      delta = null;
+    }
+    // A revision it cannot read is a revision missed: the next delta could not follow it.
+    if (!looksLikeDelta(delta)) {
+      this.logger.error(`a route table delta from ${this.options.url} is not JSON with fromRevision, revision and upsert/remove lists`);
+      this.resync(req, 'route table delta unreadable');
+      return false;
+    }
+    const base = this.received;
+    if (base === null || delta.fromRevision !== base.revision) {
+      this.resync(req, `route table delta ${delta.fromRevision} -> ${delta.revision} does not follow revision ${base?.revision ?? 'none'}`);
+      return false;
+    }
+    if (delta.revision <= delta.fromRevision) return true;
+    let table: RouteTable;
+    try {
+      table = applyRouteTableDelta(base, delta);
+    } catch (err) {
+      this.resync(req, `route table delta ${delta.fromRevision} -> ${delta.revision} cannot apply: ${(err as Error).message}`);
+      return false;
+    }
+    this.received = table;
+    this.attempts = 0;
+    this.enqueue(table);
+    return true;
+  }
+
+  /** Queues `table` to be applied after those before it. */
+  private enqueue(table: RouteTable): void {
     const apply = this.apply;
     if (!apply) return;
     this.applying = this.applying.then(async () => {
@@ -201,6 +271,17 @@ export class ControlPlaneRouteSource implements RouteSource {
 
   private idleTimeoutMs(): number {
     return this.options.idleTimeoutMs ?? 45_000;
+  }
+
+  /** Drops the stream `req` and opens a new one at once: the control plane starts every stream with a snapshot. */
+  private resync(req: ClientRequest, why: string): void {
+    if (req !== this.req || this.closed) return;
+    this.logger.info(`${why}; reconnecting for a snapshot`);
+    this.req = null;
+    this.connected = false;
+    req.destroy();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.connect();
   }
 
   /** The stream `req` is over: log once per outage, keep the table, reconnect after a back-off. */
