@@ -45,9 +45,10 @@ function isReady(message: unknown): message is WorkerMessage {
 export async function runProxyWorkers(options: ProxyWorkersOptions): Promise<void> {
   const { workers, ...proxyOptions } = options;
   const count = workerCount(workers);
-  // Only a file-fed proxy: one following a control plane parses a whole table (about 1 MB for 1,000 services) on
-  // every push, and in a young generation held small that parse runs about 3x slower (its objects live on).
-  if (options.config !== undefined) keepYoungGenerationSmall();
+  // Both sources parse a whole table only now and then: a file on load and on edits (compiled in a child process),
+  // a control plane on connect (about 1 MB for 1,000 services, which a small young generation parses about 3x
+  // slower since its objects live on), then small deltas per change.
+  keepYoungGenerationSmall();
   if (cluster.isWorker) {
     await runWorker(proxyOptions);
     return;
@@ -64,7 +65,7 @@ export async function runProxyWorkers(options: ProxyWorkersOptions): Promise<voi
  * the burst by growing its young generation up to 2 x 16 MB and keeps it, which is most of the RSS gap to a bare
  * proxy; held at its first size, the young generation is collected a little more often (cheap: almost nothing in
  * it survives) and the process stays tens of MB smaller (docs/adr/0003-proxy-hot-path.md). Only `canary proxy`
- * processes with a static file do this; a proxy embedded in another process leaves that process's heap alone.
+ * processes do this; a proxy embedded in another process leaves that process's heap alone.
  */
 function keepYoungGenerationSmall(): void {
   try {
