@@ -63,10 +63,29 @@ export function compileMatchBlock(block: MatchBlock): BlockMatcher {
   };
 }
 
-/** Compiles a rule's match list (OR of blocks). No list, or an empty one, matches every request. */
-export function compileMatch(blocks: MatchBlock[] | undefined): BlockMatcher {
+/**
+ * Compiled blocks by their content, shared by every rule of a route table that has the same block (a cookie or
+ * query condition repeated across a thousand services is then one matcher, one regex program, warm in the caches).
+ */
+export type SharedMatchers = Map<string, BlockMatcher>;
+
+function sharedBlock(block: MatchBlock, shared: SharedMatchers): BlockMatcher {
+  const key = JSON.stringify(block);
+  let m = shared.get(key);
+  if (m === undefined) {
+    m = compileMatchBlock(block);
+    shared.set(key, m);
+  }
+  return m;
+}
+
+/**
+ * Compiles a rule's match list (OR of blocks). No list, or an empty one, matches every request. With `shared`,
+ * blocks already compiled for another rule with the same content are reused.
+ */
+export function compileMatch(blocks: MatchBlock[] | undefined, shared?: SharedMatchers): BlockMatcher {
   if (!blocks || blocks.length === 0) return () => true;
-  const compiled = blocks.map(compileMatchBlock);
+  const compiled = shared === undefined ? blocks.map(compileMatchBlock) : blocks.map((b) => sharedBlock(b, shared));
   if (compiled.length === 1) return compiled[0]!;
   return (r) => {
     for (let i = 0; i < compiled.length; i++) if (compiled[i]!(r)) return true;

@@ -1,5 +1,6 @@
 import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FastConnection, type FastPathHost } from './fast-connection.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import type { RequestRecord } from './request-observer.js';
@@ -14,11 +15,22 @@ let upstream: TestUpstream;
 let rawUpstream: NetServer;
 const records: RequestRecord[] = [];
 
+/** A 3 MiB body whose every byte depends on its offset, so a byte lost, repeated or overwritten shows. */
+const BIG = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7 + (i >> 12)) % 251));
+
 /** An upstream that answers whatever bytes the test put in `rawAnswers` for the path (one answer per request). */
 const rawAnswers = new Map<string, string>();
 
 beforeAll(async () => {
   upstream = await startUpstream('v1', (req, res) => {
+    if (req.url === '/big' || req.url === '/big-chunked') {
+      // Written in uneven pieces, so reads on the proxy's side end at arbitrary offsets.
+      if (req.url === '/big') res.writeHead(200, { 'content-length': String(BIG.length) });
+      else res.writeHead(200);
+      for (let at = 0; at < BIG.length; at += 70_001) res.write(BIG.subarray(at, Math.min(BIG.length, at + 70_001)));
+      res.end();
+      return;
+    }
     if (req.url === '/upgrade') {
       res.writeHead(200, { 'x-upgrade': String(req.headers.upgrade ?? 'none') });
       res.end('plain');
@@ -181,10 +193,109 @@ describe('the HTTP/1.1 fast path', () => {
     ]);
   });
 
+  it('puts together requests whose head, body and pipelined successor arrive in separate reads', async () => {
+    const c = await open();
+    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
+    c.socket.write('POST /split HTTP/1.1\r\nhost: app\r\ncontent-le');
+    await pause();
+    c.socket.write('ngth: 10\r\n\r\nhello');
+    await pause();
+    c.socket.write('worldGET /second HTTP/1.1\r\nho');
+    await pause();
+    c.socket.write('st: app\r\n\r\n');
+    const text = await c.waitFor('GET /second ');
+    c.socket.destroy();
+    expect(text).toContain('POST /split helloworld');
+  });
+
+  it('relays large answers byte for byte to a client that reads slowly, then serves the next request', async () => {
+    for (const path of ['/big', '/big-chunked']) {
+      const socket = connect(port, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const chunks: Buffer[] = [];
+      let pauses = 0;
+      socket.on('data', (d: Buffer) => {
+        chunks.push(d);
+        // Stall now and then, so the proxy's client socket fills up and the upstream has to wait.
+        if (pauses < 5 && chunks.length % 3 === 0) {
+          pauses++;
+          socket.pause();
+          setTimeout(() => socket.resume(), 50);
+        }
+      });
+      socket.write(`GET ${path} HTTP/1.1\r\nhost: app\r\n\r\nGET /after HTTP/1.1\r\nhost: app\r\n\r\n`);
+      const text = (): string => Buffer.concat(chunks).toString('latin1');
+      const deadline = Date.now() + 10_000;
+      while (!text().includes('GET /after ') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      socket.destroy();
+      const all = Buffer.concat(chunks);
+      const bodyStart = all.indexOf('\r\n\r\n') + 4;
+      const next = all.indexOf('HTTP/1.1 200', bodyStart);
+      let body = all.subarray(bodyStart, next);
+      if (path === '/big-chunked') {
+        // Undo the chunked coding the upstream used (the proxy relays it as it is).
+        const parts: Buffer[] = [];
+        let at = 0;
+        for (;;) {
+          const lineEnd = body.indexOf('\r\n', at);
+          const size = Number.parseInt(body.subarray(at, lineEnd).toString('latin1'), 16);
+          if (size === 0) break;
+          parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
+          at = lineEnd + 2 + size + 2;
+        }
+        body = Buffer.concat(parts);
+      }
+      expect(pauses).toBeGreaterThan(0);
+      expect(body.length).toBe(BIG.length);
+      expect(body.equals(BIG)).toBe(true);
+      expect(all.subarray(next).toString('latin1')).toContain('GET /after ');
+    }
+  });
+
   it('sends a malformed head to node:http, which refuses it with 400', async () => {
     const c = await open();
     c.socket.write('GET /x HTTP/1.1\r\nhost: app\r\nbad header\r\n\r\n');
     await c.waitFor('400 Bad Request');
     c.socket.destroy();
+  });
+});
+
+describe('idle keep-alive connections', () => {
+  it('are closed after the keep-alive timeout, while connections in use stay open', async () => {
+    // A connection whose requests the host answers itself (404), with a 1.5 s keep-alive timeout.
+    const host: FastPathHost = {
+      settings: { upstreamTimeoutMs: 1000, exposeVersionHeader: false, observer: null },
+      routeFast: (conn) => {
+        conn.answer(404, 'no-route', 'no route');
+        conn.done();
+      },
+      handOff: (socket) => socket.destroy(),
+    };
+    const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, 1500));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const serverPort = (server.address() as { port: number }).port;
+    const dial = async (): Promise<{ socket: Socket; closedAt: Promise<number> }> => {
+      const socket = connect(serverPort, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      socket.on('data', () => undefined);
+      const closedAt = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+      return { socket, closedAt };
+    };
+    try {
+      const started = performance.now();
+      const idle = await dial();
+      const busy = await dial();
+      idle.socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+      const keepBusy = setInterval(() => busy.socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'), 300);
+      const closed = await idle.closedAt;
+      clearInterval(keepBusy);
+      // Idle for 1.5 s, give or take one sweep of 1 s.
+      expect(closed - started).toBeGreaterThanOrEqual(1400);
+      expect(closed - started).toBeLessThan(3600);
+      expect(busy.socket.destroyed).toBe(false);
+      busy.socket.destroy();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -4,6 +4,7 @@ import type { Http1Pool, Http1Upstream, UpstreamSink } from './http1-upstream.js
 import {
   BODY_CHUNKED,
   BODY_UNTIL_CLOSE,
+  emptyRequestHead,
   headEnd,
   MAX_HEAD_BYTES,
   parseRequestHead,
@@ -33,7 +34,54 @@ const kConn = Symbol('canary.fast');
 type TaggedSocket = Socket & { [kConn]?: FastConnection };
 
 function onClientData(this: Socket, chunk: Buffer): void {
-  (this as TaggedSocket)[kConn]!.onData(chunk);
+  (this as TaggedSocket)[kConn]!.onData(chunk, false);
+}
+
+/**
+ * Client connections read into this one buffer, as the upstream ones do (http1-upstream.ts): node:net offers
+ * `onread` only to sockets it connects, so an accepted socket is switched to it through node:net's own slots for
+ * that option (found by their descriptions; when they are not there, the socket keeps its 'data' events). Every
+ * read is handled to the end before the next lands; what a connection keeps longer is copied out.
+ */
+const CLIENT_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+interface UserBufferSlots {
+  buffer: symbol;
+  callback: symbol;
+}
+let userBufferSlots: UserBufferSlots | null | undefined;
+
+function findUserBufferSlots(socket: Socket): UserBufferSlots | null {
+  if (userBufferSlots !== undefined) return userBufferSlots;
+  const symbols = Object.getOwnPropertySymbols(socket);
+  const buffer = symbols.find((s) => s.description === 'kBuffer');
+  const callback = symbols.find((s) => s.description === 'kBufferCb');
+  userBufferSlots = buffer !== undefined && callback !== undefined ? { buffer, callback } : null;
+  return userBufferSlots;
+}
+
+type SlottedSocket = Socket & Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null };
+
+function onClientRead(this: Socket, nread: number, buf: Buffer): boolean {
+  (this as TaggedSocket)[kConn]?.onData(buf.subarray(0, nread), true);
+  return true;
+}
+
+/** After a hand-over: node:http reads 'data' events, so each read is copied out and pushed to the stream. */
+function pushCopy(this: Socket, nread: number, buf: Buffer): boolean {
+  return this.push(Buffer.from(buf.subarray(0, nread)));
+}
+
+/** Switches `socket` to the shared read buffer; false when node:net does not offer the slots. */
+function readIntoSharedBuffer(socket: Socket): boolean {
+  const slots = findUserBufferSlots(socket);
+  const s = socket as SlottedSocket;
+  const handle = s._handle;
+  if (slots === null || !handle || typeof handle.useUserBuffer !== 'function' || s[slots.buffer] !== null) return false;
+  s[slots.buffer] = CLIENT_READ_BUFFER;
+  s[slots.callback] = onClientRead;
+  handle.useUserBuffer(CLIENT_READ_BUFFER);
+  return true;
 }
 function onClientDrain(this: Socket): void {
   (this as TaggedSocket)[kConn]!.upstream?.resume();
@@ -44,9 +92,34 @@ function onClientClose(this: Socket): void {
 function onClientError(): void {
   // 'close' follows; nothing to add.
 }
-function onClientTimeout(this: Socket): void {
-  const conn = (this as TaggedSocket)[kConn]!;
-  if (!conn.busy) this.destroy();
+
+/**
+ * Idle keep-alive connections are closed by one coarse sweep rather than a timer per socket: a socket timer is
+ * re-armed on every read and every write (four times per proxied request, counting the upstream's), the sweep
+ * costs nothing per request. An idle connection goes after its timeout, to within one sweep.
+ */
+const SWEEP_MS = 1000;
+const swept = new Set<FastConnection>();
+let sweeper: NodeJS.Timeout | null = null;
+
+function sweepIdle(): void {
+  for (const conn of swept) conn.sweep();
+}
+
+function track(conn: FastConnection): void {
+  swept.add(conn);
+  if (sweeper === null) {
+    sweeper = setInterval(sweepIdle, SWEEP_MS);
+    sweeper.unref();
+  }
+}
+
+function untrack(conn: FastConnection): void {
+  swept.delete(conn);
+  if (swept.size === 0 && sweeper !== null) {
+    clearInterval(sweeper);
+    sweeper = null;
+  }
 }
 
 /**
@@ -61,10 +134,19 @@ export class FastConnection implements UpstreamSink {
   busy = false;
   upstream: Http1Upstream | null = null;
   private pending: Buffer | null = null;
+  /** `pending` is a view of the shared read buffer (only while a read is being handled). */
+  private borrowed = false;
+  /** The socket reads into the shared buffer rather than emitting 'data'. */
+  private readonly sharedReads: boolean;
   private handedOff = false;
+  /** Sweeps since the last request or byte; the connection closes at `idleLimit`. */
+  private idleSweeps = 0;
+  private readonly idleLimit: number;
   private closed = false;
   private closeAfter = false;
   // The exchange in flight.
+  /** The request head, refilled for each request (one at a time per connection). */
+  private readonly head: RequestHead = emptyRequestHead();
   private method = '';
   private path = '';
   private raw: string[] = [];
@@ -98,22 +180,40 @@ export class FastConnection implements UpstreamSink {
   ) {
     (socket as TaggedSocket)[kConn] = this;
     socket.setNoDelay(true);
-    socket.setTimeout(keepAliveTimeoutMs);
-    socket.on('data', onClientData);
+    this.idleLimit = Math.max(1, Math.ceil(keepAliveTimeoutMs / SWEEP_MS));
+    track(this);
+    this.sharedReads = readIntoSharedBuffer(socket);
+    if (!this.sharedReads) socket.on('data', onClientData);
     socket.on('drain', onClientDrain);
     socket.on('close', onClientClose);
     socket.on('error', onClientError);
-    socket.on('timeout', onClientTimeout);
+  }
+
+  /** Called once per sweep: closes the connection once it has been idle (no request, no bytes) long enough. */
+  sweep(): void {
+    if (this.busy) return; // waiting on the upstream: its own timeout applies
+    if (++this.idleSweeps >= this.idleLimit) this.socket.destroy();
   }
 
   get remoteAddress(): string {
     return this.socket.remoteAddress ?? '';
   }
 
-  onData(chunk: Buffer): void {
-    this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+  /** `borrowed`: the chunk lives in the shared read buffer, valid only during this call. */
+  onData(chunk: Buffer, borrowed: boolean): void {
+    this.idleSweeps = 0;
+    if (this.pending === null) {
+      this.pending = chunk;
+      this.borrowed = borrowed;
+    } else {
+      this.pending = Buffer.concat([this.pending, chunk]);
+      this.borrowed = false;
+    }
     if (!this.busy) this.next();
     else if (this.pending.length > MAX_HEAD_BYTES + MAX_FAST_BODY_BYTES) this.socket.pause(); // a pipelining flood
+    // Bytes kept for later (a partial request, pipelined ones) must not stay in the shared read buffer.
+    if (this.borrowed && this.pending !== null) this.pending = Buffer.from(this.pending);
+    this.borrowed = false;
   }
 
   /** Starts the next buffered request, if a whole one is there. */
@@ -126,14 +226,16 @@ export class FastConnection implements UpstreamSink {
       if (buf.length > MAX_HEAD_BYTES) this.handOff();
       return;
     }
-    const head = parseRequestHead(buf, 0, end);
-    if (head === null || head.bodyBytes > MAX_FAST_BODY_BYTES) {
+    const head = this.head;
+    if (!parseRequestHead(buf, 0, end, head) || head.bodyBytes > MAX_FAST_BODY_BYTES) {
       this.handOff();
       return;
     }
     const total = head.headBytes + head.bodyBytes;
     if (buf.length < total) return; // the rest of the body is on its way
-    const body = head.bodyBytes > 0 ? buf.subarray(head.headBytes, total) : null;
+    // The body is kept until the answer (a retry sends it again): a copy when it sits in the shared read buffer.
+    const body =
+      head.bodyBytes === 0 ? null : this.borrowed ? Buffer.from(buf.subarray(head.headBytes, total)) : buf.subarray(head.headBytes, total);
     this.pending = buf.length === total ? null : buf.subarray(total);
     this.busy = true;
     this.closeAfter = head.close;
@@ -146,15 +248,19 @@ export class FastConnection implements UpstreamSink {
   private handOff(): void {
     this.handedOff = true;
     const socket = this.socket;
+    if (this.sharedReads) {
+      const slots = userBufferSlots!;
+      (socket as SlottedSocket)[slots.callback] = pushCopy;
+    }
     socket.off('data', onClientData);
     socket.off('drain', onClientDrain);
     socket.off('close', onClientClose);
     socket.off('error', onClientError);
-    socket.off('timeout', onClientTimeout);
-    socket.setTimeout(0);
+    untrack(this);
     (socket as TaggedSocket)[kConn] = undefined;
-    const pending = this.pending;
+    const pending = this.pending !== null && this.borrowed ? Buffer.from(this.pending) : this.pending;
     this.pending = null;
+    this.borrowed = false;
     this.host.handOff(socket, pending);
   }
 
@@ -211,9 +317,7 @@ export class FastConnection implements UpstreamSink {
 
   onUpstreamHead(head: ResponseHead): void {
     this.status = head.status;
-    const h = head.headers;
-    let text = `HTTP/1.1 ${head.status} ${reasonPhrase(head.status, head.reason)}\r\n`;
-    for (let i = 0; i < h.length; i += 2) text += `${h[i]}: ${h[i + 1]}\r\n`;
+    let text = head.statusLine + head.fields;
     if (head.framing === BODY_CHUNKED) text += 'transfer-encoding: chunked\r\n';
     else if (head.framing === BODY_UNTIL_CLOSE) this.closeAfter = true; // the end of the body is the end of the connection
     if (this.host.settings.exposeVersionHeader) text += `x-canary-version: ${this.version!.name}\r\n`;
@@ -235,7 +339,10 @@ export class FastConnection implements UpstreamSink {
       buf.copy(out, headBytes, start, end);
       return this.socket.write(out);
     }
-    return this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    // A copy: `buf` is the upstream's reused read buffer, and a write that does not complete at once keeps its bytes.
+    const out = Buffer.allocUnsafe(n);
+    buf.copy(out, 0, start, end);
+    return this.socket.write(out);
   }
 
   onUpstreamEnd(): void {
@@ -311,6 +418,7 @@ export class FastConnection implements UpstreamSink {
 
   onClose(): void {
     this.closed = true;
+    untrack(this);
     if (!this.busy) return;
     // The client went away mid-exchange: stop the upstream request too.
     const up = this.upstream;
@@ -360,10 +468,10 @@ export class FastConnection implements UpstreamSink {
 
   private settle(): void {
     this.busy = false;
+    this.idleSweeps = 0;
     this.version = null;
     this.body = null;
     this.pool = null;
-    this.raw = [];
     if (this.closed) return;
     if (this.closeAfter) {
       this.socket.end();

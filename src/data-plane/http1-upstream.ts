@@ -17,7 +17,10 @@ export interface UpstreamSink {
   upstream: Http1Upstream | null;
   /** The final response head (interim 1xx heads are skipped). */
   onUpstreamHead(head: ResponseHead): void;
-  /** Body bytes `buf[start..end)` as framed on the wire (chunked coding kept); false asks for a pause. */
+  /**
+   * Body bytes `buf[start..end)` as framed on the wire (chunked coding kept); false asks for a pause. `buf` is valid
+   * only during the call (the connection's read buffer is reused): bytes kept longer must be copied.
+   */
   onUpstreamBody(buf: Buffer, start: number, end: number): boolean;
   onUpstreamEnd(): void;
   /** `started`: the head had been delivered (the answer can only be cut now). */
@@ -34,8 +37,18 @@ export interface Http1PoolOptions {
 const HEAD = 0;
 const BODY = 1;
 
-function onSocketData(this: Socket, chunk: Buffer): void {
-  (this as TaggedSocket)[kUpstream]!.onData(chunk);
+/**
+ * Every upstream connection reads into this one buffer (node:net's `onread`): no buffer is allocated per read and
+ * the bytes skip the socket's Readable stream. Each read is handled to the end before the next one lands, so what
+ * must outlive the call (a partial head, body bytes a write may still hold) is copied out.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+function onSocketRead(this: Socket, nread: number, buf: Buffer): boolean {
+  const up = (this as TaggedSocket)[kUpstream];
+  if (up === undefined) return true;
+  up.onData(buf.subarray(0, nread));
+  return !up.isPaused;
 }
 function onSocketError(this: Socket, err: Error): void {
   (this as TaggedSocket)[kUpstream]!.onFailure((err as NodeJS.ErrnoException).code ?? 'UND_ERR_SOCKET');
@@ -61,7 +74,7 @@ export class Http1Upstream {
   sink: UpstreamSink | null = null;
   private state = HEAD;
   private partial: Buffer | null = null;
-  private readonly head: ResponseHead = { status: 0, reason: '', headers: [], framing: BODY_NONE, contentLength: 0, close: false };
+  private readonly head: ResponseHead = { status: 0, statusLine: '', fields: '', framing: BODY_NONE, contentLength: 0, close: false };
   private remaining = 0;
   private scanner: ChunkedScanner | null = null;
   private noBody = false;
@@ -76,7 +89,6 @@ export class Http1Upstream {
   ) {
     (socket as TaggedSocket)[kUpstream] = this;
     socket.setNoDelay(true);
-    socket.on('data', onSocketData);
     socket.on('error', onSocketError);
     socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
@@ -102,6 +114,10 @@ export class Http1Upstream {
     }
   }
 
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   pause(): void {
     if (this.paused) return;
     this.paused = true;
@@ -125,6 +141,7 @@ export class Http1Upstream {
     this.socket.setTimeout(this.pool.options.timeoutMs);
   }
 
+  /** `chunk` lives in the shared read buffer: valid only during this call. */
   onData(chunk: Buffer): void {
     if (this.sink === null) {
       // Bytes on an idle connection: the upstream is confused; do not reuse it.
@@ -145,7 +162,7 @@ export class Http1Upstream {
             this.fail('UND_ERR_HEADERS_OVERFLOW');
             return;
           }
-          this.partial = at === 0 ? buf : buf.subarray(at);
+          this.partial = Buffer.from(buf.subarray(at)); // a copy: the read buffer is reused
           return;
         }
         if (!parseResponseHead(buf, at, end, this.noBody, this.head)) {
@@ -359,6 +376,6 @@ export class Http1Pool {
 
   private connectOne(): Http1Upstream {
     this.open++;
-    return new Http1Upstream(this, connect({ host: this.host, port: this.port }));
+    return new Http1Upstream(this, connect({ host: this.host, port: this.port, onread: { buffer: READ_BUFFER, callback: onSocketRead } }));
   }
 }

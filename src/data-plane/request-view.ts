@@ -32,11 +32,14 @@ export class ReusableRequestView implements RequestView {
   private url = '';
   private queryStart = -1;
   private raw: readonly string[] = [];
+  /** The request's Cookie fields joined (undefined: none), once a rule has asked; null: not looked up yet. */
+  private cookies: string | undefined | null = null;
 
   reset(method: string, url: string, raw: readonly string[]): void {
     this.method = method;
     this.url = url;
     this.raw = raw;
+    this.cookies = null;
     const q = url.indexOf('?');
     this.queryStart = q;
     this.path = q === -1 ? url : url.slice(0, q);
@@ -46,12 +49,21 @@ export class ReusableRequestView implements RequestView {
   clear(): void {
     this.raw = [];
     this.url = '';
+    this.cookies = null;
   }
 
   header(name: string): string | undefined {
-    const value = rawHeader(this.raw, name);
-    // Several Cookie fields (as HTTP/2 hops produce) form one list, like Node's req.headers.cookie.
-    if (value !== undefined && name === 'cookie') return joinedCookies(this.raw, value);
+    if (name === 'cookie') return this.cookieHeader();
+    return rawHeader(this.raw, name);
+  }
+
+  /** Several Cookie fields (as HTTP/2 hops produce) form one list, like Node's req.headers.cookie; found once per request. */
+  private cookieHeader(): string | undefined {
+    const known = this.cookies;
+    if (known !== null) return known;
+    const first = rawHeader(this.raw, 'cookie');
+    const value = first === undefined ? undefined : joinedCookies(this.raw, first);
+    this.cookies = value;
     return value;
   }
 

@@ -1,7 +1,7 @@
 import type { Pool } from 'undici';
 import type { Rule } from '../core/model.js';
 import type { OutboundListener, RouteTable, ServiceRoute } from '../core/route-table.js';
-import { compileMatch, type BlockMatcher } from '../core/string-match.js';
+import { compileMatch, type BlockMatcher, type SharedMatchers } from '../core/string-match.js';
 import type { RequestParty } from './request-observer.js';
 import type { Http1Pool } from './http1-upstream.js';
 import type { UpstreamPools } from './upstream-pools.js';
@@ -68,8 +68,11 @@ export interface CompiledRule {
  */
 export class ServiceRouter {
   private compiled: CompiledRule[] | null = null;
+  /** The route-table entry this router was last confirmed for (by identity, then by content). */
+  entry: ServiceRoute | null = null;
   private source: Rule[] | null;
   private versions: Map<string, CompiledVersion> | null;
+  private shared: SharedMatchers | null;
 
   constructor(
     readonly name: string,
@@ -79,9 +82,12 @@ export class ServiceRouter {
     readonly addresses: string[],
     versions: Map<string, CompiledVersion>,
     rules: Rule[],
+    /** Matchers of the snapshot's services, shared between identical match blocks. */
+    shared: SharedMatchers,
   ) {
     this.versions = versions;
     this.source = rules;
+    this.shared = shared;
   }
 
   /** The compiled rules, first match wins. */
@@ -98,10 +104,12 @@ export class ServiceRouter {
       versions.set(name, v);
       return v;
     };
-    const compiled = this.source!.map((rule) => compileRule(rule, versions, missing));
+    const shared = this.shared!;
+    const compiled = this.source!.map((rule) => compileRule(rule, versions, missing, shared));
     this.compiled = compiled;
     this.source = null;
     this.versions = null;
+    this.shared = null;
     return compiled;
   }
 }
@@ -122,7 +130,12 @@ export interface RouteSnapshot {
   addresses: Set<string>;
 }
 
-function compileRule(rule: Rule, versions: Map<string, CompiledVersion>, missing: (name: string) => CompiledVersion): CompiledRule {
+function compileRule(
+  rule: Rule,
+  versions: Map<string, CompiledVersion>,
+  missing: (name: string) => CompiledVersion,
+  shared: SharedMatchers,
+): CompiledRule {
   const lookup = (name: string) => versions.get(name) ?? missing(name);
   const sticky = rule.sticky;
   let stickyKind = STICKY_NONE;
@@ -137,7 +150,7 @@ function compileRule(rule: Rule, versions: Map<string, CompiledVersion>, missing
     stickyKind = STICKY_SOURCE_IP;
   }
   return {
-    match: rule.match && rule.match.length > 0 ? compileMatch(rule.match) : null,
+    match: rule.match && rule.match.length > 0 ? compileMatch(rule.match, shared) : null,
     picker: new WeightedPicker(rule.route.map((d) => ({ choice: lookup(d.version), weight: d.weight }))),
     stickyKind,
     stickyName,
@@ -147,7 +160,13 @@ function compileRule(rule: Rule, versions: Map<string, CompiledVersion>, missing
   };
 }
 
-function compileService(svc: ServiceRoute, contentKey: string, revision: number, pools: UpstreamPools): ServiceRouter {
+function compileService(
+  svc: ServiceRoute,
+  contentKey: string,
+  revision: number,
+  pools: UpstreamPools,
+  shared: SharedMatchers,
+): ServiceRouter {
   const versions = new Map<string, CompiledVersion>();
   const addresses: string[] = [];
   for (const v of svc.versions) {
@@ -169,7 +188,7 @@ function compileService(svc: ServiceRoute, contentKey: string, revision: number,
       throw new Error(`route table revision ${revision}: service ${svc.name} rule ${i}: ${why}`);
     }
   });
-  return new ServiceRouter(svc.name, contentKey, addresses, versions, svc.rules);
+  return new ServiceRouter(svc.name, contentKey, addresses, versions, svc.rules, shared);
 }
 
 /**
@@ -183,10 +202,17 @@ export function compileSnapshot(table: RouteTable, pools: UpstreamPools, previou
   const ingressPrefixes: IngressPrefix[] = [];
   const addresses = new Set<string>();
   const before = previous?.services;
+  const shared: SharedMatchers = new Map();
   for (const svc of table.services) {
-    const contentKey = JSON.stringify(svc);
     const old = before?.get(svc.name);
-    const router = old !== undefined && old.contentKey === contentKey ? old : compileService(svc, contentKey, table.revision, pools);
+    let router: ServiceRouter;
+    // A delta from the control plane leaves unchanged services as the very same objects: then no JSON is needed.
+    if (old !== undefined && old.entry === svc) router = old;
+    else {
+      const contentKey = JSON.stringify(svc);
+      router = old !== undefined && old.contentKey === contentKey ? old : compileService(svc, contentKey, table.revision, pools, shared);
+      router.entry = svc;
+    }
     for (const a of router.addresses) addresses.add(a);
     services.set(svc.name, router);
     for (const prefix of svc.ingressPaths) ingressPrefixes.push({ prefix, router });
