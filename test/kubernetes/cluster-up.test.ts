@@ -88,10 +88,11 @@ describe('canary up --kubernetes', () => {
     );
     child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
+    // The address and the cluster's summary are two log lines (two writes): wait for the second.
     const url = await eventually(
-      () => /control plane and console: (\S+)/.exec(output)?.[1],
+      () => (output.includes('cluster: namespace') ? /control plane and console: (\S+)/.exec(output)?.[1] : undefined),
       (u) => u !== undefined,
-      'the control plane to listen',
+      'the control plane to listen and name its cluster',
     );
     expect(output).toContain('cluster: namespace demo on');
     expect(output).toContain('1 services (reviews)');
