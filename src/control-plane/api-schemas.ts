@@ -102,12 +102,17 @@ export const RouteTableSchema = z.object({
       ingressPaths: z.array(z.string()),
       release: z.string().nullable(),
       versions: z.array(
-        z.object({ name: z.string(), endpoints: z.array(z.object({ address: z.string(), instance: z.string(), ready: z.boolean() })) }),
+        z.object({
+          name: z.string(),
+          endpoints: z.array(z.object({ address: z.string(), instance: z.string(), ready: z.boolean(), pid: z.number().optional() })),
+        }),
       ),
       rules: z.array(Rule),
     }),
   ),
-  listeners: z.array(z.object({ port: z.number(), service: z.string(), version: z.string(), instance: z.string() })),
+  listeners: z.array(
+    z.object({ port: z.number(), service: z.string(), version: z.string(), instance: z.string(), pid: z.number().optional() }),
+  ),
 });
 
 export const FinishResultSchema = z.object({

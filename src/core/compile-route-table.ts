@@ -7,8 +7,9 @@ export interface RouteTableInput {
   services: Service[];
   /** Active releases (at most one per service). */
   releases: Release[];
-  /** Endpoints of a service version as the workload runtimes see them now. */
+  /** Endpoints of a service version as the workload runtimes see them now (with `pid` where one runs the process). */
   endpoints(service: string, version: string): Endpoint[];
+  /** Passed through as they are (sorted by port), `pid` included. */
   listeners: OutboundListener[];
   now?: string;
 }

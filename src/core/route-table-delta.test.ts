@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { compileRouteTable } from './compile-route-table.js';
+import type { Service } from './model.js';
 import type { OutboundListener, RouteTable, ServiceRoute } from './route-table.js';
 import { applyRouteTableDelta, diffRouteTables, isEmptyRouteTableDelta } from './route-table-delta.js';
 
@@ -145,5 +147,49 @@ describe('route table deltas', () => {
     // in key order: fine
     const sorted = { ...base, revision: 2, services: [x, y, z] };
     expect(applyRouteTableDelta(base, diffRouteTables(base, sorted)!)).toEqual(sorted);
+  });
+
+  it('a restarted instance (same ports, new pid) is a delta carrying its new pid, and only its own entries', () => {
+    const svc = (name: string): Service => ({
+      name,
+      port: 9080,
+      versions: [{ name: 'v1', labels: {}, workload: { kind: 'process', command: 'node', args: [], env: {}, replicas: 1 } }],
+      routes: [{ route: [{ version: 'v1', weight: 100 }] }],
+      resourceVersion: '1',
+      createdAt: 'x',
+      updatedAt: 'x',
+      createdBy: 'test',
+    });
+    const compile = (revision: number, reviewsPid: number) =>
+      compileRouteTable({
+        revision,
+        services: [svc('details'), svc('reviews')],
+        releases: [],
+        endpoints: (service) => [
+          {
+            address: `127.0.0.1:${service === 'reviews' ? 9001 : 9002}`,
+            instance: `${service}-v1-1`,
+            ready: true,
+            pid: service === 'reviews' ? reviewsPid : 300,
+          },
+        ],
+        listeners: [
+          { port: 15002, service: 'reviews', version: 'v1', instance: 'reviews-v1-1', pid: reviewsPid },
+          { port: 15001, service: 'details', version: 'v1', instance: 'details-v1-1', pid: 300 },
+        ],
+        now: 'x',
+      });
+    const a = compile(1, 100);
+    const b = compile(2, 101);
+    expect(b.services[1]!.versions[0]!.endpoints[0]).toEqual({
+      address: '127.0.0.1:9001',
+      instance: 'reviews-v1-1',
+      ready: true,
+      pid: 101,
+    });
+    const delta = diffRouteTables(a, b)!;
+    expect(delta.services.upsert.map((s) => s.name)).toEqual(['reviews']);
+    expect(delta.listeners.upsert).toEqual([{ port: 15002, service: 'reviews', version: 'v1', instance: 'reviews-v1-1', pid: 101 }]);
+    expect(applyRouteTableDelta(a, delta)).toEqual(b);
   });
 });

@@ -36,6 +36,11 @@ export interface Endpoint {
   /** Instance name, e.g. reviews-v2-1, or the address for endpoints workloads. */
   instance: string;
   ready: boolean;
+  /**
+   * The serving process's id, when the mesh runs it (process workloads; a restart gives a new pid, so a new
+   * table). Absent for `endpoints` workloads and in cluster mode. Server spans report it.
+   */
+  pid?: number;
 }
 
 export interface OutboundListener {
@@ -44,6 +49,8 @@ export interface OutboundListener {
   service: string;
   version: string;
   instance: string;
+  /** The calling instance's process id, when the mesh runs it (as Endpoint.pid). Client spans report it. */
+  pid?: number;
 }
 
 export function emptyRouteTable(): RouteTable {

@@ -336,3 +336,20 @@ export function absoluteTarget(url: string): { authority: string; path: string }
   const rest = url.slice(end);
   return { authority: url.slice(start, end), path: rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : `/${rest}` };
 }
+
+/**
+ * The header list for an `Upgrade` request (WebSocket and the like): the same rewriting as
+ * `upstreamRequestHeaders`, then `Connection: Upgrade` and the client's `Upgrade` value, which are hop-by-hop for
+ * every other request but are what asks the next hop to switch protocols. Other fields the client's Connection
+ * header named are still removed. Appended last, so the indexes in `facts` stay valid.
+ */
+export function upgradeRequestHeaders(
+  raw: readonly string[],
+  clientAddress: string,
+  newRequestId: () => string,
+  facts: RequestHeaderFacts,
+): string[] {
+  const out = upstreamRequestHeaders(raw, clientAddress, newRequestId, facts);
+  out.push('connection', 'Upgrade', 'upgrade', rawHeader(raw, 'upgrade') ?? '');
+  return out;
+}

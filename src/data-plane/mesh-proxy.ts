@@ -10,6 +10,7 @@ import {
   hostFirstLabel,
   rawHeader,
   shadowHost,
+  upgradeRequestHeaders,
   upstreamRequestHeaders,
   type RequestHeaderFacts,
 } from './forward-headers.js';
@@ -21,6 +22,8 @@ import type { RequestObserver, RequestParty } from './request-observer.js';
 import { ReusableRequestView } from './request-view.js';
 import {
   compileSnapshot,
+  isListenerParty,
+  listenerParty,
   STICKY_COOKIE,
   STICKY_HEADER,
   STICKY_NONE,
@@ -31,6 +34,7 @@ import {
   type ServiceRouter,
 } from './route-snapshot.js';
 import { emptyHopTrace, type HopTrace, type ProxyTracer } from './telemetry/proxy-tracer.js';
+import { sendSocketError, type TunnelSettings, UpgradeTunnel } from './upgrade-tunnel.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 export interface MeshProxyOptions {
@@ -69,8 +73,10 @@ interface OpenListener {
   server: NetServer;
   /** node:http for requests the fast path hands over (or all of them without the fast path). */
   http: Server;
-  /** Connections on the fast path, for a graceful close. */
+  /** Connections on the fast path, for a graceful close (a connection handed over to node:http leaves it). */
   fast: Set<FastConnection>;
+  /** Upgraded connections (WebSocket tunnels): cut at the drain deadline of a graceful close. */
+  tunnels: Set<UpgradeTunnel>;
   state: ListenerState;
 }
 
@@ -103,18 +109,20 @@ const MIRROR_HANDLER: Dispatcher.DispatchHandlers = {
 };
 
 const kHttpServer = Symbol('canary.http');
-type HandedSocket = Socket & { [kHttpServer]?: Server };
+const kFastSet = Symbol('canary.fastSet');
+const kFastConn = Symbol('canary.fastConn');
+type HandedSocket = Socket & { [kHttpServer]?: Server; [kFastSet]?: Set<FastConnection>; [kFastConn]?: FastConnection };
+
+function ignoreSocketError(): void {
+  // The 'close' that follows ends whatever used the socket.
+}
 
 function newRequestId(): string {
   return randomUUID();
 }
 
-function sameSource(a: RequestParty | null, b: OutboundListener): boolean {
-  return a !== null && a.service === b.service && a.version === b.version && a.instance === b.instance;
-}
-
 async function closeServer(listener: OpenListener, drainTimeoutMs: number): Promise<void> {
-  const { server, http, fast } = listener;
+  const { server, http, fast, tunnels } = listener;
   if (!server.listening) return;
   const closeIdle = (): void => {
     http.closeIdleConnections();
@@ -126,6 +134,8 @@ async function closeServer(listener: OpenListener, drainTimeoutMs: number): Prom
     const deadline = setTimeout(() => {
       http.closeAllConnections();
       for (const conn of fast) conn.socket.destroy();
+      // Tunnels have no end of their own (a WebSocket may stay open for hours): they get the drain period too.
+      for (const tunnel of tunnels) tunnel.destroy();
     }, drainTimeoutMs);
     server.close(() => {
       clearInterval(poll);
@@ -146,6 +156,7 @@ export class MeshProxy implements FastPathHost {
   private snapshot: RouteSnapshot;
   private readonly pools: UpstreamPools;
   readonly settings: ExchangeSettings;
+  private readonly tunnelSettings: TunnelSettings;
   private readonly fastPath: boolean;
   private readonly decision: RouteDecision = {
     status: 0,
@@ -181,9 +192,11 @@ export class MeshProxy implements FastPathHost {
       exposeVersionHeader: options.exposeVersionHeader ?? false,
       observer: options.observer ?? null,
     };
+    const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs);
+    this.tunnelSettings = { ...this.settings, connectTimeoutMs };
     this.pools = new UpstreamPools({
       connectionsPerEndpoint: options.connectionsPerEndpoint ?? 256,
-      connectTimeoutMs: options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs),
+      connectTimeoutMs,
       upstreamTimeoutMs,
     });
     this.fastPath = options.fastPath ?? true;
@@ -256,14 +269,19 @@ export class MeshProxy implements FastPathHost {
       else socket.destroy();
     });
     const fast = new Set<FastConnection>();
-    if (!this.fastPath) return { server: http, http, fast, state };
+    const tunnels = new Set<UpgradeTunnel>();
+    http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, state, tunnels));
+    if (!this.fastPath) return { server: http, http, fast, tunnels, state };
     const server = createNetServer({ noDelay: true }, (socket) => {
       const conn = new FastConnection(this, socket, state, KEEP_ALIVE_TIMEOUT_MS);
       fast.add(conn);
       socket.once('close', () => fast.delete(conn));
-      (socket as HandedSocket)[kHttpServer] = http;
+      const handed = socket as HandedSocket;
+      handed[kHttpServer] = http;
+      handed[kFastSet] = fast;
+      handed[kFastConn] = conn;
     });
-    return { server, http, fast, state };
+    return { server, http, fast, tunnels, state };
   }
 
   /** FastPathHost: the connection goes to node:http for good, unread bytes first. */
@@ -275,6 +293,9 @@ export class MeshProxy implements FastPathHost {
     }
     // node:http reads a socket it is given through its 'data' events (not straight from the handle), so the bytes
     // put back here come first, in order.
+    // node:http owns it now (its idle and in-flight tracking apply at a graceful close, not the fast path's).
+    const conn = (socket as HandedSocket)[kFastConn];
+    if (conn !== undefined) (socket as HandedSocket)[kFastSet]?.delete(conn);
     const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
     if (handle) handle._consumed = true;
     http.emit('connection', socket);
@@ -295,11 +316,11 @@ export class MeshProxy implements FastPathHost {
     for (const [port, l] of wanted) {
       const open = this.outbound.get(port);
       if (open) {
-        // Same port, another instance: requests from now on are attributed to the new one.
-        if (!sameSource(open.state.source, l)) open.state.source = { service: l.service, version: l.version, instance: l.instance };
+        // Same port, another instance (or a restart's new pid): requests from now on are attributed to the new one.
+        if (!isListenerParty(open.state.source, l)) open.state.source = listenerParty(l);
         continue;
       }
-      const state: ListenerState = { source: { service: l.service, version: l.version, instance: l.instance }, ingress: false };
+      const state: ListenerState = { source: listenerParty(l), ingress: false };
       const entry = this.createListener(state);
       const server = entry.server;
       this.outbound.set(port, entry);
@@ -321,12 +342,21 @@ export class MeshProxy implements FastPathHost {
    * Routing, shared by both paths: rewrites the headers, finds the service and rule, picks a version and an
    * endpoint, sends the mirror copy. Fills the proxy's scratch decision (synchronous, so one serves every request).
    */
-  private decide(method: string, rawUrl: string, raw: readonly string[], clientAddress: string, listener: ListenerState): RouteDecision {
+  private decide(
+    method: string,
+    rawUrl: string,
+    raw: readonly string[],
+    clientAddress: string,
+    listener: ListenerState,
+    upgrade = false,
+  ): RouteDecision {
     const d = this.decision;
     const snap = this.snapshot;
     let url = rawUrl;
     const facts = this.facts;
-    const headers = upstreamRequestHeaders(raw, clientAddress, newRequestId, facts);
+    const headers = upgrade
+      ? upgradeRequestHeaders(raw, clientAddress, newRequestId, facts)
+      : upstreamRequestHeaders(raw, clientAddress, newRequestId, facts);
     let host = facts.host;
     const hasBody = facts.hasBody;
     let hostIndex = facts.hostIndex;
@@ -421,7 +451,8 @@ export class MeshProxy implements FastPathHost {
       if (rule.mirrorCredit >= 100) {
         rule.mirrorCredit -= 100;
         // Only bodiless requests are mirrored: teeing a body would let a slow mirror hold back the primary.
-        if (!hasBody) d.mirrored = this.sendMirror(mirror, method, url, headers, hostIndex, host);
+        // Upgrades are not: a copy would open a second tunnel nobody reads.
+        if (!hasBody && !upgrade) d.mirrored = this.sendMirror(mirror, method, url, headers, hostIndex, host);
       }
     }
     return d;
@@ -466,6 +497,48 @@ export class MeshProxy implements FastPathHost {
     );
     if (this.tracer !== null) exchange.traced(this.hop);
     exchange.start();
+  }
+
+  /**
+   * node:http's 'upgrade' (WebSocket and other `Upgrade` requests, also those the fast path handed over): routed by
+   * the same decision as every request, then tunnelled to the picked endpoint on a connection of its own.
+   */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer, listener: ListenerState, tunnels: Set<UpgradeTunnel>): void {
+    // node:http no longer watches this socket: an error must not go unhandled before the tunnel takes it.
+    socket.on('error', ignoreSocketError);
+    const startedAt = this.settings.observer === null ? 0 : performance.now();
+    const method = req.method ?? 'GET';
+    const peer = socket.remoteAddress ?? '';
+    const d = this.decide(method, req.url ?? '/', req.rawHeaders, peer, listener, true);
+    let status = d.status;
+    if (status !== 0) {
+      sendSocketError(socket, status, d.code, d.message);
+    } else if (d.hasBody) {
+      // A body before the switch (an h2c upgrade of a POST, say) cannot be told apart from the new protocol's bytes.
+      status = 501;
+      sendSocketError(socket, status, 'upgrade-with-body', `upgrade request with a body to ${d.path}: not supported`);
+    }
+    if (status !== 0) {
+      this.report(listener, d.router, method, d.path, status, startedAt, d.versionName, rawHeader(req.rawHeaders, 'traceparent'), peer);
+      return;
+    }
+    const tunnel = new UpgradeTunnel(
+      this.tunnelSettings,
+      req,
+      socket,
+      head,
+      listener.source,
+      d.version!,
+      d.endpoint!,
+      d.headers,
+      d.url,
+      d.path,
+      startedAt,
+      (t) => tunnels.delete(t),
+    );
+    if (this.tracer !== null) tunnel.traced(this.hop);
+    tunnels.add(tunnel);
+    tunnel.start();
   }
 
   /** FastPathHost: the fast path's request, routed like any other and forwarded over the HTTP/1.1 pools. */

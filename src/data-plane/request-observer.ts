@@ -3,6 +3,11 @@ export interface RequestParty {
   service: string;
   version: string;
   instance: string;
+  /**
+   * The instance's process id when the route table carries it (process workloads); absent otherwise (endpoints
+   * workloads, static route files, cluster mode), and spans then report the proxy's own pid.
+   */
+  pid?: number;
 }
 
 export interface RequestFlags {

@@ -34,6 +34,21 @@ export class CompiledEndpoint {
   }
 }
 
+/**
+ * The caller behind an outbound listener, pid included when the table has it: made once per listener (and again
+ * when the listener's entry changes, as a restarted instance's new pid does), shared by every request's record.
+ */
+export function listenerParty(l: OutboundListener): RequestParty {
+  return { service: l.service, version: l.version, instance: l.instance, pid: l.pid };
+}
+
+/** True when `party` already stands for listener `l` (same instance, same process): it can be kept. */
+export function isListenerParty(party: RequestParty | null, l: OutboundListener): boolean {
+  return (
+    party !== null && party.service === l.service && party.version === l.version && party.instance === l.instance && party.pid === l.pid
+  );
+}
+
 export interface CompiledVersion {
   service: string;
   name: string;
@@ -174,7 +189,8 @@ function compileService(
     for (const ep of v.endpoints) {
       if (!ep.ready) continue;
       addresses.push(ep.address);
-      endpoints.push(new CompiledEndpoint(ep.address, { service: svc.name, version: v.name, instance: ep.instance }, pools));
+      // pid is always set (undefined when unknown), so every party has one shape.
+      endpoints.push(new CompiledEndpoint(ep.address, { service: svc.name, version: v.name, instance: ep.instance, pid: ep.pid }, pools));
     }
     versions.set(v.name, { service: svc.name, name: v.name, endpoints, cursor: 0 });
   }

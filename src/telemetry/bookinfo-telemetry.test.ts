@@ -159,6 +159,23 @@ describe('tracing through the mesh', () => {
       expect(s.host).not.toBe('');
       expect(s.instance).not.toBe('');
     }
+    // Each server span names the process that served the hop: the pid the services API reports for that instance,
+    // not the proxy's (which the ingress's client span carries).
+    const pidOf = async (service: string, version: string, instance: string): Promise<number> => {
+      const svc = (await api('GET', `/api/v1/services/${service}`)).body;
+      const v = svc.status.versions.find((x: { name: string }) => x.name === version);
+      return v.instances.find((i: { name: string }) => i.name === instance).pid;
+    };
+    const reviewsV2Pid = await pidOf('reviews', 'v2', 'reviews-v2-1');
+    expect(reviewsV2Pid).toBeGreaterThan(0);
+    expect(reviews.server.pid).toBe(reviewsV2Pid);
+    for (const { server } of [ingress, details, reviews, ratings]) {
+      expect(server.pid, `${server.instance}'s pid`).toBe(await pidOf(server.service, server.version, server.instance));
+      expect(server.pid).not.toBe(ingress.client.pid);
+    }
+    for (const { client } of [details, reviews, ratings]) {
+      expect(client.pid, `${client.instance}'s pid (client)`).toBe(await pidOf(client.service, client.version, client.instance));
+    }
     const list = await api('GET', '/api/v1/traces?service=ratings&limit=100');
     expect(list.body.traces.find((t: { traceId: string }) => t.traceId === traceId)).toMatchObject({
       rootService: 'ingress',

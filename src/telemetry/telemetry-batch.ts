@@ -44,8 +44,9 @@ export const SpanData = z.object({
   durationMs: z.number().min(0),
   statusCode: z.int().min(0).max(999),
   error: z.boolean(),
-  /** The proxy process that measured it. */
+  /** The host of the proxy that measured it. */
   host: z.string().max(253),
+  /** The process of the span's instance when the mesh runs it (process workloads), else the measuring proxy's. */
   pid: z.int().min(0),
   /** The other side: the caller's address for server spans, the upstream's for client spans. */
   peerAddress: z.string().max(300),

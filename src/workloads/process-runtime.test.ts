@@ -118,7 +118,9 @@ describe('ProcessRuntime', () => {
           pid: inst.pid,
         });
       }
-      expect(rt.endpoints('reviews', 'v2')).toEqual(insts.map((i) => ({ address: i.address, instance: i.name, ready: true })));
+      // Each endpoint and outbound listener names its process, so spans can say which one served or called.
+      expect(rt.endpoints('reviews', 'v2')).toEqual(insts.map((i) => ({ address: i.address, instance: i.name, ready: true, pid: i.pid })));
+      expect(listeners.map((l) => l.pid)).toEqual(insts.map((i) => i.pid));
     } finally {
       delete process.env.CANARY_ADMIN_TOKEN;
       delete process.env.CANARY_TOKEN;
@@ -156,6 +158,24 @@ describe('ProcessRuntime', () => {
     expect(rt.health('ratings', 'v1').failed).toBe(false);
     expect(events.some((e) => e.type === 'ready')).toBe(true);
     expect(rt.logs('ratings', 'v1').some((l) => l.stream === 'stderr' && l.line === 'ratings-v1-1: crashing on purpose')).toBe(true);
+  });
+
+  it('a restarted instance has a new pid in its endpoint and listener, and says so on change', async () => {
+    const rt = make();
+    await rt.reconcile([version('reviews', 'v1')]);
+    await until('ready', () => rt.health('reviews', 'v1').ready);
+    const first = rt.instances('reviews', 'v1')[0]!.pid!;
+    expect(rt.endpoints('reviews', 'v1')[0]?.pid).toBe(first);
+    let changes = 0;
+    rt.onChange(() => changes++);
+    process.kill(first, 'SIGKILL');
+    await until('the restart', () => rt.endpoints('reviews', 'v1')[0]?.pid !== first && rt.health('reviews', 'v1').ready, 10_000);
+    const second = rt.instances('reviews', 'v1')[0]!.pid!;
+    expect(second).not.toBe(first);
+    expect(alive(second)).toBe(true);
+    expect(rt.endpoints('reviews', 'v1')[0]).toMatchObject({ pid: second, ready: true });
+    expect(rt.listeners()[0]).toMatchObject({ instance: 'reviews-v1-1', pid: second });
+    expect(changes).toBeGreaterThanOrEqual(2); // exited, started (and ready)
   });
 
   it('fails a command that exits at once, quoting its last stderr line', async () => {

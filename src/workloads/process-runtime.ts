@@ -198,13 +198,25 @@ export class ProcessRuntime implements WorkloadRuntime {
     return [...current, ...leaving];
   }
 
+  /** With the running child's pid (none between a crash and the restart), so spans name the process that served. */
   endpoints(service: string, version: string): Endpoint[] {
-    return this.instancesOf(service, version).map((i) => ({ address: `127.0.0.1:${i.config.port}`, instance: i.name, ready: i.isReady }));
+    return this.instancesOf(service, version).map((i) => {
+      const ep: Endpoint = { address: `127.0.0.1:${i.config.port}`, instance: i.name, ready: i.isReady };
+      const pid = i.status().pid;
+      if (pid !== null) ep.pid = pid;
+      return ep;
+    });
   }
 
+  /** With the running child's pid, as endpoints(): a restart changes the table, and proxies learn the new pid. */
   listeners(): OutboundListener[] {
     const all = [...[...this.groups.values()].flatMap((g) => g.instances), ...this.draining];
-    return all.map((i) => ({ port: i.config.outboundPort, service: i.config.service, version: i.config.version, instance: i.name }));
+    return all.map((i) => {
+      const l: OutboundListener = { port: i.config.outboundPort, service: i.config.service, version: i.config.version, instance: i.name };
+      const pid = i.status().pid;
+      if (pid !== null) l.pid = pid;
+      return l;
+    });
   }
 
   instances(service: string, version: string): InstanceStatus[] {

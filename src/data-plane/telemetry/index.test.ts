@@ -7,7 +7,11 @@ import { MeshProxy } from '../mesh-proxy.js';
 import { runProxy } from '../run-proxy.js';
 import { silentProxyLogger } from '../proxy-logger.js';
 import { call, freePort, routeTable, startUpstream, type TestUpstream } from '../test-upstreams.js';
+import type { OutboundListener } from '../../core/route-table.js';
+import type { RequestParty, RequestRecord } from '../request-observer.js';
+import { isListenerParty, listenerParty } from '../route-snapshot.js';
 import { ProxyTelemetry } from './proxy-telemetry.js';
+import { SpanBuffer } from './span-buffer.js';
 
 /**
  * The proxy's telemetry against a real control plane over loopback: trace propagation on the wire, batches
@@ -21,6 +25,7 @@ let ingress: number;
 let outbound: number;
 let metricsPort: number;
 const upstreams: Record<string, TestUpstream> = {};
+const DETAILS_PID = 4242;
 
 beforeAll(async () => {
   cp = await startTestControlPlane();
@@ -37,28 +42,30 @@ beforeAll(async () => {
   ingress = (await proxy.listenIngress('127.0.0.1', 0)).port;
   for (const name of ['reviews-v1', 'reviews-v2', 'details-v1']) upstreams[name] = await startUpstream(name);
   outbound = await freePort();
-  await proxy.applyRouteTable(
-    routeTable(
-      1,
-      [
-        {
-          name: 'reviews',
-          versions: { v1: [upstreams['reviews-v1']!], v2: [upstreams['reviews-v2']!] },
-          rules: [
-            {
-              route: [
-                { version: 'v1', weight: 50 },
-                { version: 'v2', weight: 50 },
-              ],
-            },
-          ],
-          ingressPaths: ['/'],
-        },
-        { name: 'details', versions: { v1: [upstreams['details-v1']!] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] },
-      ],
-      [{ port: outbound, service: 'productpage', version: 'v1', instance: 'productpage-v1-1' }],
-    ),
+  const table = routeTable(
+    1,
+    [
+      {
+        name: 'reviews',
+        versions: { v1: [upstreams['reviews-v1']!], v2: [upstreams['reviews-v2']!] },
+        rules: [
+          {
+            route: [
+              { version: 'v1', weight: 50 },
+              { version: 'v2', weight: 50 },
+            ],
+          },
+        ],
+        ingressPaths: ['/'],
+      },
+      { name: 'details', versions: { v1: [upstreams['details-v1']!] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] },
+    ],
+    [{ port: outbound, service: 'productpage', version: 'v1', instance: 'productpage-v1-1', pid: 1234 }],
   );
+  // The caller behind the outbound listener and details-v1-1 run as processes the mesh knows (a process runtime
+  // puts their pids in the table); the reviews endpoints do not say theirs, like an endpoints workload's.
+  table.services.find((s) => s.name === 'details')!.versions[0]!.endpoints[0]!.pid = DETAILS_PID;
+  await proxy.applyRouteTable(table);
 });
 
 afterAll(async () => {
@@ -146,7 +153,7 @@ describe('batches to the control plane', () => {
       name: 'GET /details/7',
       statusCode: 200,
       peerAddress: upstreams['details-v1']!.address,
-      pid: process.pid,
+      pid: 1234,
       error: false,
     });
     expect(server).toMatchObject({
@@ -155,6 +162,8 @@ describe('batches to the control plane', () => {
       spanId: upstreamParent,
       service: 'details',
       instance: 'details-v1-1',
+      // The callee's is: the span names the process that served it.
+      pid: DETAILS_PID,
     });
     const list = await cp.call('GET', '/api/v1/traces?service=details&limit=50');
     expect(list.body.traces.map((t: { traceId: string }) => t.traceId)).toContain('abcdefabcdefabcdefabcdefabcdef01');
@@ -288,5 +297,64 @@ describe('demo traffic', () => {
     expect(r.status).toBe(409);
     expect(r.body.error.message).toContain('canary up --demo bookinfo');
     expect((await cp.call('GET', '/api/v1/demo/traffic')).body).toEqual({ enabled: false, rate: 0, url: null, stats: null });
+  });
+});
+
+describe('span pids', () => {
+  const sampledHop = (source: RequestParty | null, destination: RequestParty | null): RequestRecord => ({
+    source,
+    destination,
+    method: 'GET',
+    path: '/reviews/0',
+    status: 200,
+    startTime: Date.now(),
+    durationMs: 2,
+    flags: { noRoute: false, upstreamFailure: false, retried: false, mirrored: false },
+    bytesIn: 0,
+    bytesOut: 10,
+    upstreamAddress: '127.0.0.1:9081',
+    traceparent: undefined,
+    peerAddress: '127.0.0.1',
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    parentSpanId: '',
+    clientSpanId: '00f067aa0ba902b7',
+    serverSpanId: '00f067aa0ba902b8',
+    sampled: true,
+  });
+  const PROXY_PID = 777;
+
+  it("a hop between two process instances: the client span carries the caller's pid, the server span the callee's", () => {
+    const caller: OutboundListener = { port: 15001, service: 'productpage', version: 'v1', instance: 'productpage-v1-1', pid: 1001 };
+    const buffer = new SpanBuffer('host-a', PROXY_PID, 'ingress@host-a:777');
+    buffer.record(sampledHop(listenerParty(caller), { service: 'reviews', version: 'v2', instance: 'reviews-v2-1', pid: 2002 }));
+    const { spans } = buffer.drain();
+    expect(spans.map((s) => [s.kind, s.instance, s.pid, s.host])).toEqual([
+      ['client', 'productpage-v1-1', 1001, 'host-a'],
+      ['server', 'reviews-v2-1', 2002, 'host-a'],
+    ]);
+  });
+
+  it("falls back to the proxy's pid for the ingress and for instances whose pid the table does not give", () => {
+    const buffer = new SpanBuffer('host-a', PROXY_PID, 'ingress@host-a:777');
+    // From outside to an endpoints workload (an address, no process of ours).
+    buffer.record(sampledHop(null, { service: 'reviews', version: 'v1', instance: '127.0.0.1:9081', pid: undefined }));
+    // From a static route file's listener (no pid) to a process instance.
+    const staticCaller: OutboundListener = { port: 15002, service: 'productpage', version: 'v1', instance: 'productpage-v1-1' };
+    buffer.record(sampledHop(listenerParty(staticCaller), { service: 'reviews', version: 'v2', instance: 'reviews-v2-1', pid: 2002 }));
+    expect(buffer.drain().spans.map((s) => [s.kind, s.instance, s.pid])).toEqual([
+      ['client', 'ingress@host-a:777', PROXY_PID],
+      ['server', '127.0.0.1:9081', PROXY_PID],
+      ['client', 'productpage-v1-1', PROXY_PID],
+      ['server', 'reviews-v2-1', 2002],
+    ]);
+  });
+
+  it('a restarted caller (same listener port, new pid) needs a new party, so spans follow the new process', () => {
+    const before: OutboundListener = { port: 15001, service: 'productpage', version: 'v1', instance: 'productpage-v1-1', pid: 1001 };
+    const party = listenerParty(before);
+    expect(isListenerParty(party, { ...before })).toBe(true);
+    expect(isListenerParty(party, { ...before, pid: 1003 })).toBe(false);
+    expect(isListenerParty(party, { ...before, instance: 'productpage-v1-2' })).toBe(false);
+    expect(isListenerParty(null, before)).toBe(false);
   });
 });

@@ -13,7 +13,9 @@ function responseFlags(r: RequestRecord): string {
 /**
  * Spans of sampled hops, queued until the next batch: a client span (the caller's side, attributed to the source
  * instance or to the ingress) and, when an endpoint was chosen, a server span (the callee's side) as its child.
- * Bounded: past `maxSpans` queued, spans are counted as dropped instead.
+ * Each span's `pid` is its instance's process id when the route table gives one (process workloads), else this
+ * proxy's (the ingress, endpoints workloads, static route files). Bounded: past `maxSpans` queued, spans are
+ * counted as dropped instead.
  */
 export class SpanBuffer {
   private spans: SpanData[] = [];
@@ -21,6 +23,7 @@ export class SpanBuffer {
 
   constructor(
     private readonly host: string,
+    /** The proxy's pid: for spans of parties without one. */
     private readonly pid: number,
     /** Instance name of the ingress in its spans (this proxy). */
     private readonly ingressInstance: string,
@@ -54,7 +57,7 @@ export class SpanBuffer {
       statusCode: r.status,
       error,
       host: this.host,
-      pid: this.pid,
+      pid: src?.pid ?? this.pid,
       peerAddress: r.upstreamAddress,
       method: r.method,
       path: r.path,
@@ -79,7 +82,7 @@ export class SpanBuffer {
         statusCode: r.status,
         error,
         host: this.host,
-        pid: this.pid,
+        pid: dst!.pid ?? this.pid,
         peerAddress: r.peerAddress,
         method: r.method,
         path: r.path,
