@@ -158,8 +158,8 @@ export class ControlPlaneRouteSource implements RouteSource {
         if (line.endsWith('\r')) line = line.slice(0, -1);
         if (line === '') {
           if (data.length > 0 && (event === 'snapshot' || event === '')) {
-            this.onSnapshot(data.join('\n'), firstOnConnection);
-            firstOnConnection = false;
+            // Until this stream's snapshot is read, a delta has nothing of this stream to build on.
+            if (this.onSnapshot(data.join('\n'), firstOnConnection)) firstOnConnection = false;
           } else if (data.length > 0 && event === 'delta') {
             // Deltas build on this stream's snapshot only: a revision number alone may come from another store.
             if (firstOnConnection) this.logger.error(`ignored a route table delta from ${this.options.url} before any snapshot`);
@@ -184,17 +184,18 @@ export class ControlPlaneRouteSource implements RouteSource {
     res.on('error', (err) => this.lost(req, `the watch stream of ${this.options.url} failed: ${err.message}`));
   }
 
-  private onSnapshot(text: string, firstOnConnection: boolean): void {
+  /** Takes a snapshot; false when it could not be read (and was ignored). */
+  private onSnapshot(text: string, firstOnConnection: boolean): boolean {
     let table: unknown;
     try {
       table = JSON.parse(text);
     } catch {
       this.logger.error(`ignored a snapshot from ${this.options.url} that is not JSON`);
-      return;
+      return false;
     }
     if (!looksLikeRouteTable(table)) {
       this.logger.error(`ignored a snapshot from ${this.options.url} without revision, services and listeners`);
-      return;
+      return false;
     }
     if (firstOnConnection || this.received === null || table.revision > this.received.revision) this.received = table;
     const newer = firstOnConnection ? table.revision !== this.revision : table.revision > this.revision;
@@ -206,9 +207,10 @@ export class ControlPlaneRouteSource implements RouteSource {
     if (!newer) {
       this.firstSnapshot?.();
       this.firstSnapshot = null;
-      return;
+      return true;
     }
     this.enqueue(table);
+    return true;
   }
 
   /** Applies a delta to the last table received; false when the stream `req` was dropped to resync. */

@@ -192,6 +192,11 @@ export class FastConnection implements UpstreamSink {
   /** Called once per sweep: closes the connection once it has been idle (no request, no bytes) long enough. */
   sweep(): void {
     if (this.busy) return; // waiting on the upstream: its own timeout applies
+    // An answer still queued for a slow reader is progress, not idleness (a per-socket timer counted writes too).
+    if (this.socket.writableLength > 0) {
+      this.idleSweeps = 0;
+      return;
+    }
     if (++this.idleSweeps >= this.idleLimit) this.socket.destroy();
   }
 

@@ -32,6 +32,8 @@ async function compileStaticFile(text: string, revision: number): Promise<RouteT
         else resolve(out);
       },
     );
+    // A child that dies before reading everything makes the write fail (EPIPE): the callback above says why.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(text);
   });
   const answer = JSON.parse(stdout) as CompilerAnswer;
@@ -54,6 +56,7 @@ export class FileRouteSource implements RouteSource {
   private debounce: NodeJS.Timeout | null = null;
   private apply: ((table: RouteTable) => Promise<void>) | null = null;
   private lastText = '';
+  private reloading: Promise<void> = Promise.resolve();
   private readonly logger: ProxyLogger;
 
   constructor(
@@ -86,8 +89,9 @@ export class FileRouteSource implements RouteSource {
   }
 
   async start(apply: (table: RouteTable) => Promise<void>): Promise<void> {
-    this.apply = apply;
     await apply(await this.load());
+    // Reloads (SIGHUP, file changes) start only now, so none can overlap the first load.
+    this.apply = apply;
     if (this.options.watch ?? true) {
       this.watcher = watch(this.path, { persistent: false }, () => {
         if (this.debounce) clearTimeout(this.debounce);
@@ -97,8 +101,20 @@ export class FileRouteSource implements RouteSource {
     }
   }
 
-  /** Re-reads the file and applies it; on error logs why and keeps the table in force. */
-  async reload(): Promise<boolean> {
+  /**
+   * Re-reads the file and applies it; on error logs why and keeps the table in force. Reloads run one after
+   * another (a compile takes a child process's time), so an older edit can never be applied after a newer one.
+   */
+  reload(): Promise<boolean> {
+    const run = this.reloading.then(() => this.reloadNow());
+    this.reloading = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async reloadNow(): Promise<boolean> {
     if (!this.apply) return false;
     try {
       const table = await this.load();
