@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../core/index.js';
+import { InputError, type RouteTable } from '../core/index.js';
+import { ensureBuilt, repoRoot } from '../../test/support/dist.js';
 import { FileRouteSource } from './file-route-source.js';
 import { parseStaticRouteFile } from './static-route-file.js';
 import { MeshProxy } from './mesh-proxy.js';
@@ -122,6 +123,50 @@ describe('FileRouteSource', () => {
     expect(await source.reload()).toBe(false);
     expect(errors.join('\n')).toContain(`${path}: services.0.routes.0.route: weights must sum to 100, got 10 (keeping revision 2)`);
     expect((await call(port, { url: '/anything' })).body).toBe('v2');
+    await source.close();
+  });
+
+  it('applies reloads in the order they were asked, even when an older edit compiles slower (compiled process)', async () => {
+    // The compiled module compiles each edit in a child process: a big edit takes longer than a small one after it.
+    ensureBuilt();
+    const compiled = (await import(
+      join(repoRoot, 'dist', 'data-plane', 'file-route-source.js')
+    )) as typeof import('./file-route-source.js');
+    const path = join(dir, 'ordered.json');
+    const reviews = (version: string) => ({
+      name: 'reviews',
+      port: 9080,
+      versions: [
+        { name: 'v1', workload: { kind: 'endpoints', addresses: [v1.address] } },
+        { name: 'v2', workload: { kind: 'endpoints', addresses: [v2.address] } },
+      ],
+      routes: [{ route: [{ version, weight: 100 }] }],
+    });
+    const fillers = Array.from({ length: 3000 }, (_, i) => ({
+      name: `filler-${i}`,
+      port: 9080,
+      versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: [v1.address] } }],
+      routes: [
+        { match: [{ uri: { regex: `/api/v[0-9]+/filler-${i}/.*` } }], route: [{ version: 'v1', weight: 100 }] },
+        { route: [{ version: 'v1', weight: 100 }] },
+      ],
+    }));
+    writeFileSync(path, JSON.stringify({ services: [reviews('v1')] }));
+    const applied: RouteTable[] = [];
+    const source = new compiled.FileRouteSource(path, { watch: false, logger: silentProxyLogger });
+    await source.start(async (t) => {
+      applied.push(t);
+    });
+    writeFileSync(path, JSON.stringify({ services: [reviews('v1'), ...fillers] }));
+    const big = source.reload();
+    await new Promise((r) => setTimeout(r, 20)); // the big edit has been read
+    writeFileSync(path, JSON.stringify({ services: [reviews('v2')] }));
+    const small = source.reload();
+    expect(await Promise.all([big, small])).toEqual([true, true]);
+    const last = applied.at(-1)!;
+    expect(last.services.find((svc) => svc.name === 'reviews')!.rules[0]!.route[0]!.version).toBe('v2');
+    expect(last.services).toHaveLength(1);
+    expect(applied.map((t) => t.revision)).toEqual([1, 2, 3]);
     await source.close();
   });
 
