@@ -17,6 +17,9 @@ class FakeControlPlane {
   private clients = new Set<ServerResponse>();
   /** The URL of every watch request, in order. */
   readonly requests: string[] = [];
+  /** The next connection gets an unreadable snapshot instead of the table. */
+  garbleNextSnapshot = false;
+
   constructor(public table: RouteTable) {}
 
   async start(port = 0): Promise<void> {
@@ -35,7 +38,10 @@ class FakeControlPlane {
       res.write(': hello\n\n');
       this.clients.add(res);
       res.on('close', () => this.clients.delete(res));
-      this.send(res, this.table);
+      if (this.garbleNextSnapshot) {
+        this.garbleNextSnapshot = false;
+        res.write('event: snapshot\ndata: {"revision": 1, "serv\n\n');
+      } else this.send(res, this.table);
     });
     this.server = server;
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -186,6 +192,38 @@ describe('ControlPlaneRouteSource', () => {
       cp.raw('event: delta\ndata: {"fromRevision": 6, "revision"\n\n');
       await waitFor(() => cp.requests.length === 3);
       expect(proxy.revision).toBe(6);
+      expect((await call(port)).body).toBe('v1');
+    } finally {
+      await source.close();
+      await proxy.close();
+      await cp.stop();
+    }
+  });
+
+  it('takes no delta on a connection whose snapshot it could not read', async () => {
+    const t3 = tableTo(3, 'v1');
+    const cp = new FakeControlPlane(t3);
+    await cp.start();
+    const proxy = new MeshProxy({ logger: silentProxyLogger });
+    const errors: string[] = [];
+    const source = new ControlPlaneRouteSource({
+      url: `http://127.0.0.1:${cp.port}`,
+      token: TOKEN,
+      logger: { ...silentProxyLogger, error: (m) => errors.push(m) },
+      minBackoffMs: 50,
+    });
+    try {
+      const port = (await proxy.listenIngress('127.0.0.1', 0)).port;
+      await source.start((t) => proxy.applyRouteTable(t));
+      // The proxy reconnects (an unreadable delta) and the new connection's snapshot is unreadable too: a delta that
+      // follows may come from another store whose revisions only look like ours, so it must not touch the table.
+      cp.garbleNextSnapshot = true;
+      cp.raw('event: delta\ndata: {"fromRevision": 3, "revision"\n\n');
+      await waitFor(() => cp.requests.length === 2 && errors.some((e) => e.includes('that is not JSON')));
+      const t4 = tableTo(4, 'v2');
+      cp.publishDelta(diffRouteTables(t3, t4)!, t4);
+      await waitFor(() => errors.some((e) => e.includes('route table delta') && e.includes('before any snapshot')));
+      expect(proxy.revision).toBe(3);
       expect((await call(port)).body).toBe('v1');
     } finally {
       await source.close();
