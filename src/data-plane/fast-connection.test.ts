@@ -300,4 +300,45 @@ describe('idle keep-alive connections', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
+
+  it('are not idle while an answer is still queued for a slow reader', async () => {
+    // The answer (about 4 MB) is queued in full at once; the client reads none of it for longer than the timeout.
+    const message = 'x'.repeat(4 * 2 ** 20);
+    const host: FastPathHost = {
+      settings: { upstreamTimeoutMs: 1000, exposeVersionHeader: false, observer: null },
+      routeFast: (conn) => {
+        conn.answer(404, 'no-route', message);
+        conn.done();
+      },
+      handOff: (socket) => socket.destroy(),
+    };
+    const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, 1000));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const serverPort = (server.address() as { port: number }).port;
+    try {
+      const socket = connect(serverPort, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      socket.pause();
+      socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 3000)); // the timeout plus more than one sweep
+      const chunks: Buffer[] = [];
+      const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.on('data', (c: Buffer) => {
+        chunks.push(c);
+        const all = Buffer.concat(chunks);
+        const headEnd = all.indexOf('\r\n\r\n');
+        const length = /content-length: (\d+)/i.exec(all.subarray(0, Math.max(0, headEnd)).toString('latin1'));
+        if (headEnd !== -1 && length && all.length - headEnd - 4 >= Number(length[1])) socket.destroy();
+      });
+      socket.resume();
+      await ended;
+      const all = Buffer.concat(chunks);
+      const headEnd = all.indexOf('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(all.subarray(0, headEnd).toString('latin1'))![1]);
+      expect(length).toBeGreaterThan(message.length);
+      expect(all.length - headEnd - 4).toBe(length);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });
