@@ -41,14 +41,15 @@ describe('share chart samples', () => {
     expect(historySamples(undefined, ['v1'])).toEqual([]);
   });
 
-  it('keeps the history up to the first live sample, then the live ones, in time order', () => {
+  it('keeps the whole history, then the live samples after its last point, in time order', () => {
     const past = historySamples(history, ['v1', 'v2']);
     const live: ShareSample[] = [
       { at: Date.parse('2026-11-27T02:40:15.000Z'), observed: { v1: 50, v2: 50 }, configured: { v1: 50, v2: 50 } },
-      { at: Date.parse('2026-11-27T02:40:17.000Z'), observed: { v1: 50, v2: 50 }, configured: { v1: 50, v2: 50 } },
+      { at: Date.parse('2026-11-27T02:40:25.000Z'), observed: { v1: 50, v2: 50 }, configured: { v1: 50, v2: 50 } },
     ];
+    // The poll at :15 lies inside the history (its last point ends at :20): the history's figure stands.
     const merged = mergeSamples(past, live);
-    expect(merged.map((s) => s.at)).toEqual([past[0]!.at, live[0]!.at, live[1]!.at]);
+    expect(merged.map((s) => s.at)).toEqual([past[0]!.at, past[1]!.at, live[1]!.at]);
     expect(mergeSamples(past, [])).toEqual(past);
     expect(mergeSamples([], live)).toEqual(live);
   });

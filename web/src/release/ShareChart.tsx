@@ -80,7 +80,7 @@ export function ShareChart({
   const observedAny = samples.some((s) => Object.values(s.observed).some((o) => o !== null));
   // Said only once the history has answered, so a page with a past does not flash "no traffic" while loading.
   const empty = !observedAny && !history.isPending;
-  const historyPoints = samples.length - live.length;
+  const historyPoints = past.length;
   return (
     <Stack gap={4} data-test="share-history" data-samples={samples.length} data-history-points={historyPoints}>
       <Group justify="flex-end">

@@ -43,8 +43,12 @@ export function historySamples(h: ObservedHistory | undefined, versions: readonl
   }));
 }
 
-/** The history up to the first live sample, then the live samples: one time-ordered series. */
+/**
+ * The whole history, then the live samples taken after its last point: one time-ordered series. The history wins
+ * where they overlap: its last point is the bucket filling at the moment it was asked, which may be later than the
+ * page's first polls, and traffic that began only seconds ago is all in that point.
+ */
 export function mergeSamples(history: readonly ShareSample[], live: readonly ShareSample[]): ShareSample[] {
-  const firstLive = live[0]?.at ?? Number.POSITIVE_INFINITY;
-  return [...history.filter((s) => s.at < firstLive), ...live];
+  const lastPast = history.at(-1)?.at ?? Number.NEGATIVE_INFINITY;
+  return [...history, ...live.filter((s) => s.at > lastPast)];
 }
