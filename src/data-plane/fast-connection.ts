@@ -8,7 +8,7 @@ import {
   headEnd,
   MAX_HEAD_BYTES,
   parseRequestHead,
-  reasonPhrase,
+  proxyErrorAnswer,
   type RequestHead,
   type ResponseHead,
 } from './http1-wire.js';
@@ -406,12 +406,8 @@ export class FastConnection implements UpstreamSink {
   }
 
   private writeError(status: number, code: ProxyErrorCode, message: string): void {
-    const body = `${message}\n`;
-    const close = this.closeAfter ? 'connection: close\r\n' : '';
     this.headSent = true;
-    this.socket.write(
-      `HTTP/1.1 ${status} ${reasonPhrase(status, '')}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-canary-error: ${code}\r\n${close}\r\n${body}`,
-    );
+    this.socket.write(proxyErrorAnswer(status, code, message, this.closeAfter));
     if (this.endpoint !== null) this.finish();
   }
 

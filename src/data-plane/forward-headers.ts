@@ -154,6 +154,17 @@ function connectionTokens(value: string, into: string[]): void {
   }
 }
 
+/** The fields the Connection headers of a flat `[name, value, ...]` list name (they are hop-by-hop too), or null. */
+export function connectionNamedFields(raw: readonly string[]): string[] | null {
+  let named: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!equalsLower(raw[i]!, 'connection')) continue;
+    named ??= [];
+    connectionTokens(raw[i + 1]!, named);
+  }
+  return named !== null && named.length > 0 ? named : null;
+}
+
 /**
  * Builds the header list sent upstream: hop-by-hop fields removed (and those the Connection header names),
  * `te: trailers` kept (gRPC and others rely on it end to end), `x-forwarded-for` appended with the client

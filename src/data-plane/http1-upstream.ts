@@ -6,6 +6,7 @@ import {
   BODY_UNTIL_CLOSE,
   ChunkedScanner,
   headEnd,
+  hostAndPort,
   MAX_HEAD_BYTES,
   parseResponseHead,
   type ResponseHead,
@@ -305,11 +306,9 @@ export class Http1Pool {
     readonly address: string,
     readonly options: Http1PoolOptions,
   ) {
-    const colon = address.lastIndexOf(':');
-    let host = address.slice(0, colon);
-    if (host.startsWith('[')) host = host.slice(1, -1);
+    const { host, port } = hostAndPort(address);
     this.host = host;
-    this.port = Number(address.slice(colon + 1));
+    this.port = port;
   }
 
   /**

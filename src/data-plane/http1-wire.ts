@@ -517,3 +517,23 @@ export function reasonPhrase(status: number, given: string): string {
   if (given !== '') return given;
   return REASONS[status] ?? 'Unknown';
 }
+
+/** `host:port` or `[v6]:port` -> its host (without brackets) and port: endpoint and listen addresses alike. */
+export function hostAndPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  let host = address.slice(0, colon);
+  if (host.charCodeAt(0) === 91 /* [ */) host = host.slice(1, -1);
+  return { host, port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * The head and body of an answer the proxy makes itself on a raw socket (the fast path, a refused upgrade): the
+ * same plain-text body and `x-canary-error` as node:http's `sendProxyError`, with `connection: close` on request.
+ */
+export function proxyErrorAnswer(status: number, code: string, message: string, close: boolean): string {
+  const body = `${message}\n`;
+  return (
+    `HTTP/1.1 ${status} ${reasonPhrase(status, '')}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nx-canary-error: ${code}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`
+  );
+}

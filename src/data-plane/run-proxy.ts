@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { hostAndPort } from './http1-wire.js';
 import { parseProxySettings, type ProxySettingsInput } from './proxy-settings.js';
 import { ControlPlaneRouteSource } from './control-plane-route-source.js';
 import { FileRouteSource } from './file-route-source.js';
@@ -26,13 +27,6 @@ export interface RunningProxy {
   source: RouteSource;
   /** Closes the listeners gracefully and stops following the route source. */
   close(): Promise<void>;
-}
-
-function splitListen(listen: string): { host: string; port: number } {
-  const colon = listen.lastIndexOf(':');
-  let host = listen.slice(0, colon);
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  return { host, port: Number(listen.slice(colon + 1)) };
 }
 
 /** Runs a standalone data plane: `canary proxy --config FILE --listen HOST:PORT` or `--control-plane URL --token T`. */
@@ -76,7 +70,7 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
     settings.config !== undefined
       ? new FileRouteSource(settings.config, { watch: settings.watch, logger })
       : new ControlPlaneRouteSource({ url: settings.controlPlane!, token: settings.token!, logger });
-  const { host, port } = splitListen(settings.listen);
+  const { host, port } = hostAndPort(settings.listen);
   try {
     await source.start(async (table) => {
       await proxy.applyRouteTable(table);

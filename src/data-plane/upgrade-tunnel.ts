@@ -1,6 +1,7 @@
-import { type ClientRequest, type IncomingMessage, request, STATUS_CODES } from 'node:http';
+import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { equalsLower, isHopByHopResponseHeader, rawHeader } from './forward-headers.js';
+import { connectionNamedFields, isHopByHopResponseHeader, rawHeader } from './forward-headers.js';
+import { hostAndPort, proxyErrorAnswer, reasonPhrase } from './http1-wire.js';
 import type { ExchangeSettings } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
@@ -22,20 +23,8 @@ export function sendSocketError(socket: Socket, status: number, code: string, me
     socket.destroy();
     return;
   }
-  const body = `${message}\n`;
   socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nx-canary-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
-
-/** `host:port` (or `[v6]:port`) -> connect options. */
-function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  let host = address.slice(0, colon);
-  if (host.charCodeAt(0) === 91 /* [ */) host = host.slice(1, -1);
-  return { host, port: Number(address.slice(colon + 1)) };
+  socket.end(proxyErrorAnswer(status, code, message, true));
 }
 
 function ignoreError(): void {
@@ -129,7 +118,7 @@ export class UpgradeTunnel {
   }
 
   private connect(): void {
-    const { host, port } = splitAddress(this.endpoint.address);
+    const { host, port } = hostAndPort(this.endpoint.address);
     const upstream = connect({ host, port, allowHalfOpen: true, noDelay: true });
     this.upstream = upstream;
     const settings = this.settings;
@@ -252,9 +241,9 @@ export class UpgradeTunnel {
     this.clearTimer();
     const status = res.statusCode ?? 502;
     this.status = status;
-    let text = `HTTP/1.1 ${status} ${res.statusMessage || STATUS_CODES[status] || ''}\r\n`;
+    let text = `HTTP/1.1 ${status} ${reasonPhrase(status, res.statusMessage ?? '')}\r\n`;
     const raw = res.rawHeaders;
-    const named = connectionNamed(raw);
+    const named = connectionNamedFields(raw);
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       if (isHopByHopResponseHeader(name) || named?.includes(name.toLowerCase())) continue;
@@ -324,19 +313,4 @@ export class UpgradeTunnel {
       // An observer must not break the proxy.
     }
   }
-}
-
-/** Lower-case field names a response's Connection header names (other than close / keep-alive), or null. */
-function connectionNamed(raw: readonly string[]): string[] | null {
-  let named: string[] | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!equalsLower(raw[i]!, 'connection')) continue;
-    for (const part of raw[i + 1]!.split(',')) {
-      const token = part.trim().toLowerCase();
-      if (!token || token === 'close' || token === 'keep-alive') continue;
-      named ??= [];
-      named.push(token);
-    }
-  }
-  return named;
 }
