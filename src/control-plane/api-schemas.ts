@@ -170,3 +170,5 @@ export const ObservedHistorySchema = z.object({
     }),
   ),
 });
+/** The answer of `GET /api/v1/releases/{name}/observed-history`. */
+export type ObservedHistoryAnswer = z.infer<typeof ObservedHistorySchema>;

@@ -5,6 +5,7 @@ import { describeMatch } from '../describe-rules.js';
 import { formatAge, formatFields, formatShares, formatTable, formatWeights, printResult } from '../output.js';
 import { parseWeights, type ReleaseFlags, releaseFromFlags } from '../release-from-flags.js';
 import { readSpecObject } from '../spec-file.js';
+import type { ObservedHistoryAnswer } from '../../control-plane/api-schemas.js';
 
 const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
 
@@ -64,22 +65,6 @@ export function releaseDetail(r: Release): string {
   return `${text}\n`;
 }
 
-/** `GET /api/v1/releases/{name}/observed-history`, as the CLI reads it. */
-export interface ObservedHistory {
-  release: string;
-  service: string;
-  minutes: number;
-  bucketSeconds: number;
-  versions: string[];
-  weights: Record<string, number>;
-  points: {
-    at: string;
-    requests: number;
-    versions: Record<string, { requests: number; rps: number; share: number | null; successRate: number | null }>;
-    weights: Record<string, number> | null;
-  }[];
-}
-
 const percent = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '-');
 const clock = (iso: string) => {
   const d = new Date(iso);
@@ -87,13 +72,13 @@ const clock = (iso: string) => {
 };
 
 /** The observed history as a table: a row per 10-s point, each version's share and success, the weights in force. */
-export function observedHistoryTable(h: ObservedHistory): string {
+export function observedHistoryTable(h: ObservedHistoryAnswer): string {
   const head = `Release ${h.release} (service ${h.service}): last ${h.minutes} min, one row per ${h.bucketSeconds} s; weights now ${formatWeights(h.weights)}`;
   if (h.points.length === 0)
     return `${head}
 No traffic to ${h.service} observed in the last ${h.minutes} min.
 `;
-  const rps = (p: ObservedHistory['points'][number]) => Object.values(p.versions).reduce((n, v) => n + v.rps, 0);
+  const rps = (p: ObservedHistoryAnswer['points'][number]) => Object.values(p.versions).reduce((n, v) => n + v.rps, 0);
   const table = formatTable(
     ['TIME', 'REQ/S', ...h.versions.map((v) => `${v} SHARE`), ...h.versions.map((v) => `${v} SUCCESS`), 'WEIGHTS'],
     h.points.map((p) => [
@@ -196,7 +181,7 @@ Examples:
     )
     .action(
       clientAction(async ({ api, output }, name: string, opts: { minutes: string }) => {
-        const h = await api.get<ObservedHistory>(`${path(name)}/observed-history`, { query: { minutes: opts.minutes } });
+        const h = await api.get<ObservedHistoryAnswer>(`${path(name)}/observed-history`, { query: { minutes: opts.minutes } });
         printResult(output, h, () => observedHistoryTable(h));
       }),
     );
