@@ -83,6 +83,8 @@ export class Http1Upstream {
   private paused = false;
   private connected = false;
   private dead = false;
+  /** Requests this connection has answered: a failure before any answer on a reused one is a stale keep-alive. */
+  private answered = 0;
 
   constructor(
     private readonly pool: Http1Pool,
@@ -258,12 +260,16 @@ export class Http1Upstream {
     const sink = this.sink;
     this.sink = null;
     this.kill();
+    // A reused connection that failed before answering was most likely closed by the upstream's keep-alive
+    // timeout, and the connections that went idle with it are too: the retry must not pick one of them.
+    if (this.answered > 0 && !this.started) this.pool.discardIdle();
     sink?.onUpstreamError(code, this.started);
   }
 
   private complete(extraBytes: boolean): void {
     const sink = this.sink!;
     this.sink = null;
+    this.answered++;
     this.paused = false;
     this.partial = null;
     if (extraBytes || this.head.close) this.kill();
@@ -366,10 +372,15 @@ export class Http1Pool {
     return this.closed;
   }
 
+  /** Closes the idle connections (they are presumed closed by the upstream too); busy ones are left alone. */
+  discardIdle(): void {
+    for (const up of this.idle.splice(0)) up.abort();
+  }
+
   /** Closes idle connections now; busy ones close when their response completes. */
   close(): void {
     this.closed = true;
-    for (const up of this.idle.splice(0)) up.abort();
+    this.discardIdle();
     for (const w of this.queue.splice(0)) w.sink.onUpstreamError('UND_ERR_CLOSED', false);
   }
 
