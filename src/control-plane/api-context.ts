@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InputError } from '../core/index.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { SqliteStore } from '../store/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
@@ -25,12 +26,19 @@ export function typed(app: FastifyInstance) {
   return app.withTypeProvider<ZodTypeProvider>();
 }
 
-/** `If-Match: "7"`, `W/"7"` or `7` -> `7`; absent or `*` -> undefined (no check). */
+/**
+ * `If-Match: "7"`, `W/"7"` or `7` -> `7`; absent or `*` -> undefined (no check). Anything else is not a
+ * resourceVersion this API ever gave out: 400, rather than a 409 that would send the client to re-read and retry.
+ */
 export function ifMatchOf(request: FastifyRequest): string | undefined {
   const raw = request.headers['if-match'];
   if (raw === undefined || raw.trim() === '*') return undefined;
-  return raw
-    .trim()
-    .replace(/^W\//, '')
-    .replace(/^"(.*)"$/, '$1');
+  const m = /^(?:W\/)?(?:"(\d{1,15})"|(\d{1,15}))$/.exec(raw.trim());
+  const version = m?.[1] ?? m?.[2];
+  if (version === undefined) {
+    throw new InputError(`If-Match: must be a resourceVersion as the API returned it, e.g. "7", got ${JSON.stringify(raw)}`, [
+      { path: 'If-Match', message: 'must be a resourceVersion, e.g. "7"' },
+    ]);
+  }
+  return version;
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { InputError } from '../core/index.js';
+import { InputError, NotFoundError } from '../core/index.js';
 import type { EventFilter } from '../store/index.js';
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses, EventResource, EventsQuery, ReleaseParams } from './api-schemas.js';
@@ -43,6 +43,9 @@ export function registerEventsApi(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async (req) => {
+      // A finished release is gone but its events stay; a name that never had a release is a 404, not an empty list.
+      if (!store.getRelease(req.params.name) && store.listEvents({ release: req.params.name, limit: 1 }).length === 0)
+        throw new NotFoundError(`release "${req.params.name}" does not exist and has no events`);
       const filter: EventFilter = { release: req.params.name };
       const since = sinceOf(req.query.since);
       if (since !== undefined) filter.since = since;

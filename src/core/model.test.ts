@@ -71,6 +71,16 @@ describe('model schemas', () => {
     }
   });
 
+  it('lower-cases header names in match blocks and sticky headers (names are case-insensitive)', () => {
+    const rule = parseOrThrow(Rule, {
+      match: [{ headers: { 'End-User': { exact: 'Jason' } } }],
+      route: [{ version: 'v1', weight: 100 }],
+      sticky: { header: 'X-User' },
+    });
+    expect(rule.match?.[0]?.headers).toEqual({ 'end-user': { exact: 'Jason' } });
+    expect(rule.sticky).toEqual({ header: 'x-user' });
+  });
+
   it('refuses unknown fields instead of ignoring them', () => {
     expect(problems(Rule, { route: [{ version: 'v1', weight: 100 }], weigth: 3 })).toMatch(/weigth/);
   });

@@ -36,10 +36,47 @@ export const StringMatch = z
   .meta({ description: 'One of exact, prefix or regex (RE2 syntax, whole-string match).' });
 export type StringMatch = z.infer<typeof StringMatch>;
 
+/** RFC 9110 `token`: what an HTTP field name may be made of. */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const fieldNameRule = "RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~";
+
+/** An HTTP field name, lower-cased on input (names are case-insensitive; the proxy and Istio compare lower case). */
+export const HeaderName = z
+  .string()
+  .refine((s) => FIELD_NAME.test(s), { error: (iss) => `${JSON.stringify(iss.input)} is not a valid HTTP field name (${fieldNameRule})` })
+  .toLowerCase();
+
+/**
+ * Header conditions keyed by field name: each name a valid token, lower-cased on input. A rule with a CR/LF or
+ * a space in a name could never match and would render to invalid Istio YAML; two spellings of one name would
+ * silently lose one condition.
+ */
+const HeaderConditions = z
+  .record(z.string(), StringMatch)
+  .superRefine((conditions, ctx) => {
+    const seen = new Map<string, string>();
+    for (const name of Object.keys(conditions)) {
+      if (!FIELD_NAME.test(name)) {
+        ctx.addIssue({ code: 'custom', message: `header name ${JSON.stringify(name)} is not a valid HTTP field name (${fieldNameRule})` });
+        continue;
+      }
+      const lower = name.toLowerCase();
+      const first = seen.get(lower);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `header "${lower}" is named twice (as "${first}" and "${name}"); names are case-insensitive`,
+        });
+      }
+      seen.set(lower, name);
+    }
+  })
+  .overwrite((conditions) => Object.fromEntries(Object.entries(conditions).map(([name, m]) => [name.toLowerCase(), m])));
+
 export const MatchBlock = z
   .strictObject({
     uri: StringMatch.optional(),
-    headers: z.record(z.string().min(1), StringMatch).optional(),
+    headers: HeaderConditions.optional(),
     cookie: z.record(z.string().min(1), StringMatch).optional(),
     queryParams: z.record(z.string().min(1), StringMatch).optional(),
     method: StringMatch.optional(),
@@ -54,7 +91,7 @@ export type RouteDestination = z.infer<typeof RouteDestination>;
 
 export const Sticky = z.union([
   z.strictObject({ cookie: z.string().min(1) }),
-  z.strictObject({ header: z.string().min(1) }),
+  z.strictObject({ header: HeaderName }),
   z.strictObject({ sourceIp: z.literal(true) }),
 ]);
 export type Sticky = z.infer<typeof Sticky>;
