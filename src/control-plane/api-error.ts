@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isStorageFull } from '../store/database-file.js';
 import { CanaryError, type ErrorDetail, InputError, NotFoundError, AuthError, ConflictError, NotAllowedError } from '../core/index.js';
 
 /** The one error body of the API. */
@@ -28,6 +29,11 @@ function statusOf(err: CanaryError): number {
 
 /** Maps any error to a status and the API's error body; the single place where domain errors meet HTTP. */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
+  if (isStorageFull(err)) {
+    // SQLite rolled the transaction back: say so, rather than a 500 that leaves the client guessing.
+    const message = "the disk of the control plane's data directory is full: nothing was changed; free some space and retry";
+    return { status: 507, body: { error: { code: 'InsufficientStorage', message, details: [] } } };
+  }
   if (err instanceof CanaryError) {
     return { status: statusOf(err), body: { error: { code: err.code, message: err.message, details: err.details } } };
   }

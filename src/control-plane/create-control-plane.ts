@@ -161,7 +161,11 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     const notFound = await registerConsole(app, options.consoleDir);
     installErrorHandling(app, notFound);
 
-    app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+    // 503 while the store cannot save changes (disk full), so a supervisor or load balancer sees it.
+    app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
+      const problem = store.storageProblem();
+      return problem ? reply.status(503).send({ status: 'degraded', reason: problem }) : { status: 'ok' };
+    });
     app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     registerServicesApi(app, ctx);
     registerReleasesApi(app, ctx);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -181,5 +181,97 @@ describe('SqliteStore', () => {
     ]);
     store.forgetRetiredVersion('reviews', 'v1');
     expect(store.listRetiredVersions()).toEqual([]);
+  });
+});
+
+/** Overwrites whole pages in the middle of a closed database file with junk (page 1, the header, stays intact). */
+function damagePages(file: string): void {
+  const size = statSync(file).size;
+  const pageSize = 4096;
+  const pages = Math.floor(size / pageSize);
+  expect(pages).toBeGreaterThan(4);
+  const fd = openSync(file, 'r+');
+  try {
+    for (let p = 2; p < pages - 1; p += 2) writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, p * pageSize);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('SqliteStore on a damaged or loosely kept data directory', () => {
+  let root: string;
+  let dataDir: string;
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'canary-store-'));
+    dataDir = join(root, 'data');
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  /** A store with a few hundred events, closed (WAL checkpointed into the main file). */
+  function filledStore(): string {
+    const store = new SqliteStore({ dataDir });
+    store.write((w) => w.createService(spec(), 'alice'));
+    for (let i = 0; i < 300; i++) {
+      store.write((w) =>
+        w.appendEvent({
+          actor: 'alice',
+          action: 'service.changed',
+          resourceKind: 'service',
+          resourceName: 'reviews',
+          before: { i },
+          after: { i: i + 1, padding: 'x'.repeat(200) },
+          message: `change ${i}`,
+        }),
+      );
+    }
+    store.close();
+    return join(dataDir, 'canary.db');
+  }
+
+  it('refuses to open a canary.db with damaged pages, naming the file and what to do', () => {
+    const file = filledStore();
+    damagePages(file);
+    expect(() => new SqliteStore({ dataDir })).toThrow(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: the database is damaged \\(.+\\)\\. .*canary restore`),
+    );
+  });
+
+  it('refuses a canary.db truncated to zero bytes instead of starting empty', () => {
+    const file = filledStore();
+    truncateSync(file, 0);
+    expect(() => new SqliteStore({ dataDir })).toThrow(/canary\.db: the file is empty \(0 bytes\).*canary restore/);
+    expect(statSync(file).size).toBe(0); // left as it was, for the operator to look at
+  });
+
+  it('tightens an existing data directory to 0700 and an existing canary.db to 0600', () => {
+    filledStore();
+    chmodSync(dataDir, 0o755);
+    chmodSync(join(dataDir, 'canary.db'), 0o644);
+    const store = new SqliteStore({ dataDir });
+    try {
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+      for (const f of ['canary.db', 'canary.db-wal', 'canary.db-shm']) expect(statSync(join(dataDir, f)).mode & 0o777).toBe(0o600);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('creates a new canary.db 0600 whatever the umask', () => {
+    const old = process.umask(0o022);
+    try {
+      const store = new SqliteStore({ dataDir });
+      store.close();
+    } finally {
+      process.umask(old);
+    }
+    expect(statSync(join(dataDir, 'canary.db')).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses a shared directory such as /tmp as the data directory instead of closing it to everyone', () => {
+    mkdirSync(dataDir, { mode: 0o1777 });
+    chmodSync(dataDir, 0o1777);
+    expect(() => new SqliteStore({ dataDir })).toThrow(/a shared directory \(sticky bit, like \/tmp\)/);
+    expect(statSync(dataDir).mode & 0o7777).toBe(0o1777);
   });
 });

@@ -1,12 +1,13 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { ConflictError, NotFoundError, type Release, type ReleaseStatus, type Service, type ServiceSpec } from '../core/index.js';
+import { isStorageFull, openDatabaseFile, prepareDataDir } from './database-file.js';
 import { migrate } from './migrations.js';
 import type { EventFilter, NewEvent, StoredEvent } from './stored-event.js';
 
 export interface SqliteStoreOptions {
-  /** The data directory; created 0700 when missing. The database is `<dataDir>/canary.db`. */
+  /** The data directory; created 0700 when missing, tightened to 0700 when not. The database is `<dataDir>/canary.db` (0600). */
   dataDir: string;
 }
 
@@ -128,19 +129,33 @@ function checkVersion(kind: string, name: string, current: number, expected: str
  * The control plane's desired state and audit log in SQLite (WAL mode). Reads are synchronous and cheap;
  * every change goes through `write`, one transaction and one revision per call, like an etcd txn.
  */
+/** Below this much free space /healthz reports the disk as full, even before a write has failed. */
+const NEARLY_FULL_BYTES = 64 * 1024;
+/** After a write failed for lack of space, the disk counts as full again only once this much is free. */
+const RECOVERED_BYTES = 1024 * 1024;
+
 export class SqliteStore {
   readonly file: string;
+  readonly dataDir: string;
   readonly schemaVersion: number;
   private readonly db: BetterSqlite3.Database;
 
+  /** When the last write failed for lack of disk space (cleared by the next write that succeeds). */
+  private fullSince: string | null = null;
+
+  /**
+   * Opens `<dataDir>/canary.db` after an integrity check; throws DamagedDatabaseError (naming the file and the
+   * way out) when it is damaged or was truncated to nothing.
+   */
   constructor(options: SqliteStoreOptions) {
-    if (!existsSync(options.dataDir)) {
-      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-      chmodSync(options.dataDir, 0o700); // mkdir's mode is subject to the umask
-    }
+    prepareDataDir(options.dataDir);
+    this.dataDir = options.dataDir;
     this.file = join(options.dataDir, 'canary.db');
-    this.db = new BetterSqlite3(this.file);
-    this.db.pragma('journal_mode = WAL');
+    this.db = openDatabaseFile(
+      this.file,
+      `The control plane will not run on it. Keep the file for inspection and restore the last backup: ` +
+        `canary restore BACKUP_FILE --data ${options.dataDir} (docs/operations.md, "Damaged database")`,
+    );
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
@@ -328,7 +343,34 @@ export class SqliteStore {
         return toEvent(db.prepare('SELECT * FROM events WHERE id = ?').get(info.lastInsertRowid) as EventRow);
       },
     };
-    return db.transaction(() => fn(writer))();
+    try {
+      const result = db.transaction(() => fn(writer))();
+      this.fullSince = null;
+      return result;
+    } catch (err) {
+      // The transaction is rolled back; remember the full disk for /healthz until a write gets through again.
+      if (isStorageFull(err)) this.fullSince ??= now;
+      throw err;
+    }
+  }
+
+  /**
+   * Why the store cannot take writes, or null: a write failed for lack of space and the file system has not
+   * got room again since, or it is as good as full already. For /healthz.
+   */
+  storageProblem(): string | null {
+    let free: number | null = null;
+    try {
+      const fs = statfsSync(this.dataDir);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      // No statfs here: only failed writes tell.
+    }
+    if (this.fullSince !== null && free !== null && free >= RECOVERED_BYTES) this.fullSince = null;
+    if (this.fullSince !== null)
+      return `disk full: writes to ${this.file} fail for lack of space since ${this.fullSince}${free === null ? '' : ` (${free} bytes free)`}`;
+    if (free !== null && free < NEARLY_FULL_BYTES) return `disk full: ${free} bytes free where ${this.file} is`;
+    return null;
   }
 
   /**

@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { DamagedDatabaseError, openDatabaseFile } from '../store/database-file.js';
 import type { SpanData } from './telemetry-batch.js';
 
 export interface TraceStoreOptions {
@@ -11,6 +12,8 @@ export interface TraceStoreOptions {
   /** At most this many spans are kept (the oldest traces go first); default 200000. */
   maxSpans?: number;
   now?: () => number;
+  /** Told when a damaged file was moved aside and an empty one started (see the constructor). */
+  onWarning?: (message: string) => void;
 }
 
 export interface TraceSummary {
@@ -97,6 +100,27 @@ CREATE INDEX IF NOT EXISTS traces_by_duration ON traces (duration_ms);
 `;
 
 /**
+ * Opens the trace file 0600 after an integrity check. Traces are disposable (retention deletes them within a
+ * day anyway), so a damaged file does not stop the control plane: it is moved aside, with its -wal and -shm,
+ * to `<file>.damaged-<time>` for whoever wants to look at it, and an empty one takes its place.
+ */
+function openTraceFile(file: string, onWarning?: (message: string) => void): BetterSqlite3.Database {
+  try {
+    return openDatabaseFile(file, '');
+  } catch (err) {
+    if (!(err instanceof DamagedDatabaseError)) throw err;
+    const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(file, aside);
+    for (const extra of ['-wal', '-shm']) if (existsSync(file + extra)) renameSync(file + extra, aside + extra);
+    onWarning?.(
+      `${file}: ${err.problem}; traces are disposable, so it was moved to ${aside} and an empty trace store started ` +
+        '(delete the moved file when you no longer need it)',
+    );
+    return openDatabaseFile(file, '');
+  }
+}
+
+/**
  * Spans in their own SQLite file, apart from the resource store (a burst of spans never contends with API
  * writes), with a summary row per trace kept up to date on insert. Bounded by age and span count, trimmed by
  * `trim()` (the control plane calls it every few seconds, not per batch).
@@ -115,8 +139,7 @@ export class SqliteTraceStore {
       const dir = dirname(options.file);
       if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
-    this.db = new BetterSqlite3(options.file);
-    if (options.file !== ':memory:') chmodSync(options.file, 0o600);
+    this.db = options.file === ':memory:' ? new BetterSqlite3(options.file) : openTraceFile(options.file, options.onWarning);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);

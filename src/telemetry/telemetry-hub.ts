@@ -62,6 +62,7 @@ export class TelemetryHub {
       file: join(options.dataDir, 'traces.db'),
       ...(options.traceMaxAgeMs !== undefined ? { maxAgeMs: options.traceMaxAgeMs } : {}),
       ...(options.traceMaxSpans !== undefined ? { maxSpans: options.traceMaxSpans } : {}),
+      ...(options.onError ? { onWarning: options.onError } : {}),
     });
     this.traceSampling = options.traceSampling ?? 0.01;
     this.otlp = options.otlpEndpoint
