@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 
 /**
@@ -20,8 +21,8 @@ export class DamagedDatabaseError extends Error {
 }
 
 /**
- * Creates the data directory 0700, or tightens an existing one to 0700: it holds the admin token and the
- * database. A shared directory (sticky bit, like /tmp) is refused rather than closed to everyone else.
+ * Creates the data directory 0700, or tightens an existing one to 0700 and its files to 0600: it holds the
+ * admin token and the database. A shared directory (sticky bit, like /tmp) is refused rather than closed to everyone else.
  */
 export function prepareDataDir(dir: string): void {
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -30,6 +31,11 @@ export function prepareDataDir(dir: string): void {
   if (st.mode & 0o1000)
     throw new Error(`data directory ${dir}: a shared directory (sticky bit, like /tmp); give the data a directory of its own`);
   if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700); // mkdir's mode is subject to the umask; old dirs may be 0755
+  // Files an older version or a copy left readable by others (the admin token, the databases) become 0600.
+  for (const name of readdirSync(dir)) {
+    const f = lstatSync(join(dir, name));
+    if (f.isFile() && (f.mode & 0o077) !== 0) chmodSync(join(dir, name), 0o600);
+  }
 }
 
 /** `PRAGMA quick_check` over a 50 MB store (100k events) takes ~0.26 s here; integrity_check twice that. */

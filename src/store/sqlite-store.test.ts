@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -244,13 +244,15 @@ describe('SqliteStore on a damaged or loosely kept data directory', () => {
     expect(statSync(file).size).toBe(0); // left as it was, for the operator to look at
   });
 
-  it('tightens an existing data directory to 0700 and an existing canary.db to 0600', () => {
+  it('tightens an existing data directory to 0700 and its files (canary.db, admin-token) to 0600', () => {
     filledStore();
     chmodSync(dataDir, 0o755);
     chmodSync(join(dataDir, 'canary.db'), 0o644);
+    writeFileSync(join(dataDir, 'admin-token'), 'secret\n', { mode: 0o644 });
     const store = new SqliteStore({ dataDir });
     try {
       expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+      expect(statSync(join(dataDir, 'admin-token')).mode & 0o777).toBe(0o600);
       for (const f of ['canary.db', 'canary.db-wal', 'canary.db-shm']) expect(statSync(join(dataDir, f)).mode & 0o777).toBe(0o600);
     } finally {
       store.close();
