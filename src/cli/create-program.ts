@@ -6,6 +6,7 @@ import { registerReleaseCommands } from './commands/release-commands.js';
 import { registerRenderCommands } from './commands/render-commands.js';
 import { registerRoutesCommands, registerServiceCommands, registerVersionCommands } from './commands/service-commands.js';
 import { registerRunCommands } from './commands/run-commands.js';
+import { registerStoreCommands } from './commands/store-commands.js';
 import { registerTelemetryCommands } from './commands/telemetry-commands.js';
 
 export { CLI_VERSION };
@@ -48,5 +49,6 @@ Every command explains itself: canary release create --help. Docs: docs/cli.md.`
   registerObserveCommands(program);
   registerTelemetryCommands(program);
   registerRenderCommands(program);
+  registerStoreCommands(program);
   return program;
 }

@@ -4,6 +4,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ConflictError, NotFoundError, type Release, type ReleaseStatus, type Service, type ServiceSpec } from '../core/index.js';
 import { isStorageFull, openDatabaseFile, prepareDataDir } from './database-file.js';
 import { migrate } from './migrations.js';
+import { claimDataDir } from './store-backup.js';
 import type { EventFilter, NewEvent, StoredEvent } from './stored-event.js';
 
 export interface SqliteStoreOptions {
@@ -139,6 +140,7 @@ export class SqliteStore {
   readonly dataDir: string;
   readonly schemaVersion: number;
   private readonly db: BetterSqlite3.Database;
+  private readonly claim: { release(): void };
 
   /** When the last write failed for lack of disk space (cleared by the next write that succeeds). */
   private fullSince: string | null = null;
@@ -160,6 +162,8 @@ export class SqliteStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.schemaVersion = migrate(this.db);
+    // So that `canary restore` does not replace the database under us.
+    this.claim = claimDataDir(options.dataDir);
   }
 
   /** The global revision: bumped once by every write transaction. */
@@ -409,5 +413,6 @@ export class SqliteStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+    this.claim.release();
   }
 }
