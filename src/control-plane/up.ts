@@ -18,6 +18,8 @@ export interface UpOptions {
   traceSampling?: number;
   /** Also export spans over OTLP/HTTP JSON to this collector (e.g. http://127.0.0.1:4318). */
   otlpEndpoint?: string;
+  /** When run as root: the user process workloads run as; default `nobody`. No effect otherwise. */
+  runAs?: string;
   /** Proxy worker processes; default 1 in the embedded mode. */
   proxyWorkers?: number;
   log?: (line: string) => void;
@@ -42,7 +44,8 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
   const { RuntimeByKind } = await import('../workloads/runtime-by-kind.js');
   const { createControlPlane } = await import('./index.js');
 
-  const processRuntime = new ProcessRuntime({ dataDir });
+  // As root, workloads run as an unprivileged user (nobody by default), so they cannot read the data directory.
+  const processRuntime = new ProcessRuntime({ dataDir, runAs: opts.runAs ?? 'nobody' });
   installExitHandlers(processRuntime);
   const runtime = new RuntimeByKind({ process: processRuntime, endpoints: new EndpointsRuntime() });
   const cp = await createControlPlane({
@@ -62,6 +65,7 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
   const tokenFile = process.env.CANARY_ADMIN_TOKEN ? null : join(dataDir, 'admin-token');
   const token = process.env.CANARY_ADMIN_TOKEN ?? readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   log(`control plane and console: ${url}`);
+  if (process.getuid?.() === 0) log(`process workloads run as user ${opts.runAs ?? 'nobody'} (--run-as), each in its own directory`);
   log(
     tokenFile ? `admin token: ${tokenFile} (the console asks for it; the CLI reads it from there)` : 'admin token: from CANARY_ADMIN_TOKEN',
   );

@@ -1,12 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadAdminToken } from '../control-plane/admin-token.js';
 import type { ProcessWorkload } from '../core/model.js';
+import { SqliteStore } from '../store/index.js';
 import { ProcessRuntime, type ProcessRuntimeEvent, type ProcessRuntimeOptions } from './process-runtime.js';
 import type { DesiredVersion } from './workload-runtime.js';
 
@@ -300,13 +302,62 @@ describe('ProcessRuntime', () => {
     };
     await expect(rt.reconcile([desired])).rejects.toThrow('x/v1: workload.kind must be "process" for the process runtime, got "endpoints"');
   });
+  it("starts each instance in a working directory of its own, outside the data directory and not the control plane's", async () => {
+    const dataDir = join(dir, 'data-cwd');
+    const rt = make({ dataDir });
+    await rt.reconcile([version('cwd', 'v1', { replicas: 2 })]);
+    await until('ready', () => rt.health('cwd', 'v1').ready && rt.instances('cwd', 'v1').every((i) => i.ready));
+    const seen = await Promise.all(rt.instances('cwd', 'v1').map((i) => getJson(portOf(i.address), '/files')));
+    const cwds = seen.map((s) => s.cwd as string);
+    expect(new Set(cwds).size).toBe(2);
+    for (const [n, cwd] of cwds.entries()) {
+      expect(cwd).not.toBe(process.cwd());
+      expect(relative(dataDir, cwd).startsWith('..')).toBe(true);
+      expect(basename(cwd).startsWith(`cwd-v1-${n + 1}-`)).toBe(true);
+      expect(seen[n]!.writeCwd).toBe('ok');
+    }
+    await rt.stopAll();
+    for (const cwd of cwds) expect(existsSync(cwd)).toBe(false); // nothing left behind in the tmp dir
+  });
+
+  it('as root, runs workloads as an unprivileged user that cannot read the admin token or the database', async (ctx) => {
+    if (process.getuid?.() !== 0) {
+      console.warn(`run-as test skipped: the tests run as uid ${process.getuid?.()}, and only root can switch users`);
+      ctx.skip();
+    }
+    // A data directory as the control plane keeps it: 0700, admin-token and canary.db 0600, in a directory
+    // anyone may enter (as ./.canary in a checkout), so that only the data directory's own modes protect it.
+    chmodSync(dir, 0o755);
+    const dataDir = join(dir, 'data-run-as');
+    const store = new SqliteStore({ dataDir });
+    const token = loadAdminToken(dataDir);
+    store.close();
+    const rt = make({ dataDir, runAs: 'nobody' });
+    const tryRead = [token.file!, store.file, join(dataDir, 'process-groups.json')];
+    await rt.reconcile([version('jail', 'v1', { env: { FIXTURE_TRY_READ: tryRead.join(',') } })]);
+    await until('ready', () => rt.health('jail', 'v1').ready);
+    const seen = await getJson(portOf(rt.instances('jail', 'v1')[0]!.address), '/files');
+    expect(seen).toMatchObject({ uid: 65534, gid: 65534, groups: [65534], writeCwd: 'ok' });
+    expect(seen.reads).toEqual(Object.fromEntries(tryRead.map((f) => [f, 'EACCES'])));
+    expect(seen.cwd).not.toBe(process.cwd());
+    expect(seen.home).toBe(seen.cwd);
+    // Stopping still reaches it, though it runs as another user.
+    await rt.stopAll();
+    expect(rt.instances('jail', 'v1')).toEqual([]);
+  });
+
+  it('refuses a run-as user that does not exist, saying which', () => {
+    if (process.getuid?.() !== 0) return; // without root the option has no effect, by design
+    expect(() => make({ runAs: 'no-such-user-xyz' })).toThrow(/runAs: no user "no-such-user-xyz"/);
+  });
 });
 
 /** Compiles the runtime's sources to plain ESM in a temp dir, so a separate node process can load them. */
 function transpileRuntime(out: string): string {
   const src = join(here, '..');
   const files = ['workloads/process-runtime.ts', 'core/errors.ts', 'core/names.ts'];
-  for (const f of ['free-port', 'group-ledger', 'process-instance', 'process-groups', 'log-ring']) files.push(`workloads/process/${f}.ts`);
+  for (const f of ['free-port', 'group-ledger', 'process-instance', 'process-groups', 'log-ring', 'run-as'])
+    files.push(`workloads/process/${f}.ts`);
   for (const f of files) {
     const js = ts.transpileModule(readFileSync(join(src, f), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },

@@ -1,3 +1,6 @@
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InputError } from '../core/errors.js';
 import type { ProcessWorkload } from '../core/model.js';
 import { instanceName } from '../core/names.js';
@@ -6,6 +9,7 @@ import { freeLoopbackPort } from './process/free-port.js';
 import { GroupLedger } from './process/group-ledger.js';
 import { defaultProcessTimings, ProcessInstance, type ProcessRuntimeEvent, type ProcessTimings } from './process/process-instance.js';
 import { stopGroupsSync } from './process/process-groups.js';
+import { type RunAs, resolveRunAs } from './process/run-as.js';
 import type { DesiredVersion, InstanceStatus, LogLine, VersionHealth, WorkloadRuntime } from './workload-runtime.js';
 
 export type { ProcessRuntimeEvent, ProcessTimings } from './process/process-instance.js';
@@ -25,6 +29,18 @@ export interface ProcessRuntimeOptions {
   onEvent?: (e: ProcessRuntimeEvent) => void;
   /** Supervisor timings (probe periods, back-off); the defaults are the documented behaviour. */
   timings?: Partial<ProcessTimings>;
+  /**
+   * When this process is root: the user (name or uid) workloads run as, with that user's group and no other
+   * groups, so they cannot read the data directory (admin token, database). No effect when not root. Unset:
+   * they run as this process's user (`canary up` sets `nobody`).
+   */
+  runAs?: string;
+  /**
+   * Where each instance gets its working directory (`<workDir>/<instance>-XXXXXX`, 0700, owned by the run-as
+   * user), unless its workload names a `cwd`; default a fresh `canary-workloads-XXXXXX` in the OS temp dir.
+   * Never the control plane's own working directory, never the data directory.
+   */
+  workDir?: string;
 }
 
 /** Environment variables never passed on to workloads: they would hand them the control plane's keys. */
@@ -62,6 +78,10 @@ export class ProcessRuntime implements WorkloadRuntime {
   private lock: Promise<unknown> = Promise.resolve();
   private readonly stopsInFlight = new Set<Promise<void>>();
   private closed = false;
+  private readonly runAs: RunAs | null;
+  /** The root of the instances' working directories, once the first one is made. */
+  private workRoot: string | null = null;
+  private readonly workDirs = new Map<ProcessInstance, string>();
 
   constructor(private readonly opts: ProcessRuntimeOptions = {}) {
     this.logLines = opts.logLines ?? 1000;
@@ -71,6 +91,7 @@ export class ProcessRuntime implements WorkloadRuntime {
     if (!(this.drainMs >= 0)) throw new InputError(`drainMs: must be 0 or more milliseconds, got ${opts.drainMs}`);
     this.unreadyDelayMs = opts.unreadyDelayMs ?? 1000;
     this.timings = { ...defaultProcessTimings, ...opts.timings };
+    this.runAs = opts.runAs === undefined ? null : resolveRunAs(opts.runAs);
     this.ledger = opts.dataDir ? new GroupLedger(opts.dataDir) : null;
     const reaped = this.ledger?.reapLeftovers() ?? [];
     if (reaped.length > 0) {
@@ -140,6 +161,7 @@ export class ProcessRuntime implements WorkloadRuntime {
     const outboundPort = await freeLoopbackPort(this.ports);
     this.ports.add(outboundPort);
     const name = instanceName(g.service, g.version, n);
+    const cwd = this.makeWorkDir(name);
     const inst = new ProcessInstance({
       service: g.service,
       version: g.version,
@@ -147,7 +169,9 @@ export class ProcessRuntime implements WorkloadRuntime {
       port,
       outboundPort,
       workload: g.workload,
-      env: this.envFor(g, name, port, outboundPort),
+      cwd: g.workload.cwd ?? cwd,
+      ...(this.runAs ? { runAs: { uid: this.runAs.uid, gid: this.runAs.gid } } : {}),
+      env: this.envFor(g, name, port, outboundPort, cwd),
       logLines: this.logLines,
       timings: this.timings,
       onChange: () => this.changed(),
@@ -162,13 +186,54 @@ export class ProcessRuntime implements WorkloadRuntime {
         }
       },
     });
+    this.workDirs.set(inst, cwd);
     inst.start();
     return inst;
   }
 
-  private envFor(g: VersionGroup, name: string, port: number, outboundPort: number): NodeJS.ProcessEnv {
+  /**
+   * A fresh working directory for one instance, owned by the user it runs as. The root is 0711: each user can
+   * enter its own directory but list no other. Unique per instance, so a replacement starting while its
+   * predecessor drains never shares (or loses) a directory.
+   */
+  private makeWorkDir(name: string): string {
+    if (this.workRoot === null) {
+      if (this.opts.workDir) {
+        mkdirSync(this.opts.workDir, { recursive: true, mode: 0o711 });
+        this.workRoot = this.opts.workDir;
+      } else {
+        this.workRoot = mkdtempSync(join(tmpdir(), 'canary-workloads-'));
+        chmodSync(this.workRoot, 0o711);
+      }
+    }
+    const dir = mkdtempSync(join(this.workRoot, `${name}-`));
+    if (this.runAs) chownSync(dir, this.runAs.uid, this.runAs.gid);
+    return dir;
+  }
+
+  private removeWorkDir(inst: ProcessInstance): void {
+    const dir = this.workDirs.get(inst);
+    if (dir === undefined) return;
+    this.workDirs.delete(inst);
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Removes what is left of the working directories (the root too, when it is ours). */
+  private removeWorkRoot(): void {
+    for (const dir of this.workDirs.values()) rmSync(dir, { recursive: true, force: true });
+    this.workDirs.clear();
+    if (this.workRoot !== null && !this.opts.workDir) rmSync(this.workRoot, { recursive: true, force: true });
+    this.workRoot = null;
+  }
+
+  private envFor(g: VersionGroup, name: string, port: number, outboundPort: number, cwd: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const k of SECRET_ENV) delete env[k];
+    if (this.runAs) {
+      // root's HOME and USER would point the workload at files it may not touch.
+      env.HOME = cwd;
+      env.USER = env.LOGNAME = this.runAs.user;
+    }
     env.SERVICE_NAME = g.service;
     env.SERVICE_VERSION = g.version;
     Object.assign(env, this.opts.env ?? {}, g.workload.env);
@@ -187,6 +252,7 @@ export class ProcessRuntime implements WorkloadRuntime {
       this.draining.delete(inst);
       this.ports.delete(inst.config.port);
       this.ports.delete(inst.config.outboundPort);
+      this.removeWorkDir(inst);
       this.changed();
     }
   }
@@ -280,6 +346,7 @@ export class ProcessRuntime implements WorkloadRuntime {
     ]);
     await this.idle();
     this.ports.clear();
+    this.removeWorkRoot();
     this.changed();
   }
 
@@ -292,8 +359,9 @@ export class ProcessRuntime implements WorkloadRuntime {
     // First stop every supervisor, so that no instance is restarted when the kill below ends it.
     for (const inst of [...[...this.groups.values()].flatMap((g) => g.instances), ...this.draining]) inst.halt();
     const groups = [...this.liveGroups];
+    if (groups.length > 0) stopGroupsSync(groups, graceMs);
+    this.removeWorkRoot();
     if (groups.length === 0) return;
-    stopGroupsSync(groups, graceMs);
     for (const g of groups) {
       this.liveGroups.delete(g);
       this.ledger?.remove(g);

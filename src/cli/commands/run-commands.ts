@@ -10,6 +10,7 @@ interface UpFlags {
   host: string;
   traceSampling?: string;
   otlpEndpoint?: string;
+  runAs?: string;
   kubernetes?: boolean;
   kubeconfig?: string;
   context?: string;
@@ -23,7 +24,7 @@ interface UpFlags {
 
 /** Flags that only mean something with --kubernetes, and those that mean nothing with it. */
 const CLUSTER_FLAGS = ['kubeconfig', 'context', 'namespace', 'traffic', 'gateway', 'adopt', 'prometheus', 'tracing'] as const;
-const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint'] as const;
+const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint', 'runAs'] as const;
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** `canary up --kubernetes ...`: the control plane against a cluster (no local proxy, no local workloads). */
@@ -62,6 +63,7 @@ export function registerRunCommands(program: Command): void {
     .option('--host <host>', 'address to bind; anything beyond loopback exposes the API to the network', '127.0.0.1')
     .option('--trace-sampling <ratio>', 'share of new traces sampled, 0..1 (default 1 with --demo, else 0.01)')
     .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
+    .option('--run-as <user>', 'when started as root: the user process workloads run as (default nobody); no effect otherwise')
     .option('--kubernetes', 'run against a Kubernetes + Istio cluster: versions are Deployments, Envoy routes (no local proxy)')
     .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig file (default $KUBECONFIG, ~/.kube/config, else in-cluster)')
     .option('--context <name>', "with --kubernetes: kubeconfig context (default: the file's current-context)")
@@ -84,7 +86,9 @@ Examples:
       --prometheus http://localhost:9090 --tracing http://localhost:16686    # see docs/kubernetes.md
 
 The first start writes an admin token to <data>/admin-token (mode 0600); the console asks for it and the CLI
-reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. Ctrl-C stops everything.`,
+reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. Ctrl-C stops everything.
+Started as root, process workloads run as --run-as (default nobody), each in its own directory under the
+OS temp dir: their commands and scripts must be readable by that user (docs/operations.md).`,
     )
     .action(async (opts: UpFlags) => {
       try {
@@ -100,6 +104,7 @@ reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. 
           ...(opts.demo ? { demo: opts.demo } : {}),
           ...(opts.traceSampling !== undefined ? { traceSampling: ratio(opts.traceSampling, '--trace-sampling') } : {}),
           ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
+          ...(opts.runAs ? { runAs: opts.runAs } : {}),
         });
       } catch (err) {
         reportError(err);

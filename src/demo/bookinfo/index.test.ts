@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -326,7 +326,9 @@ describe('bookinfoServices', () => {
     transpileDemo(dist);
     const specs = bookinfoServices(dist);
     for (const s of specs) expect(existsSync((s.versions[0]!.workload as { args: string[] }).args[0]!)).toBe(true);
-    const runtime = new ProcessRuntime({ drainMs: 2000, unreadyDelayMs: 0 });
+    // As `canary up` runs them when root: as nobody, which must be able to read the demo's scripts.
+    chmodSync(dist, 0o755);
+    const runtime = new ProcessRuntime({ drainMs: 2000, unreadyDelayMs: 0, runAs: 'nobody' });
     const meshes: TestMesh[] = [];
     try {
       await runtime.reconcile(specs.map((s) => ({ service: s.name, version: s.versions[0]! })));

@@ -55,6 +55,10 @@ export interface ProcessInstanceConfig {
   port: number;
   outboundPort: number;
   workload: ProcessWorkload;
+  /** The child's working directory. */
+  cwd: string;
+  /** Run the child as this user and group (and no supplementary groups); only root can. */
+  runAs?: { uid: number; gid: number };
   /** The complete environment of the child. */
   env: NodeJS.ProcessEnv;
   logLines: number;
@@ -155,7 +159,14 @@ export class ProcessInstance {
     try {
       // detached: its own session and process group, so a stop reaches its children too and a Ctrl-C in our
       // terminal does not kill it behind the supervisor's back.
-      child = spawn(workload.command, workload.args, { cwd: workload.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      // With uid/gid, libuv also drops root's supplementary groups (setgroups(0)) before exec.
+      child = spawn(workload.command, workload.args, {
+        cwd: this.config.cwd,
+        env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(this.config.runAs ? { uid: this.config.runAs.uid, gid: this.config.runAs.gid } : {}),
+      });
     } catch (err) {
       this.fail(`cannot start "${workload.command}": ${err instanceof Error ? err.message : String(err)}`);
       return;
