@@ -311,7 +311,13 @@ describe('canary CLI without a control plane', () => {
   });
 
   it('refuses an --allowed-hosts entry that is not a host name before starting anything', async () => {
-    const r = await canary(['up', '--allowed-hosts', 'canary.example.com,http://evil:80', '--data', join(tmpdir(), 'never-created-canary')]);
+    const r = await canary([
+      'up',
+      '--allowed-hosts',
+      'canary.example.com,http://evil:80',
+      '--data',
+      join(tmpdir(), 'never-created-canary'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       'Error: --allowed-hosts: "http://evil:80" is not a host name or address (write names without scheme or port, e.g. canary.example.com,.corp.example)\n',

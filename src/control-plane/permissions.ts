@@ -19,7 +19,7 @@ export const TOKEN_ROLES = ROLES;
  * - `read`: the API's reads (everything but tokens);
  * - `routeTable:read`: the compiled route table and its watch stream (what proxies follow);
  * - `telemetry:write`: a proxy's telemetry batches;
- * - `releases:write`: create, change, take over, roll back, resume, promote, abort and finish releases;
+ * - `releases:write`: create, change, take over, roll back, resume and finish releases;
  * - `routes:write`: replace a service's route rules;
  * - `demo:write`: the demo's traffic switch;
  * - `services:write`: register and delete services and versions (their workloads run on this host);
