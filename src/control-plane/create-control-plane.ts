@@ -124,7 +124,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     const tokens = new AccessTokens({
       store,
       bootstrap: { token: token.token, name: adminActor },
-      reservedNames: [controllerActor, 'canary-up'],
+      reservedNames: [controllerActor, 'canary-up', 'proxy'],
     });
 
     const feed = new RouteTableFeed({
