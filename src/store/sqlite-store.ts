@@ -174,6 +174,7 @@ export class SqliteStore {
   readonly file: string;
   readonly schemaVersion: number;
   private readonly db: BetterSqlite3.Database;
+  private tokenByIdQuery: BetterSqlite3.Statement | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (!existsSync(options.dataDir)) {
@@ -391,9 +392,10 @@ export class SqliteStore {
     return (this.db.prepare('SELECT * FROM tokens ORDER BY name').all() as TokenRow[]).map(toToken);
   }
 
-  /** The token whose value carries this id, if any. */
+  /** The token whose value carries this id, if any. Runs on every request made with a stored token: prepared once. */
   tokenById(id: string): TokenRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+    this.tokenByIdQuery ??= this.db.prepare('SELECT * FROM tokens WHERE id = ?');
+    const row = this.tokenByIdQuery.get(id) as TokenRow | undefined;
     return row && toToken(row);
   }
 
