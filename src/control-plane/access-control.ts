@@ -3,7 +3,7 @@ import { networkInterfaces } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError, ForbiddenError } from '../core/index.js';
 import type { AccessTokens, Caller } from './access-tokens.js';
-import { type Permission, permits } from './permissions.js';
+import { type Permission, permits, ROLES } from './permissions.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
 
 declare module 'fastify' {
@@ -79,6 +79,14 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
 
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
+    // The OpenAPI document says what each call needs (the swagger plugin reads the schema when it is asked for).
+    const permission = route.config?.permission;
+    if (route.schema && permission && permission !== 'public') {
+      const roles = ROLES.filter((r) => permits(r, permission)).join(', ');
+      const note = `Needs permission \`${permission}\` (roles: ${roles}).`;
+      const schema = route.schema as { description?: string };
+      schema.description = schema.description ? `${schema.description}\n\n${note}` : note;
+    }
     // Read at ready time: a later onRoute hook (the console's) may still set it.
     for (const method of methods)
       routes.push({
