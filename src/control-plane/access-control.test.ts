@@ -198,6 +198,9 @@ describe('authorization on the matched route', () => {
       for (const target of spellings(fill(route.url), port)) {
         const r = await send(route.method, target);
         expect(served(r), `${route.method} ${target} -> ${r.status} ${r.body.slice(0, 80)}`).toBe(false);
+        // HTTP/1.0 without Host, where the host check steps aside: the route's own check still holds.
+        const old = await rawRequest(port, `${route.method} ${target} HTTP/1.0`);
+        expect(served(old), `${route.method} ${target} HTTP/1.0 -> ${old.status} ${old.body.slice(0, 80)}`).toBe(false);
       }
     }
     expect(t.snapshot()).toEqual(before);
@@ -223,6 +226,11 @@ describe('authorization on the matched route', () => {
     expect(other.status).toBe(403);
     expect((await send('GET', '/api/v1/services', tokens.viewer, `localhost:${port}`)).status).toBe(200);
     expect((await send('GET', '/api/v1/services', tokens.viewer, `[::1]:${port}`)).status).toBe(200);
+    // HTTP/1.0 without Host (an old health checker): no browser, so no rebinding; the token is still needed.
+    expect((await rawRequest(port, 'GET /healthz HTTP/1.0')).status).toBe(200);
+    expect((await rawRequest(port, 'GET /api/v1/services HTTP/1.0')).status).toBe(401);
+    expect((await rawRequest(port, `GET /api/v1/services HTTP/1.0\r\nauthorization: Bearer ${tokens.viewer}`)).status).toBe(200);
+    expect((await rawRequest(port, `GET /healthz HTTP/1.0\r\nhost: evil.example`)).status).toBe(421);
     const refused = await send('GET', '/healthz', undefined, `canary.internal:${port}`);
     expect(refused.status).toBe(421);
     expect(JSON.parse(refused.body).error).toMatchObject({

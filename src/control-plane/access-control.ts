@@ -146,7 +146,9 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
   app.addHook('onRequest', async (req, reply) => {
     const authority = authorityOf(req);
     const hostname = authority === undefined ? null : hostnameOf(authority);
-    if (hostname === null || !hostAllowed(hostname)) {
+    // An HTTP/1.0 request may come without Host (old health checkers); no browser sends one, so it is no rebinding.
+    const hostless = authority === undefined && req.raw.httpVersion === '1.0' && (req.raw.url ?? '').startsWith('/');
+    if (!hostless && (hostname === null || !hostAllowed(hostname))) {
       throw httpError(
         421,
         `Host "${authority ?? ''}" is not this control plane's: it answers to localhost, 127.0.0.1, ::1 and the address it is bound to` +
