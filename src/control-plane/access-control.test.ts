@@ -245,6 +245,8 @@ describe('authorization on the matched route', () => {
       expect((await get(`canary.internal:${p}`)).status).toBe(200);
       expect((await get('CANARY.internal.')).status).toBe(200);
       expect((await get('eu.canary.example.com')).status).toBe(200);
+      expect((await get('example.com')).status).toBe(200);
+      expect((await get('notexample.com')).status).toBe(421);
       expect((await get('example.com.evil.test')).status).toBe(421);
       expect((await get('canary.internal.evil.test')).status).toBe(421);
     } finally {

@@ -18,7 +18,7 @@ export interface AccessControlOptions {
   throttle: SignInThrottle;
   /**
    * Host names (or IP addresses) accepted in `Host` besides the loopback names and the bound address; a leading dot
-   * accepts every subdomain (`.example.com`). Refusing other hosts stops DNS rebinding.
+   * accepts that name and every subdomain (`.example.com`). Refusing other hosts stops DNS rebinding.
    */
   allowedHosts?: string[];
 }
@@ -85,7 +85,8 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
       const roles = ROLES.filter((r) => permits(r, permission)).join(', ');
       const note = `Needs permission \`${permission}\` (roles: ${roles}).`;
       const schema = route.schema as { description?: string };
-      schema.description = schema.description ? `${schema.description}\n\n${note}` : note;
+      // The HEAD route Fastify adds for a GET shares its schema: note it once.
+      if (!schema.description?.includes(note)) schema.description = schema.description ? `${schema.description}\n\n${note}` : note;
     }
     // Read at ready time: a later onRoute hook (the console's) may still set it.
     for (const method of methods)
@@ -116,7 +117,7 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
 
   const hostAllowed = (name: string): boolean => {
     if (isLoopback(name)) return true;
-    for (const h of extraHosts) if (h === name || (h.startsWith('.') && name.endsWith(h))) return true;
+    for (const h of extraHosts) if (h === name || (h.startsWith('.') && (name.endsWith(h) || name === h.slice(1)))) return true;
     const bound = app.server.address();
     if (bound && typeof bound === 'object') {
       const addr = bound.address.toLowerCase();

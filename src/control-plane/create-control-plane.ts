@@ -44,7 +44,7 @@ export interface ControlPlaneOptions {
   watchPingMs?: number;
   /**
    * Names (or addresses) the API answers to besides localhost, 127.0.0.1, ::1 and the bound address; `.example.com`
-   * accepts every subdomain. Requests with another `Host` get 421 (this stops DNS rebinding). `canary up --allowed-hosts`.
+   * accepts that name and every subdomain. Requests with another `Host` get 421 (this stops DNS rebinding). `canary up --allowed-hosts`.
    */
   allowedHosts?: string[];
   /** Back-off of repeated rejected tokens per client address (defaults: 10 free, then 1 s doubling up to 60 s). */

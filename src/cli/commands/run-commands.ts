@@ -82,7 +82,7 @@ export function registerRunCommands(program: Command): void {
     .option('--host <host>', 'address to bind; anything beyond loopback exposes the API to the network', '127.0.0.1')
     .option(
       '--allowed-hosts <names>',
-      'comma-separated host names the API and console answer to besides localhost, 127.0.0.1, ::1 and --host (".example.com": any subdomain); other Host headers get 421',
+      'comma-separated host names the API and console answer to besides localhost, 127.0.0.1, ::1 and --host (".example.com": it and any subdomain); other Host headers get 421',
     )
     .option('--trace-sampling <ratio>', 'share of new traces sampled, 0..1 (default 1 with --demo, else 0.01)')
     .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
