@@ -64,6 +64,12 @@ describe('console as a viewer', () => {
     await shell.screenshot(env.shotsDir, 'viewer-release-detail');
     expect(await seriousA11yViolations(env.page)).toEqual([]);
 
+    // The wizard says, where a new version's workload is set, that what it runs is an admin's call.
+    await env.page.goto(`${env.url}/releases/new?step=2`);
+    await shell.byTest('workload-admin-only').waitFor();
+    expect((await shell.byTest('workload-admin-only').textContent()) ?? '').toContain('needs an admin');
+    await shell.byTest('read-only-notice').waitFor();
+
     await shell.navTo('topology');
     expect(await new TopologyPage(env.page).demoTraffic().isDisabled()).toBe(true);
 
