@@ -54,7 +54,10 @@ export function reportError(err: unknown, err_out: NodeJS.WritableStream = proce
       if (!err.message.includes(d.message)) text += `  ${d.path ? `${d.path}: ` : ''}${d.message}\n`;
     }
     if (err.status === 401) {
-      text += 'Give the admin token with --token or CANARY_TOKEN, or --data DIR naming the data directory that holds admin-token.\n';
+      text += 'Give a token with --token or CANARY_TOKEN, or --data DIR naming the data directory that holds admin-token.\n';
+    }
+    if (err.status === 403 && err.code === 'Forbidden') {
+      text += "The token's role may not do this: `canary whoami` shows it; an admin can create one that may (canary token create).\n";
     }
     err_out.write(text);
     return;

@@ -8,6 +8,7 @@ import { registerRoutesCommands, registerServiceCommands, registerVersionCommand
 import { registerRunCommands } from './commands/run-commands.js';
 import { registerStoreCommands } from './commands/store-commands.js';
 import { registerTelemetryCommands } from './commands/telemetry-commands.js';
+import { registerTokenCommands } from './commands/token-commands.js';
 
 export { CLI_VERSION };
 
@@ -24,7 +25,7 @@ export function createProgram(): Command {
       `
 Client commands talk to the control plane's API. They all take:
   --server URL     control plane (env CANARY_SERVER, default http://127.0.0.1:8080)
-  --token T        admin token (env CANARY_TOKEN, else the file <data>/admin-token)
+  --token T        bearer token (env CANARY_TOKEN, else the admin token in <data>/admin-token)
   --data DIR       data directory holding admin-token (default ./.canary)
   -o FORMAT        table (for people), json or yaml (the API's objects, for scripts)
 
@@ -36,6 +37,7 @@ Examples:
   canary release takeover reviews-canary v2
   canary manifests reviews
   canary events --release reviews-canary
+  canary token create ci --role operator --expires 30d
 
 Every command explains itself: canary release create --help. Docs: docs/cli.md.`,
     );
@@ -50,5 +52,6 @@ Every command explains itself: canary release create --help. Docs: docs/cli.md.`
   registerTelemetryCommands(program);
   registerRenderCommands(program);
   registerStoreCommands(program);
+  registerTokenCommands(program);
   return program;
 }

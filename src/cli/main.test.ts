@@ -233,6 +233,38 @@ describe('canary CLI against a real control plane', () => {
     expect(JSON.parse(ok.stdout).items).toHaveLength(1);
   });
 
+  it('creates a token once, lists it without its value, refuses its role what it may not do, and revokes it', async () => {
+    const created = await canary(['token', 'create', 'alice', '--role', 'viewer', '--expires', '30d', '-o', 'json', ...client]);
+    expect(created.stderr).toBe('');
+    const shown = JSON.parse(created.stdout);
+    expect(Object.keys(shown)).toEqual(['name', 'role', 'token', 'expiresAt']);
+    expect(shown).toMatchObject({ name: 'alice', role: 'viewer', token: expect.stringMatching(/^canary_/) });
+    const asAlice = { env: { CANARY_TOKEN: shown.token } };
+    const me = await canary(['whoami', '--server', server], asAlice);
+    expect(me.stdout.trim()).toBe('alice (role viewer)');
+    expect((await canary(['release', 'list', '--server', server], asAlice)).code).toBe(0);
+    const refused = await canary(['release', 'rollback', 'reviews-canary', '--server', server], asAlice);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^Error: role viewer \(token "alice"\) may not change releases/);
+    expect(refused.stderr).toContain('canary whoami');
+
+    const list = await canary(['token', 'list', ...client]);
+    expect(list.stdout.split('\n')[0]).toMatch(/^NAME {3,}ROLE {3,}EXPIRES {3,}CREATED BY {3,}AGE {3,}SOURCE$/);
+    expect(list.stdout).toMatch(/\nalice {3,}viewer {3,}20\d\d-/);
+    expect(list.stdout).not.toContain(shown.token);
+
+    const plain = await canary(['token', 'create', 'bob', '--role', 'operator', ...client]);
+    expect(plain.stdout).toMatch(/^token\/bob created \(role operator, does not expire\)\ncanary_[0-9a-f_]+\nThis is the only time/);
+    expect((await canary(['token', 'create', 'carol', '--role', 'root', ...client])).stderr).toContain(
+      'Allowed choices are viewer, operator, admin, proxy',
+    );
+
+    expect((await canary(['token', 'revoke', 'alice', ...client])).stdout.trim()).toBe('token/alice revoked');
+    const after = await canary(['release', 'list', '--server', server], asAlice);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain('invalid token');
+  });
+
   it('takes the server from CANARY_SERVER', async () => {
     const r = await canary(['release', 'list', '-o', 'json', '--data', dataDir], { env: { CANARY_SERVER: server } });
     expect(r.code).toBe(0);
@@ -278,6 +310,21 @@ describe('canary CLI without a control plane', () => {
     expect(r.stderr).toContain('`canary up`');
   });
 
+  it('refuses an --allowed-hosts entry that is not a host name before starting anything', async () => {
+    const r = await canary([
+      'up',
+      '--allowed-hosts',
+      'canary.example.com,http://evil:80',
+      '--data',
+      join(tmpdir(), 'never-created-canary'),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'Error: --allowed-hosts: "http://evil:80" is not a host name or address (write names without scheme or port, e.g. canary.example.com,.corp.example)\n',
+    );
+    expect(existsSync(join(tmpdir(), 'never-created-canary'))).toBe(false);
+  });
+
   it('teaches with examples in --help of every command', async () => {
     const helps = await Promise.all(
       [
@@ -290,6 +337,7 @@ describe('canary CLI without a control plane', () => {
         ['logs'],
         ['up'],
         ['proxy'],
+        ['token', 'create'],
       ].map((c) => canary([...c, '--help'])),
     );
     for (const h of helps) {

@@ -1,6 +1,15 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isStorageFull } from '../store/database-file.js';
-import { CanaryError, type ErrorDetail, InputError, NotFoundError, AuthError, ConflictError, NotAllowedError } from '../core/index.js';
+import {
+  AuthError,
+  CanaryError,
+  ConflictError,
+  type ErrorDetail,
+  ForbiddenError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '../core/index.js';
 
 /** The one error body of the API. */
 export interface ErrorBody {
@@ -10,18 +19,21 @@ export interface ErrorBody {
 const codeByStatus: Record<number, string> = {
   400: 'InvalidInput',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'NotFound',
   405: 'MethodNotAllowed',
   406: 'NotAcceptable',
   409: 'Conflict',
   413: 'PayloadTooLarge',
   415: 'UnsupportedMediaType',
+  421: 'MisdirectedRequest',
   429: 'TooManyRequests',
 };
 
 function statusOf(err: CanaryError): number {
   if (err instanceof InputError) return 400;
   if (err instanceof AuthError) return 401;
+  if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError || err instanceof NotAllowedError) return 409;
   return 500;

@@ -79,7 +79,7 @@ export const EventResource = z.object({
   revision: z.number(),
   actor: z.string(),
   action: z.string(),
-  resourceKind: z.enum(['service', 'release']),
+  resourceKind: z.enum(['service', 'release', 'token']),
   resourceName: z.string(),
   release: z.string().nullable(),
   before: z.unknown(),

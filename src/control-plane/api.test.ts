@@ -200,6 +200,11 @@ describe('API v1 endpoints', () => {
     const body = doc.paths['/api/v1/releases'].post.requestBody.content['application/json'].schema;
     expect(Object.keys(body.properties)).toEqual(expect.arrayContaining(['name', 'service', 'candidate', 'traffic']));
     expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
+    // Each call says what it needs, from the permission its route declares.
+    expect(doc.paths['/api/v1/tokens'].post.description).toContain('Needs permission `tokens:admin` (roles: admin).');
+    expect(doc.paths['/api/v1/services'].get.description).toBe('Needs permission `read` (roles: viewer, operator, admin).');
+    expect(doc.paths['/api/v1/releases/{name}/rollback'].post.description).toContain('(roles: operator, admin)');
+    expect(doc.paths['/api/v1/route-table/watch'].get.description).toContain('(roles: viewer, operator, admin, proxy)');
   });
 
   it('shows the route table with endpoints and the active release', async () => {

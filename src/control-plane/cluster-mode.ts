@@ -25,6 +25,8 @@ export interface ClusterControlPlaneOptions {
   adopt?: boolean;
   gateway?: string;
   adminToken?: string;
+  /** Host names the API answers to besides loopback and the bound address (`--allowed-hosts`). */
+  allowedHosts?: string[];
   /** Finishing waits this long between routing to the kept version and deleting the other; default 2000 ms. */
   drainGraceMs?: number;
   consoleDir?: string;
@@ -62,6 +64,7 @@ export async function startClusterControlPlane(opts: ClusterControlPlaneOptions)
     logLevel: opts.logLevel ?? 'warn',
     ...(opts.logStream ? { logStream: opts.logStream } : {}),
     ...(opts.adminToken !== undefined ? { adminToken: opts.adminToken } : {}),
+    ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
     ...(opts.drainGraceMs !== undefined ? { drainGraceMs: opts.drainGraceMs } : {}),
     ...(opts.consoleDir !== undefined ? { consoleDir: opts.consoleDir } : {}),
   });
@@ -121,6 +124,7 @@ export interface ClusterUpOptions extends Omit<KubernetesBackendOptions, 'log'> 
   dataDir: string;
   host: string;
   port: number;
+  allowedHosts?: string[];
   log?: (line: string) => void;
 }
 
@@ -139,6 +143,7 @@ export async function startClusterUp(opts: ClusterUpOptions): Promise<RunningClu
     ...(opts.traffic ? { traffic: opts.traffic } : {}),
     ...(opts.adopt !== undefined ? { adopt: opts.adopt } : {}),
     ...(opts.gateway ? { gateway: opts.gateway } : {}),
+    ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
     log,
   });
 }

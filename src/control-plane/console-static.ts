@@ -18,6 +18,13 @@ export async function registerConsole(
 ): Promise<(req: FastifyRequest, reply: FastifyReply) => unknown> {
   const hasConsole = existsSync(join(dir, 'index.html'));
   if (hasConsole) {
+    // The console's files are public (the sign-in page must load without a token); the static plugin registers
+    // one route per file, each carrying its root folder in its config: those, and only those, are declared public.
+    const root = resolve(dir);
+    app.addHook('onRoute', (route) => {
+      const rootPath = (route.config as { rootPath?: unknown } | undefined)?.rootPath;
+      if (route.config && typeof rootPath === 'string' && resolve(rootPath) === root) route.config.permission = 'public';
+    });
     await app.register(fastifyStatic, { root: dir, prefix: '/', wildcard: false, index: ['index.html'] });
   }
   return (req, reply) => {

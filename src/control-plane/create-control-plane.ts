@@ -1,11 +1,12 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
-import { AuthError } from '../core/index.js';
 import { SqliteStore } from '../store/index.js';
 import { TelemetryHub } from '../telemetry/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
-import { loadAdminToken, tokenMatches } from './admin-token.js';
+import { installAccessControl, type RouteAccess } from './access-control.js';
+import { AccessTokens } from './access-tokens.js';
+import { loadAdminToken } from './admin-token.js';
 import { installErrorHandling } from './api-error.js';
 import type { ApiContext } from './api-context.js';
 import type { ExternalTelemetry } from './cluster-telemetry.js';
@@ -16,7 +17,9 @@ import { registerReleasesApi } from './releases-api.js';
 import { RouteTableFeed } from './route-table-feed.js';
 import { registerRouteTableApi } from './route-table-api.js';
 import { registerServicesApi } from './services-api.js';
+import { SignInThrottle, type SignInThrottleOptions } from './sign-in-throttle.js';
 import { registerTelemetryApi } from './telemetry-api.js';
+import { registerTokensApi } from './tokens-api.js';
 import { zodValidatorCompiler } from './zod-validator.js';
 
 export interface ControlPlaneOptions {
@@ -39,6 +42,13 @@ export interface ControlPlaneOptions {
   consoleDir?: string;
   /** Interval of `: ping` comments on watch streams; default 15000 ms. */
   watchPingMs?: number;
+  /**
+   * Names (or addresses) the API answers to besides localhost, 127.0.0.1, ::1 and the bound address; `.example.com`
+   * accepts that name and every subdomain. Requests with another `Host` get 421 (this stops DNS rebinding). `canary up --allowed-hosts`.
+   */
+  allowedHosts?: string[];
+  /** Back-off of repeated rejected tokens per client address (defaults: 10 free, then 1 s doubling up to 60 s). */
+  signInThrottle?: SignInThrottleOptions;
   /** Telemetry: trace sampling told to proxies, trace retention, OTLP export, the demo traffic target. */
   telemetry?: ControlPlaneTelemetryOptions;
 }
@@ -68,13 +78,12 @@ export interface ControlPlane {
   telemetry: TelemetryHub;
   /** Where the admin token is stored, or null when it came from an option or the environment. */
   adminTokenFile: string | null;
+  /** The bearer tokens: verify, create, list, revoke, and mint in-memory ones (the proxy's credential). */
+  tokens: AccessTokens;
+  /** Every registered route with the permission it declares (what the access hook checks). */
+  routes: RouteAccess[];
   /** Stops the controller, ends watch streams, closes the server and the store. The runtime is the caller's to stop. */
   close(): Promise<void>;
-}
-
-/** Paths served without a token: health, metrics, and anything outside /api (the console's files). */
-function needsAuth(url: string): boolean {
-  return url === '/api' || url.startsWith('/api/') || url.startsWith('/api?');
 }
 
 /** The control plane: store, release controller, route-table feed and the REST API (not yet listening). */
@@ -111,6 +120,12 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     else if (token.file) app.log.info(`admin token: ${token.file}`);
     else app.log.info(`admin token: from ${token.source === 'env' ? 'CANARY_ADMIN_TOKEN' : 'the adminToken option'}`);
     const adminActor = options.adminActor ?? 'admin';
+    const controllerActor = options.controllerActor ?? 'controller';
+    const tokens = new AccessTokens({
+      store,
+      bootstrap: { token: token.token, name: adminActor },
+      reservedNames: [controllerActor, 'canary-up', 'proxy'],
+    });
 
     const feed = new RouteTableFeed({
       store,
@@ -121,7 +136,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       store,
       runtime: options.runtime,
       feed,
-      actor: options.controllerActor ?? 'controller',
+      actor: controllerActor,
       drainGraceMs: options.drainGraceMs ?? 2000,
       log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (obj, m) => app.log.error(obj, m) },
     });
@@ -145,28 +160,22 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     });
 
     app.decorateRequest('actor', '');
-    app.addHook('onRequest', async (req) => {
-      if (!needsAuth(req.url)) return;
-      const header = req.headers.authorization;
-      if (!header)
-        throw new AuthError(
-          'missing token: send "Authorization: Bearer <token>" (the admin token is in the data directory, file admin-token)',
-        );
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) throw new AuthError('malformed Authorization header: expected "Bearer <token>"');
-      if (!tokenMatches(token.token, m[1]!)) throw new AuthError('invalid token');
-      req.actor = adminActor;
+    const routes = installAccessControl(app, {
+      tokens,
+      throttle: new SignInThrottle(options.signInThrottle),
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
     });
 
     const notFound = await registerConsole(app, options.consoleDir);
     installErrorHandling(app, notFound);
 
     // 503 while the store cannot save changes (disk full), so a supervisor or load balancer sees it.
-    app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
+    app.get('/healthz', { schema: { hide: true }, config: { permission: 'public' } }, async (_req, reply) => {
       const problem = store.storageProblem();
       return problem ? reply.status(503).send({ status: 'degraded', reason: problem }) : { status: 'ok' };
     });
-    app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { permission: 'read' } }, async () => app.swagger());
+    registerTokensApi(app, ctx, tokens);
     registerServicesApi(app, ctx);
     registerReleasesApi(app, ctx);
     registerEventsApi(app, ctx);
@@ -189,6 +198,8 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       feed,
       telemetry,
       adminTokenFile: token.file,
+      tokens,
+      routes,
       async close() {
         if (closed) return;
         closed = true;

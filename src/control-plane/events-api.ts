@@ -23,17 +23,22 @@ export function registerEventsApi(app: FastifyInstance, ctx: ApiContext): void {
   const tags = ['events'];
   const response = { 200: z.object({ items: z.array(EventResource) }), ...errorResponses };
 
-  api.get('/api/v1/events', { schema: { tags, summary: 'Every event (newest last)', querystring: EventsQuery, response } }, async (req) => {
-    const filter: EventFilter = {};
-    const since = sinceOf(req.query.since);
-    if (since !== undefined) filter.since = since;
-    if (req.query.limit !== undefined) filter.limit = req.query.limit;
-    return { items: store.listEvents(filter) };
-  });
+  api.get(
+    '/api/v1/events',
+    { config: { permission: 'read' }, schema: { tags, summary: 'Every event (newest last)', querystring: EventsQuery, response } },
+    async (req) => {
+      const filter: EventFilter = {};
+      const since = sinceOf(req.query.since);
+      if (since !== undefined) filter.since = since;
+      if (req.query.limit !== undefined) filter.limit = req.query.limit;
+      return { items: store.listEvents(filter) };
+    },
+  );
 
   api.get(
     '/api/v1/releases/:name/events',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: "A release's events (kept after it finishes), newest last",

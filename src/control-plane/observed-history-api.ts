@@ -45,6 +45,7 @@ export function registerObservedHistoryApi(app: FastifyInstance, ctx: ApiContext
   typed(app).get(
     '/api/v1/releases/:name/observed-history',
     {
+      config: { permission: 'read' },
       schema: {
         tags: ['releases'],
         summary: "Observed traffic share, rate and success per version of the release's service, one point per 10 s",

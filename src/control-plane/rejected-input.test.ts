@@ -282,7 +282,7 @@ describe('refused calls change nothing', () => {
       headers: () => ({ authorization: 'Bearer not-the-token' }),
       status: 401,
       code: 'Unauthorized',
-      message: 'invalid token',
+      message: /^invalid token/,
     },
   ];
 

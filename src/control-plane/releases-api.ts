@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ConflictError, Name, PatchReleaseBody, type Release, ReleaseSpec, TakeoverBody } from '../core/index.js';
+import { ConflictError, ForbiddenError, Name, PatchReleaseBody, type Release, ReleaseSpec, TakeoverBody } from '../core/index.js';
 import { type ApiContext, ifMatchOf, typed } from './api-context.js';
 import { errorResponses, FinishResultSchema, ReleaseParams, ReleaseResource } from './api-schemas.js';
 import {
@@ -12,6 +12,7 @@ import {
   PlanStepSchema,
   refusalsOf,
 } from './change-planner.js';
+import { candidateWorkloadProblem } from './permissions.js';
 import type { FinishResult } from './release-controller.js';
 
 /** What `?dryRun=true` answers: the release (or finish) as it would be, and the plan of cluster objects. */
@@ -59,6 +60,7 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
   api.get(
     '/api/v1/releases',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'List active releases',
@@ -71,6 +73,7 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
   api.post(
     '/api/v1/releases',
     {
+      config: { permission: 'releases:write' },
       schema: {
         tags,
         summary: 'Create a release: adds the candidate version when new, starts its workload; traffic moves once it is ready',
@@ -80,6 +83,8 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
       },
     },
     async (req, reply) => {
+      const problem = candidateWorkloadProblem(req.caller!.role, req.body.candidate.workload);
+      if (problem) throw new ForbiddenError(problem);
       const dryRun = isDryRun(req.query);
       if (dryRun || planner) {
         const would = await controller.createRelease(req.body, req.actor, { dryRun: true });
@@ -95,7 +100,7 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
 
   api.get(
     '/api/v1/releases/:name',
-    { schema: { tags, summary: 'One release', params: ReleaseParams, response: one } },
+    { config: { permission: 'read' }, schema: { tags, summary: 'One release', params: ReleaseParams, response: one } },
     async (req, reply) => {
       const r = store.requireRelease(req.params.name);
       return reply.header('etag', `"${r.resourceVersion}"`).send(r);
@@ -105,6 +110,7 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
   api.patch(
     '/api/v1/releases/:name',
     {
+      config: { permission: 'releases:write' },
       schema: {
         tags,
         summary: "Change a release's traffic (If-Match: <resourceVersion> honoured, 409 when stale)",
@@ -125,6 +131,7 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
   api.post(
     '/api/v1/releases/:name/takeover',
     {
+      config: { permission: 'releases:write' },
       schema: {
         tags,
         summary: 'That version gets 100% (the release governor)',
@@ -140,13 +147,17 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
 
   api.post(
     '/api/v1/releases/:name/rollback',
-    { schema: { tags, summary: 'The baseline gets 100%, in any phase', params: ReleaseParams, querystring: DryRunQuery, response: one } },
+    {
+      config: { permission: 'releases:write' },
+      schema: { tags, summary: 'The baseline gets 100%, in any phase', params: ReleaseParams, querystring: DryRunQuery, response: one },
+    },
     async (req) => trafficChange(isDryRun(req.query), (opts) => controller.rollback(req.params.name, req.actor, ifMatchOf(req), opts)),
   );
 
   api.post(
     '/api/v1/releases/:name/resume',
     {
+      config: { permission: 'releases:write' },
       schema: {
         tags,
         summary: "Clear the governor: the release's traffic rules apply again",
@@ -161,6 +172,7 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
   api.delete(
     '/api/v1/releases/:name',
     {
+      config: { permission: 'releases:write' },
       schema: {
         tags,
         summary:

@@ -33,13 +33,17 @@ export function registerRouteTableApi(app: FastifyInstance, ctx: ApiContext, opt
 
   api.get(
     '/api/v1/route-table',
-    { schema: { tags, summary: 'The route table proxies apply now', response: { 200: RouteTableSchema, ...errorResponses } } },
+    {
+      config: { permission: 'routeTable:read' },
+      schema: { tags, summary: 'The route table proxies apply now', response: { 200: RouteTableSchema, ...errorResponses } },
+    },
     async () => feed.current(),
   );
 
   api.get(
     '/api/v1/route-table/watch',
     {
+      config: { permission: 'routeTable:read' },
       schema: {
         tags,
         summary:

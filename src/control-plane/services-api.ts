@@ -35,6 +35,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.get(
     '/api/v1/services',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'List services with their versions and instances',
@@ -47,6 +48,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.post(
     '/api/v1/services',
     {
+      config: { permission: 'services:write' },
       schema: {
         tags,
         summary: 'Register a service with its versions',
@@ -63,6 +65,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.get(
     '/api/v1/services/:name',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'One service, with the health and instances of each version',
@@ -79,6 +82,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.delete(
     '/api/v1/services/:name',
     {
+      config: { permission: 'services:write' },
       schema: {
         tags,
         summary:
@@ -98,6 +102,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.post(
     '/api/v1/services/:name/versions',
     {
+      config: { permission: 'services:write' },
       schema: {
         tags,
         summary: 'Add a version and start its workload',
@@ -112,6 +117,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.delete(
     '/api/v1/services/:name/versions/:version',
     {
+      config: { permission: 'services:write' },
       schema: {
         tags,
         summary: 'Retire a version and stop its workload (refused while routes or a release use it)',
@@ -125,6 +131,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.get(
     '/api/v1/services/:name/routes',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: "The service's ordered route rules, and the rules in force now (a release's, when one is active)",
@@ -150,6 +157,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.put(
     '/api/v1/services/:name/routes',
     {
+      config: { permission: 'routes:write' },
       schema: {
         tags,
         summary: "Replace the service's route rules (409 while a release owns them; If-Match honoured)",
@@ -179,6 +187,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.get(
     '/api/v1/services/:name/manifests',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'The Istio VirtualService and DestinationRule for the service as routed now (text/yaml)',
@@ -196,6 +205,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.get(
     '/api/v1/services/:name/versions/:version/logs',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: "Recent log lines of a version's instances (newest last)",

@@ -113,7 +113,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
 
   // Release resources carry the traffic share each version really got (not stored: it changes every second).
   app.addHook('preSerialization', async (req, _reply, payload: unknown) => {
-    if (!req.url.startsWith('/api/v1/releases') || payload === null || typeof payload !== 'object') return payload;
+    if (!req.routeOptions.url?.startsWith('/api/v1/releases') || payload === null || typeof payload !== 'object') return payload;
     const fill = async (r: unknown) => {
       const rel = r as { service?: unknown; status?: { observed?: unknown } };
       if (typeof rel?.service === 'string' && rel.status && typeof rel.status === 'object' && 'observed' in rel.status)
@@ -129,13 +129,14 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
 
   registerObservedHistoryApi(app, ctx, hub);
 
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+  app.get('/metrics', { schema: { hide: true }, config: { permission: 'public' } }, async (_req, reply) =>
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(hub.renderMetrics()),
   );
 
   api.post(
     '/api/v1/telemetry',
     {
+      config: { permission: 'telemetry:write' },
       bodyLimit: 64 * 1024 * 1024,
       schema: {
         tags,
@@ -156,6 +157,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   api.get(
     '/api/v1/topology',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'Services, versions and calls between them with rates, success and latency over a window (seconds)',
@@ -169,6 +171,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   api.get(
     '/api/v1/watch',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: `Server-sent events: \`event: topology\` (data: the topology JSON) on connect and every ${watchIntervalMs / 1000} s`,
@@ -195,6 +198,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   api.get(
     '/api/v1/traces',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'Traces, newest first, by service, operation, time, duration and errors',
@@ -230,6 +234,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   api.get(
     '/api/v1/traces/:traceId',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'One trace: its spans in tree order (each with parentSpanId and children)',
@@ -257,12 +262,16 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   });
   api.get(
     '/api/v1/demo/traffic',
-    { schema: { tags, summary: "The demo traffic generator's state", response: { 200: TrafficState, ...errorResponses } } },
+    {
+      config: { permission: 'read' },
+      schema: { tags, summary: "The demo traffic generator's state", response: { 200: TrafficState, ...errorResponses } },
+    },
     async () => trafficState(),
   );
   api.post(
     '/api/v1/demo/traffic',
     {
+      config: { permission: 'demo:write' },
       schema: {
         tags,
         summary: 'Turn the demo traffic on (`{"enabled":true,"rate":2}` requests per second on the product page) or off',
@@ -290,6 +299,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   api.get(
     '/api/v1/telemetry/proxies',
     {
+      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'Proxies that sent telemetry: id, host, pid, last batch',

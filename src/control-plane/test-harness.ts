@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EndpointsRuntime } from '../workloads/endpoints-runtime.js';
+import { ProcessRuntime } from '../workloads/process-runtime.js';
 import { RuntimeByKind } from '../workloads/runtime-by-kind.js';
+import type { Role } from './permissions.js';
 import { type ControlPlane, type ControlPlaneOptions, createControlPlane } from './create-control-plane.js';
 
 /** A reply as tests see it. */
@@ -22,6 +24,10 @@ export interface TestControlPlane {
   token: string;
   /** An in-process request (app.inject) with the admin token; the JSON body parsed. */
   call(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Reply>;
+  /** The same with another token (null: none). */
+  callAs(token: string | null, method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Reply>;
+  /** A stored token of that role (name defaults to the role), created as the admin would. */
+  tokenFor(role: Role, name?: string): string;
   /** Everything the store holds, to assert that a refused call changed nothing. */
   snapshot(): { services: unknown; releases: unknown; events: unknown; revision: number };
   /** Closes the control plane and stops the runtime (the data dir stays). */
@@ -32,13 +38,35 @@ export interface TestControlPlane {
 
 export const testToken = 'test-admin-token-0123456789';
 
-export async function startTestControlPlane(opts: Partial<ControlPlaneOptions> & { root?: string } = {}): Promise<TestControlPlane> {
+export async function startTestControlPlane(
+  opts: Partial<ControlPlaneOptions> & { root?: string; processes?: boolean } = {},
+): Promise<TestControlPlane> {
+  const { processes, ...cpOptions } = opts;
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'canary-cp-'));
   const dataDir = opts.dataDir ?? join(root, 'data');
-  const runtime = new RuntimeByKind({ endpoints: new EndpointsRuntime({ probeIntervalMs: 50 }) });
+  // Process workloads only when a test asks: they run real commands.
+  const runtime = new RuntimeByKind({
+    endpoints: new EndpointsRuntime({ probeIntervalMs: 50 }),
+    ...(processes ? { process: new ProcessRuntime({ dataDir: join(root, 'workloads') }) } : {}),
+  });
   const token = opts.adminToken ?? testToken;
-  const cp = await createControlPlane({ logLevel: 'silent', drainGraceMs: 50, ...opts, dataDir, runtime, adminToken: token });
+  const cp = await createControlPlane({ logLevel: 'silent', drainGraceMs: 50, ...cpOptions, dataDir, runtime, adminToken: token });
   let stopped = false;
+  const callAs = async (who: string | null, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await cp.app.inject({
+      method: method as 'GET',
+      url,
+      headers: { ...(who === null ? {} : { authorization: `Bearer ${who}` }), ...headers },
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.body);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.statusCode, body: parsed, text: res.body, headers: res.headers };
+  };
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -50,20 +78,12 @@ export async function startTestControlPlane(opts: Partial<ControlPlaneOptions> &
     dataDir,
     runtime,
     token,
-    async call(method, url, body, headers = {}) {
-      const res = await cp.app.inject({
-        method: method as 'GET',
-        url,
-        headers: { authorization: `Bearer ${token}`, ...headers },
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(res.body);
-      } catch {
-        parsed = undefined;
-      }
-      return { status: res.statusCode, body: parsed, text: res.body, headers: res.headers };
+    call(method, url, body, headers = {}) {
+      return callAs(token, method, url, body, headers);
+    },
+    callAs,
+    tokenFor(role, name = role) {
+      return cp.tokens.create({ name, role }, 'admin').token;
     },
     snapshot() {
       const s = cp.store;

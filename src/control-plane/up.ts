@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,8 @@ export interface UpOptions {
   runAs?: string;
   /** Proxy worker processes; default 1 in the embedded mode. */
   proxyWorkers?: number;
+  /** Host names the API answers to besides loopback and the bound address (`--allowed-hosts`). */
+  allowedHosts?: string[];
   log?: (line: string) => void;
 }
 
@@ -52,6 +54,7 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
     dataDir,
     runtime,
     logLevel: 'warn',
+    ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
     telemetry: {
       // The demo traces every request (the seed's tracing page); otherwise 1% unless told.
       traceSampling: opts.traceSampling ?? (opts.demo ? 1 : 0.01),
@@ -62,8 +65,10 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
     },
   });
   const url = await cp.app.listen({ host: opts.host, port: opts.port });
-  const tokenFile = process.env.CANARY_ADMIN_TOKEN ? null : join(dataDir, 'admin-token');
-  const token = process.env.CANARY_ADMIN_TOKEN ?? readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  const tokenFile = cp.adminTokenFile;
+  // The proxy gets a credential of its own that reads route tables and sends telemetry, nothing else; it lives
+  // in this process's memory only, so it ends with this run (and restarts of the proxy reuse it).
+  const proxyToken = cp.tokens.mintInMemory('proxy', 'proxy');
   log(`control plane and console: ${url}`);
   if (process.getuid?.() === 0) log(`process workloads run as user ${opts.runAs ?? 'nobody'} (--run-as), each in its own directory`);
   log(
@@ -98,7 +103,7 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
         '--workers',
         String(opts.proxyWorkers ?? 1),
       ],
-      { env: { ...process.env, CANARY_TOKEN: token }, stdio: ['ignore', 'inherit', 'inherit'] },
+      { env: proxyEnv(proxyToken), stdio: ['ignore', 'inherit', 'inherit'] },
     );
     proxy = child;
     child.on('exit', (code, signal) => {
@@ -126,6 +131,13 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
     await runtime.stopAll();
   };
   return { url, ingressUrl: `http://${opts.host}:${opts.ingressPort}`, tokenFile, stop };
+}
+
+/** The proxy's environment: ours without the admin token, with the proxy's own credential. */
+function proxyEnv(token: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CANARY_TOKEN: token };
+  delete env.CANARY_ADMIN_TOKEN;
+  return env;
 }
 
 /** Runs until a signal; the CLI's `canary up`. */

@@ -56,3 +56,10 @@ export class AuthError extends CanaryError {
     super('Unauthorized', message);
   }
 }
+
+/** The caller is authenticated but its role may not do this (HTTP 403). */
+export class ForbiddenError extends CanaryError {
+  constructor(message: string) {
+    super('Forbidden', message);
+  }
+}

@@ -73,6 +73,24 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'access tokens',
+    sql: `
+      -- Bearer tokens besides the bootstrap admin token. A token is "canary_<id>_<secret>": the id finds the row,
+      -- the secret is kept only as HMAC-SHA256 keyed with a per-token random salt (never in clear).
+      CREATE TABLE tokens (
+        name TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        salt TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at TEXT
+      );
+    `,
+  },
 ];
 
 /** Applies the migrations the database has not seen yet; returns the schema version reached. */

@@ -41,13 +41,14 @@ describe('SqliteStore', () => {
   it('creates the data dir 0700 and a WAL-mode database with its migrations recorded', () => {
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(store.file).toBe(join(dataDir, 'canary.db'));
-    expect(store.schemaVersion).toBe(2);
+    expect(store.schemaVersion).toBe(3);
     const db = new BetterSqlite3(store.file, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
         { version: 1, name: 'resources and events' },
         { version: 2, name: 'retired versions left running (cluster mode)' },
+        { version: 3, name: 'access tokens' },
       ]);
     } finally {
       db.close();

@@ -21,6 +21,20 @@ export interface RetiredVersion {
   retiredAt: string;
 }
 
+/** A stored access token: its secret only as a salted HMAC (see migration 3). */
+export interface TokenRecord {
+  name: string;
+  /** The public part of the token value, which finds the record. */
+  id: string;
+  role: string;
+  /** Hex: the per-token salt and HMAC-SHA256(salt, secret). */
+  salt: string;
+  hash: string;
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string | null;
+}
+
 /** The spec part of a release as stored (everything but status and metadata). */
 export type ReleaseRecord = Omit<Release, 'resourceVersion' | 'createdAt' | 'updatedAt' | 'createdBy'>;
 
@@ -38,6 +52,10 @@ export interface StoreWriter {
   updateRelease(name: string, change: { traffic?: Release['traffic']; status?: ReleaseStatus }, expectedVersion?: string): Release;
   deleteRelease(name: string): void;
   appendEvent(event: NewEvent): StoredEvent;
+  /** Adds a token; 409 when the name is taken. */
+  createToken(token: TokenRecord): void;
+  /** Removes a token; 404 when there is none of that name. */
+  deleteToken(name: string): TokenRecord;
 }
 
 interface ServiceRow {
@@ -60,7 +78,7 @@ interface EventRow {
   revision: number;
   actor: string;
   action: string;
-  resource_kind: 'service' | 'release';
+  resource_kind: 'service' | 'release' | 'token';
   resource_name: string;
   release: string | null;
   before: string | null;
@@ -107,6 +125,30 @@ function toEvent(row: EventRow): StoredEvent {
   };
 }
 
+interface TokenRow {
+  name: string;
+  id: string;
+  role: string;
+  salt: string;
+  hash: string;
+  created_at: string;
+  created_by: string;
+  expires_at: string | null;
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return {
+    name: row.name,
+    id: row.id,
+    role: row.role,
+    salt: row.salt,
+    hash: row.hash,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    expiresAt: row.expires_at,
+  };
+}
+
 function serviceSpecOf(s: ServiceSpec | Service): ServiceSpec {
   const spec: ServiceSpec = { name: s.name, port: s.port, versions: s.versions, routes: s.routes };
   if (s.ingress) spec.ingress = s.ingress;
@@ -141,6 +183,7 @@ export class SqliteStore {
   readonly schemaVersion: number;
   private readonly db: BetterSqlite3.Database;
   private readonly claim: { release(): void };
+  private tokenByIdQuery: BetterSqlite3.Statement | undefined;
 
   /** When the last write failed for lack of disk space (cleared by the next write that succeeds). */
   private fullSince: string | null = null;
@@ -346,6 +389,20 @@ export class SqliteStore {
           );
         return toEvent(db.prepare('SELECT * FROM events WHERE id = ?').get(info.lastInsertRowid) as EventRow);
       },
+      createToken(t) {
+        if (db.prepare('SELECT 1 FROM tokens WHERE name = ?').get(t.name)) {
+          throw new ConflictError(`token "${t.name}" exists already; revoke it first or choose another name`);
+        }
+        db.prepare(
+          'INSERT INTO tokens (name, id, role, salt, hash, created_at, created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        ).run(t.name, t.id, t.role, t.salt, t.hash, t.createdAt, t.createdBy, t.expiresAt);
+      },
+      deleteToken(name) {
+        const row = db.prepare('SELECT * FROM tokens WHERE name = ?').get(name) as TokenRow | undefined;
+        if (!row) throw new NotFoundError(`token "${name}" does not exist`);
+        db.prepare('DELETE FROM tokens WHERE name = ?').run(name);
+        return toToken(row);
+      },
     };
     try {
       const result = db.transaction(() => fn(writer))();
@@ -375,6 +432,17 @@ export class SqliteStore {
       return `disk full: writes to ${this.file} fail for lack of space since ${this.fullSince}${free === null ? '' : ` (${free} bytes free)`}`;
     if (free !== null && free < NEARLY_FULL_BYTES) return `disk full: ${free} bytes free where ${this.file} is`;
     return null;
+  }
+
+  listTokens(): TokenRecord[] {
+    return (this.db.prepare('SELECT * FROM tokens ORDER BY name').all() as TokenRow[]).map(toToken);
+  }
+
+  /** The token whose value carries this id, if any. Runs on every request made with a stored token: prepared once. */
+  tokenById(id: string): TokenRecord | undefined {
+    this.tokenByIdQuery ??= this.db.prepare('SELECT * FROM tokens WHERE id = ?');
+    const row = this.tokenByIdQuery.get(id) as TokenRow | undefined;
+    return row && toToken(row);
   }
 
   /**

@@ -7,7 +7,7 @@ export interface StoredEvent {
   actor: string;
   /** e.g. `release.created`, `release.taken-over`, `version.added`. */
   action: string;
-  resourceKind: 'service' | 'release';
+  resourceKind: 'service' | 'release' | 'token';
   resourceName: string;
   /** The release the change belongs to, if any (a candidate version added by a release names it). */
   release: string | null;

@@ -63,6 +63,7 @@ describe('console', () => {
     expect(await textOf(signIn.error())).toMatch(/rejected/);
     await signIn.signIn(env.token);
     await env.page.waitForURL(/\/services/);
+    expect(await shell.signedInAs()).toEqual({ name: 'admin', role: 'admin' });
   });
 
   it('lists services with their versions and instances, and shows the Istio YAML', async () => {

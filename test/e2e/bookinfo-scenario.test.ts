@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,30 @@ describe('Bookinfo canary scenario', () => {
     await up?.stop();
     delete process.env.CANARY_ADMIN_TOKEN;
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives the proxy a credential of its own that reads route tables and sends telemetry, not the admin token', async () => {
+    const proxies = await waitFor(
+      'the proxy to report',
+      async () => {
+        const items = JSON.parse((await call('GET', '/api/v1/telemetry/proxies')).body).items as { pid: number }[];
+        return items.length > 0 ? items : undefined;
+      },
+      30_000,
+      200,
+    );
+    const env = readFileSync(`/proc/${proxies[0]!.pid}/environ`, 'utf8').split('\0');
+    expect(env.some((e) => e.includes(token))).toBe(false);
+    const proxyToken = env.find((e) => e.startsWith('CANARY_TOKEN='))!.slice('CANARY_TOKEN='.length);
+    expect(proxyToken).toMatch(/^canary_/);
+    expect((await http('GET', `${api}/api/v1/route-table`, { token: proxyToken })).status).toBe(200);
+    for (const path of ['/api/v1/services', '/api/v1/events', '/api/v1/tokens']) {
+      expect((await http('GET', `${api}${path}`, { token: proxyToken })).status, path).toBe(403);
+    }
+    const register = await http('POST', `${api}/api/v1/services`, { token: proxyToken, body: {} });
+    expect(register.status).toBe(403);
+    const listed = JSON.parse((await call('GET', '/api/v1/tokens')).body).items;
+    expect(listed).toContainEqual(expect.objectContaining({ name: 'proxy', role: 'proxy', source: 'process' }));
   });
 
   it('runs the article: 50/50, take over, roll back, finish — with no failed request under load', async () => {

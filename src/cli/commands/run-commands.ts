@@ -20,12 +20,31 @@ interface UpFlags {
   adopt?: boolean;
   prometheus?: string;
   tracing?: string;
+  allowedHosts?: string;
 }
 
 /** Flags that only mean something with --kubernetes, and those that mean nothing with it. */
 const CLUSTER_FLAGS = ['kubeconfig', 'context', 'namespace', 'traffic', 'gateway', 'adopt', 'prometheus', 'tracing'] as const;
 const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint', 'runAs'] as const;
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** `--allowed-hosts a.example,.corp.example` -> the names, checked. */
+export function allowedHostsFlag(value: string | undefined): { allowedHosts?: string[] } {
+  if (value === undefined) return {};
+  const hosts = value
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h.length > 0);
+  for (const h of hosts) {
+    if (!/^\.?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$|^\[?[0-9A-Fa-f:.]+\]?$/.test(h)) {
+      throw new Error(
+        `--allowed-hosts: "${h}" is not a host name or address (write names without scheme or port, e.g. canary.example.com,.corp.example)`,
+      );
+    }
+  }
+  if (hosts.length === 0) throw new Error('--allowed-hosts: give at least one name, e.g. canary.example.com');
+  return { allowedHosts: hosts.map((h) => h.replace(/^\[|\]$/g, '')) };
+}
 
 /** `canary up --kubernetes ...`: the control plane against a cluster (no local proxy, no local workloads). */
 async function upOnCluster(opts: UpFlags): Promise<void> {
@@ -40,6 +59,7 @@ async function upOnCluster(opts: UpFlags): Promise<void> {
     dataDir: opts.data,
     host: opts.host,
     port: port(opts.port, '--port'),
+    ...allowedHostsFlag(opts.allowedHosts),
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(opts.context ? { context: opts.context } : {}),
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
@@ -61,6 +81,10 @@ export function registerRunCommands(program: Command): void {
     .option('--port <port>', 'control plane and console port', '8080')
     .option('--ingress-port <port>', 'mesh ingress port', '8000')
     .option('--host <host>', 'address to bind; anything beyond loopback exposes the API to the network', '127.0.0.1')
+    .option(
+      '--allowed-hosts <names>',
+      'comma-separated host names the API and console answer to besides localhost, 127.0.0.1, ::1 and --host (".example.com": it and any subdomain); other Host headers get 421',
+    )
     .option('--trace-sampling <ratio>', 'share of new traces sampled, 0..1 (default 1 with --demo, else 0.01)')
     .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
     .option('--run-as <user>', 'when started as root: the user process workloads run as (default nobody); no effect otherwise')
@@ -86,7 +110,9 @@ Examples:
       --prometheus http://localhost:9090 --tracing http://localhost:16686    # see docs/kubernetes.md
 
 The first start writes an admin token to <data>/admin-token (mode 0600); the console asks for it and the CLI
-reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. Ctrl-C stops everything.
+reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. \`canary token create\` makes
+tokens with less power (viewer, operator). The API answers only to its own host names: reached by another name
+(a load balancer, a DNS name), list it with --allowed-hosts. Ctrl-C stops everything. See docs/security.md.
 Started as root, process workloads run as --run-as (default nobody), each in its own directory under the
 OS temp dir: their commands and scripts must be readable by that user (docs/operations.md).`,
     )
@@ -101,6 +127,7 @@ OS temp dir: their commands and scripts must be readable by that user (docs/oper
           host: opts.host,
           port: port(opts.port, '--port'),
           ingressPort: port(opts.ingressPort, '--ingress-port'),
+          ...allowedHostsFlag(opts.allowedHosts),
           ...(opts.demo ? { demo: opts.demo } : {}),
           ...(opts.traceSampling !== undefined ? { traceSampling: ratio(opts.traceSampling, '--trace-sampling') } : {}),
           ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),

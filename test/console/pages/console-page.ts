@@ -21,6 +21,15 @@ export class ConsolePage {
     await this.byTest(`lang-${lang}`).click();
   }
 
+  /** Who the header says is signed in: the token's name and role. */
+  async signedInAs(): Promise<{ name: string; role: string }> {
+    await this.byTest('signed-in-as').waitFor();
+    return {
+      name: ((await this.byTest('signed-in-name').textContent()) ?? '').trim(),
+      role: ((await this.byTest('signed-in-role').textContent()) ?? '').trim(),
+    };
+  }
+
   async signOut(): Promise<void> {
     await this.byTest('sign-out').click();
     await this.page.waitForURL(/\/sign-in/);

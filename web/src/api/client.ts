@@ -74,10 +74,12 @@ export async function apiFetch<T>(path: string, opts: RequestOptions = {}): Prom
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-/** Checks a token against the API without storing it. */
+/** Checks a token against the API without storing it: a person's token may ask who it is; the proxy's may not (403). */
 export async function checkToken(token: string): Promise<void> {
-  const res = await fetch('/api/v1/services', { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }).catch((err: unknown) => {
-    throw new ApiError(0, 'Unreachable', `the control plane did not answer (${String(err)})`, [], '/api/v1/services');
+  const res = await fetch('/api/v1/whoami', { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }).catch((err: unknown) => {
+    throw new ApiError(0, 'Unreachable', `the control plane did not answer (${String(err)})`, [], '/api/v1/whoami');
   });
-  if (res.status === 401 || res.status === 403) throw new ApiError(res.status, 'Unauthorized', 'token rejected', [], '/api/v1/services');
+  if (res.status === 401) throw new ApiError(401, 'Unauthorized', 'token rejected', [], '/api/v1/whoami');
+  if (res.status === 403) throw new ApiError(403, 'Forbidden', 'token may not sign in', [], '/api/v1/whoami');
+  if (!res.ok) throw new ApiError(res.status, `HTTP${res.status}`, `${res.status} ${res.statusText}`.trim(), [], '/api/v1/whoami');
 }

@@ -1,8 +1,9 @@
-import { AppShell, Box, Button, Group, NavLink, Text, Title } from '@mantine/core';
+import { AppShell, Badge, Box, Button, Group, NavLink, Text, Title } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Outlet, Link as RouterLink, useLocation } from 'react-router';
 import { writeToken } from '../api/token-store.js';
+import { useWhoAmI } from '../api/whoami.js';
 import { LanguageSwitch } from './LanguageSwitch.js';
 
 const nav = [
@@ -16,6 +17,7 @@ export function AppLayout() {
   const { t } = useTranslation();
   const location = useLocation();
   const qc = useQueryClient();
+  const me = useWhoAmI();
   const signOut = () => {
     qc.clear();
     writeToken(null);
@@ -34,6 +36,16 @@ export function AppLayout() {
             </Text>
           </Group>
           <Group gap="sm">
+            {me.data && (
+              <Group gap={6} data-test="signed-in-as" data-role={me.data.role} aria-label={t('nav.signedInAs', { name: me.data.name, role: me.data.role })}>
+                <Text size="sm" fw={500} data-test="signed-in-name">
+                  {me.data.name}
+                </Text>
+                <Badge size="sm" variant="light" color={me.data.role === 'admin' ? 'red' : me.data.role === 'operator' ? 'blue' : 'gray'} data-test="signed-in-role">
+                  {me.data.role}
+                </Badge>
+              </Group>
+            )}
             <LanguageSwitch />
             <Button variant="subtle" size="xs" onClick={signOut} data-test="sign-out">
               {t('nav.signOut')}

@@ -21,7 +21,9 @@ import { useNavigate, useSearchParams } from 'react-router';
 import { useCreateRelease } from '../api/releases.js';
 import { useServices } from '../api/services.js';
 import type { MatchKind, Service } from '../api/types.js';
+import { useCan, useWhoAmI } from '../api/whoami.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
+import { ReadOnlyNotice } from '../components/ReadOnlyNotice.js';
 import { toYaml } from '../components/to-yaml.js';
 import {
   buildRelease,
@@ -55,6 +57,7 @@ export function CreateReleasePage() {
   const [touched, setTouched] = useState(false);
   const services = useServices();
   const create = useCreateRelease();
+  const canCreate = useCan('releases:write');
   const service = services.data?.find((s) => s.name === draft.service);
 
   useEffect(() => {
@@ -96,6 +99,7 @@ export function CreateReleasePage() {
           {t('wizard.subtitle')}
         </Text>
       </div>
+      <ReadOnlyNotice permission="releases:write" />
       <Card withBorder padding="lg">
         <Stepper active={step} onStepClick={(s) => s < step && goTo(s)} size="sm">
           <Stepper.Step label={t('wizard.stepBasic')} data-test="step-basic">
@@ -120,7 +124,7 @@ export function CreateReleasePage() {
               {t('wizard.next')}
             </Button>
           ) : (
-            <Button onClick={handleCreate} loading={create.isPending} data-test="wizard-create">
+            <Button onClick={handleCreate} disabled={!canCreate} loading={create.isPending} data-test="wizard-create">
               {t('wizard.create')}
             </Button>
           )}
@@ -222,6 +226,9 @@ function VersionStep({ draft, patch, service, error }: StepProps & { service: Se
   const baseline = service?.versions.find((v) => v.name === draft.baseline);
   const kind = baseline?.workload.kind ?? 'process';
   const existing = service?.versions.some((v) => v.name === draft.candidate);
+  // What a new version runs (command, args, env) is an admin's call; an operator may release a copy or an image.
+  const me = useWhoAmI();
+  const workloadAdmin = useCan('services:write');
   const setEnv = (i: number, p: { key?: string; value?: string }) =>
     patch({ env: draft.env.map((e, j) => (j === i ? { ...e, ...p } : e)) });
   return (
@@ -248,6 +255,11 @@ function VersionStep({ draft, patch, service, error }: StepProps & { service: Se
           <Text size="sm" c="dimmed">
             {t('wizard.inherits', { baseline: draft.baseline, kind: t(`workload.${kind}`) })}
           </Text>
+          {me.data && !workloadAdmin && (
+            <Alert color="yellow" variant="light" data-test="workload-admin-only">
+              {t('access.workloadAdminOnly', { role: me.data.role })}
+            </Alert>
+          )}
           {kind === 'kubernetes' && (
             <TextInput
               label={t('wizard.image')}

@@ -6,11 +6,13 @@ import { ApiError } from '../api/client.js';
 import { type ReleaseAction, usePatchTraffic, useRelease, useReleaseAction, useReleaseEvents } from '../api/releases.js';
 import { useIstioManifests, useService } from '../api/services.js';
 import type { MeshEvent, Release } from '../api/types.js';
+import { useCan } from '../api/whoami.js';
 import { ConfirmModal } from '../components/ConfirmModal.js';
 import { EmptyState } from '../components/EmptyState.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 import { pushToast } from '../components/notifications.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
+import { ReadOnlyNotice } from '../components/ReadOnlyNotice.js';
 import { toYaml } from '../components/to-yaml.js';
 import { YamlView } from '../components/YamlView.js';
 import { historyRangeOf } from '../release/observed-history.js';
@@ -64,6 +66,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
   const versions = releaseVersions(release);
   const share = configuredShare(release);
   const action = useReleaseAction(release.name);
+  const canChange = useCan('releases:write');
   const [pending, setPending] = useState<Pending>(null);
   const [keep, setKeep] = useState<string>(release.status.governor ?? release.candidate.name);
   const service = useService(release.service);
@@ -111,6 +114,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
   return (
     <Stack>
       <BackLink />
+      <ReadOnlyNotice permission="releases:write" />
       <Group justify="space-between" align="flex-start">
         <div>
           <Group gap="sm">
@@ -135,13 +139,13 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
           </Text>
         </div>
         <Group gap="xs">
-          <Button color="orange" variant="light" onClick={() => setPending({ kind: 'rollback' })} data-test="rollback">
+          <Button color="orange" variant="light" disabled={!canChange} onClick={() => setPending({ kind: 'rollback' })} data-test="rollback">
             {t('detail.rollback')}
           </Button>
-          <Button variant="light" disabled={!release.status.governor} onClick={() => setPending({ kind: 'resume' })} data-test="resume">
+          <Button variant="light" disabled={!canChange || !release.status.governor} onClick={() => setPending({ kind: 'resume' })} data-test="resume">
             {t('detail.resume')}
           </Button>
-          <Button color="red" variant="light" onClick={() => setPending({ kind: 'finish', keep })} data-test="finish">
+          <Button color="red" variant="light" disabled={!canChange} onClick={() => setPending({ kind: 'finish', keep })} data-test="finish">
             {t('detail.finish')}
           </Button>
         </Group>
@@ -187,7 +191,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
                         size="xs"
                         variant="light"
                         color="teal"
-                        disabled={release.status.governor === v}
+                        disabled={!canChange || release.status.governor === v}
                         onClick={() => setPending({ kind: 'takeover', version: v })}
                         data-test="takeover"
                         data-version={v}
@@ -290,6 +294,7 @@ function WeightEditor({ release }: { release: Release }) {
   const [value, setValue] = useState(stored);
   const [confirming, setConfirming] = useState(false);
   const patchTraffic = usePatchTraffic(release.name);
+  const canChange = useCan('releases:write');
   // Follow changes made elsewhere while the user is not editing.
   const dirty = value !== stored;
   const last = useRef(stored);
@@ -328,6 +333,7 @@ function WeightEditor({ release }: { release: Release }) {
         step={5}
         min={0}
         max={100}
+        disabled={!canChange}
         label={(v) => `${candidate} ${v}%`}
         thumbLabel={t('wizard.sliderLabel', { candidate })}
         data-test="detail-weight-slider"
@@ -341,7 +347,7 @@ function WeightEditor({ release }: { release: Release }) {
         <Button size="xs" variant="default" disabled={!dirty} onClick={() => setValue(stored)}>
           {t('detail.reset')}
         </Button>
-        <Button size="xs" disabled={!dirty} onClick={() => setConfirming(true)} data-test="apply-weights">
+        <Button size="xs" disabled={!canChange || !dirty} onClick={() => setConfirming(true)} data-test="apply-weights">
           {t('detail.apply')}
         </Button>
       </Group>

@@ -3,9 +3,11 @@ import { useTranslation } from 'react-i18next';
 import { useNavigate, useSearchParams } from 'react-router';
 import { useReleases } from '../api/releases.js';
 import type { Release } from '../api/types.js';
+import { useCan } from '../api/whoami.js';
 import { EmptyState } from '../components/EmptyState.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
+import { ReadOnlyNotice } from '../components/ReadOnlyNotice.js';
 import { configuredShare, observedPercent, releaseVersions } from '../release/traffic-share.js';
 
 export function ReleasesPage() {
@@ -20,6 +22,7 @@ export function ReleasesPage() {
           {t('releases.subtitle')}
         </Text>
       </div>
+      <ReadOnlyNotice permission="releases:write" />
       <Tabs value={tab} onChange={(v) => setParams({ tab: v ?? 'modes' })}>
         <Tabs.List>
           <Tabs.Tab value="modes" data-test="tab-modes">
@@ -43,6 +46,7 @@ export function ReleasesPage() {
 function ModeCards() {
   const { t } = useTranslation();
   const navigate = useNavigate();
+  const canCreate = useCan('releases:write');
   const modes = [
     { key: 'blueGreen', available: false },
     { key: 'canary', available: true },
@@ -67,7 +71,7 @@ function ModeCards() {
               {t(`modes.${m.key}.description`)}
             </Text>
             <Button
-              disabled={!m.available}
+              disabled={!m.available || !canCreate}
               onClick={() => navigate('/releases/new')}
               data-test={`mode-${m.key}-create`}
               variant={m.available ? 'filled' : 'default'}
@@ -107,6 +111,7 @@ function JobList() {
   const { t, i18n } = useTranslation();
   const navigate = useNavigate();
   const releases = useReleases();
+  const canCreate = useCan('releases:write');
   if (releases.error) return <ErrorAlert error={releases.error} />;
   if (!releases.data) return <Loader size="sm" aria-label={t('common.loading')} />;
   if (releases.data.length === 0) {
@@ -116,7 +121,7 @@ function JobList() {
         hint={t('releases.emptyHint')}
         test="releases-empty"
         action={
-          <Button onClick={() => navigate('/releases/new')} data-test="empty-create">
+          <Button disabled={!canCreate} onClick={() => navigate('/releases/new')} data-test="empty-create">
             {t('modes.create')}
           </Button>
         }

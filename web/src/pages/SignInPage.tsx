@@ -24,7 +24,15 @@ export function SignInPage() {
       await checkToken(value);
       writeToken(value);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? t('signIn.rejected') : err instanceof Error ? err.message : String(err));
+      setError(
+        err instanceof ApiError && err.status === 401
+          ? t('signIn.rejected')
+          : err instanceof ApiError && err.status === 403
+            ? t('signIn.proxyToken')
+            : err instanceof Error
+              ? err.message
+              : String(err),
+      );
     } finally {
       setBusy(false);
     }

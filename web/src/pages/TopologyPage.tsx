@@ -4,6 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
 import { useDemoTraffic, useDemoTrafficState, useTopology } from '../api/observability.js';
 import type { Topology, TopologyEdge } from '../api/types.js';
+import { useCan } from '../api/whoami.js';
 import { EChart, type EChartOption } from '../components/EChart.js';
 import { EmptyState } from '../components/EmptyState.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
@@ -88,6 +89,7 @@ export function TopologyPage() {
     setTick((x) => x + 1);
   }, [topology.data]);
 
+  const canDemo = useCan('demo:write');
   const toggleDemo = () => {
     const enabled = !demoOn;
     demo.mutate(
@@ -125,7 +127,7 @@ export function TopologyPage() {
             ]}
             data-test="topology-window"
           />
-          <Button variant={demoOn ? 'filled' : 'light'} color={demoOn ? 'red' : 'indigo'} onClick={toggleDemo} loading={demo.isPending} data-test="demo-traffic">
+          <Button variant={demoOn ? 'filled' : 'light'} color={demoOn ? 'red' : 'indigo'} onClick={toggleDemo} disabled={!canDemo} loading={demo.isPending} data-test="demo-traffic">
             {demoOn ? t('topology.stopDemo') : t('topology.startDemo')}
           </Button>
         </Group>
