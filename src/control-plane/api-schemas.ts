@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Name, PartialWorkload, ReleasePhase, Rule, Traffic, Version } from '../core/index.js';
+import { Name, OutlierDetection, PartialWorkload, ReleasePhase, Rule, Traffic, Version } from '../core/index.js';
 
 /** Response and parameter schemas of API v1, built from the core's model so the OpenAPI document matches it. */
 
@@ -44,6 +44,7 @@ export const ServiceResource = z.object({
   ingress: z.object({ paths: z.array(z.string()) }).optional(),
   versions: z.array(Version),
   routes: z.array(Rule),
+  outlierDetection: OutlierDetection.optional(),
   ...metaFields,
   status: ServiceStatusSchema.optional(),
 });

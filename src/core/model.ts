@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dns1123LabelProblem } from './names.js';
+import { OutlierDetection } from './outlier-detection.js';
 import { regexProblem } from './regex.js';
 
 /**
@@ -148,6 +149,7 @@ export const ServiceSpec = z
     ingress: z.strictObject({ paths: z.array(z.string().startsWith('/')).default([]) }).optional(),
     versions: z.array(Version).min(1, 'must have at least one version'),
     routes: z.array(Rule).default([]),
+    outlierDetection: OutlierDetection.optional(),
   })
   .superRefine((svc, ctx) => {
     const seen = new Set<string>();

@@ -108,6 +108,7 @@ function toEvent(row: EventRow): StoredEvent {
 function serviceSpecOf(s: ServiceSpec | Service): ServiceSpec {
   const spec: ServiceSpec = { name: s.name, port: s.port, versions: s.versions, routes: s.routes };
   if (s.ingress) spec.ingress = s.ingress;
+  if (s.outlierDetection) spec.outlierDetection = s.outlierDetection;
   return spec;
 }
 
