@@ -29,6 +29,11 @@ export const InstanceStatusSchema = z.object({
   state: z.enum(['starting', 'ready', 'unready', 'backoff', 'stopping', 'exited']),
   startedAt: z.string().nullable(),
   outboundPort: z.number().nullable(),
+  /**
+   * Set while a proxy's outlier detection keeps the instance out of load balancing (consecutive errors): when it
+   * comes back, ISO 8601.
+   */
+  ejectedUntil: z.string().optional(),
 });
 
 export const VersionHealthSchema = z.object({ ready: z.boolean(), failed: z.boolean(), reason: z.string() });

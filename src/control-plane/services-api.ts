@@ -29,7 +29,22 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   const api = typed(app);
   const { store, controller, runtime } = ctx;
   const planner = changePlannerOf(runtime);
-  const withStatus = (svc: Service) => ({ ...svc, status: controller.serviceStatus(svc) });
+  const withStatus = (svc: Service) => {
+    const status = controller.serviceStatus(svc);
+    const outliers = ctx.outliers;
+    if (outliers !== undefined) {
+      // The proxies' outlier detection, as their telemetry last told it: an "ejected" mark on the instance.
+      for (const v of status.versions) {
+        const ejected = outliers.ejectedInstances(svc.name, v.name);
+        if (ejected.size === 0) continue;
+        v.instances = v.instances.map((i) => {
+          const e = ejected.get(i.name) ?? ejected.get(i.address);
+          return e === undefined ? i : { ...i, ejectedUntil: e.until };
+        });
+      }
+    }
+    return { ...svc, status };
+  };
   const tags = ['services'];
 
   api.get(

@@ -1,8 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type OutlierPolicy, outlierPolicy } from '../core/index.js';
+import { MeshProxy } from './mesh-proxy.js';
 import { OutlierDetector } from './outlier-detector.js';
+import { silentProxyLogger } from './proxy-logger.js';
+import type { RequestRecord } from './request-observer.js';
 import { type CompiledVersion, compileSnapshot, nextEndpoint, type RouteSnapshot } from './route-snapshot.js';
-import { routeTable } from './test-upstreams.js';
+import { ProxyTelemetry } from './telemetry/proxy-telemetry.js';
+import { call, freePort, routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 /** A detector on a fake clock, and a compiled table of service `reviews` v1 with `n` endpoints. */
@@ -175,5 +180,155 @@ describe('outlier detection metrics', () => {
     text = t.detector.renderMetrics();
     expect(text).toContain(`canary_outlier_ejected${labels} 0\n`);
     expect(text).toContain(`canary_outlier_ejections_total${labels} 1\n`);
+  });
+});
+
+describe.each([
+  ['the fast path', true],
+  ['node:http + undici', false],
+])('outlier detection through real sockets (%s)', (_name, fastPath) => {
+  let proxy: MeshProxy;
+  let port: number;
+  const records: RequestRecord[] = [];
+  const upstreams: TestUpstream[] = [];
+
+  beforeAll(async () => {
+    proxy = new MeshProxy({ logger: silentProxyLogger, fastPath, observer: { onRequest: (r) => records.push(r) } });
+    port = (await proxy.listenIngress('127.0.0.1', 0)).port;
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  const route = (versions: Record<string, Array<TestUpstream | string>>) =>
+    proxy.applyRouteTable(routeTable(Date.now(), [{ name: 'reviews', versions, rules: [{ route: [{ version: 'v1', weight: 100 }] }] }]));
+
+  it('ejects an endpoint that answers 503 after five in a row: every later request is served by the other', async () => {
+    const good = await startUpstream('good');
+    const bad = await startUpstream('bad', (req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-length': '4' });
+      res.end('down');
+    });
+    upstreams.push(good, bad);
+    await route({ v1: [good, bad] });
+    const answers: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const r = await call(port, { headers: { host: 'reviews' } });
+      answers.push(r.status === 200 ? r.body : String(r.status));
+    }
+    // Round-robin until the fifth 503 (requests 2, 4, ..., 10), then only the good endpoint.
+    expect(answers.filter((a) => a === '503')).toHaveLength(5);
+    expect(answers.slice(10)).toEqual(Array(30).fill('good'));
+    expect(bad.requests).toHaveLength(5);
+    expect(proxy.outliers.ejected()).toMatchObject([{ service: 'reviews', version: 'v1', address: bad.address, multiplier: 1 }]);
+  });
+
+  it('ejects an endpoint that refuses connections: retried GETs stop being retried, and POSTs stop failing', async () => {
+    const good = await startUpstream('good');
+    upstreams.push(good);
+    const dead = `127.0.0.1:${await freePort()}`;
+    await route({ v1: [dead, good] });
+    records.length = 0;
+    for (let i = 0; i < 10; i++) expect((await call(port, { headers: { host: 'reviews' } })).body).toBe('good');
+    // Five attempts on the dead endpoint (each retried on the good one), then it is ejected.
+    expect(records.filter((r) => r.flags.retried)).toHaveLength(5);
+    records.length = 0;
+    for (let i = 0; i < 6; i++) {
+      const r = await call(port, { method: 'POST', headers: { host: 'reviews' }, body: 'x' });
+      expect([r.status, r.body]).toEqual([200, 'good']);
+    }
+    expect(records.every((r) => !r.flags.retried && r.status === 200)).toBe(true);
+    expect(proxy.outliers.ejected().map((e) => e.address)).toEqual([dead]);
+  });
+});
+
+describe('a hung upstream (SIGSTOP)', () => {
+  let hung: ChildProcess | null = null;
+  afterEach(() => {
+    if (hung !== null && hung.exitCode === null) {
+      hung.kill('SIGCONT');
+      hung.kill('SIGKILL');
+    }
+    hung = null;
+  });
+
+  it('times out (a gateway error), is ejected after five, and then no request waits for it', async () => {
+    // A real process answering on a port, then stopped: the kernel still accepts connections, nobody answers.
+    const child = spawn(
+      process.execPath,
+      ['-e', "require('http').createServer((q,s)=>s.end('hung')).listen(0,'127.0.0.1',function(){console.log(this.address().port)})"],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    hung = child;
+    const hungPort = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once('exit', () => reject(new Error('the upstream process exited')));
+    });
+    child.kill('SIGSTOP');
+    const good = await startUpstream('good');
+    const records: RequestRecord[] = [];
+    const proxy = new MeshProxy({ logger: silentProxyLogger, upstreamTimeoutMs: 300, observer: { onRequest: (r) => records.push(r) } });
+    try {
+      const port = (await proxy.listenIngress('127.0.0.1', 0)).port;
+      const hungAddress = `127.0.0.1:${hungPort}`;
+      await proxy.applyRouteTable(
+        routeTable(1, [{ name: 'reviews', versions: { v1: [hungAddress, good] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] }]),
+      );
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) statuses.push((await call(port, { headers: { host: 'reviews' } })).status);
+      // Every GET got its answer (a timeout is retried once on the other endpoint), five of them late.
+      expect(statuses).toEqual(Array(10).fill(200));
+      expect(records.filter((r) => r.flags.retried)).toHaveLength(5);
+      expect(proxy.outliers.ejected().map((e) => e.address)).toEqual([hungAddress]);
+      // Ejected: requests no longer wait for the hung upstream's timeout, POSTs (not retried) included.
+      records.length = 0;
+      const started = performance.now();
+      for (let i = 0; i < 10; i++) {
+        const post = i % 2 === 1;
+        const r = await call(port, { method: post ? 'POST' : 'GET', headers: { host: 'reviews' }, ...(post ? { body: 'x' } : {}) });
+        expect([r.status, r.body]).toEqual([200, 'good']);
+      }
+      expect(records.every((r) => !r.flags.retried)).toBe(true);
+      // Ten requests that each waited for a 300 ms timeout would take 3 s; generous for a loaded machine.
+      expect(performance.now() - started).toBeLessThan(2500);
+    } finally {
+      await proxy.close();
+      await good.close();
+    }
+  });
+});
+
+describe('outlier detection in the proxy /metrics', () => {
+  it('shows the ejected endpoint as a gauge and counts the ejection', async () => {
+    const bad = await startUpstream('bad', (req, res) => {
+      req.resume();
+      res.writeHead(502, { 'content-length': '0' });
+      res.end();
+    });
+    const good = await startUpstream('good');
+    const telemetry = new ProxyTelemetry({ intervalMs: 60_000 });
+    const proxy = new MeshProxy({ logger: silentProxyLogger, observer: telemetry, tracer: telemetry.tracer });
+    telemetry.watchOutliers(proxy.outliers);
+    try {
+      const port = (await proxy.listenIngress('127.0.0.1', 0)).port;
+      const metricsPort = (await telemetry.listenMetrics('127.0.0.1', 0)).port;
+      await proxy.applyRouteTable(
+        routeTable(1, [{ name: 'reviews', versions: { v1: [good, bad] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] }]),
+      );
+      const labels = `{service="reviews",version="v1",instance="bad-2",endpoint="${bad.address}"}`;
+      let text = (await call(metricsPort, { url: '/metrics' })).body;
+      expect(text).not.toContain(labels);
+      for (let i = 0; i < 12; i++) await call(port, { headers: { host: 'reviews' } });
+      text = (await call(metricsPort, { url: '/metrics' })).body;
+      expect(text).toContain(`canary_outlier_ejected${labels} 1\n`);
+      expect(text).toContain(`canary_outlier_ejections_total${labels} 1\n`);
+      expect(text).not.toContain('instance="good-1"');
+    } finally {
+      await proxy.close();
+      await telemetry.close();
+      await Promise.all([good.close(), bad.close()]);
+    }
   });
 });
