@@ -114,6 +114,16 @@ export const RouteTableSchema = z.object({
         }),
       ),
       rules: z.array(Rule),
+      outlierDetection: z
+        .object({
+          consecutive5xxErrors: z.number(),
+          consecutiveGatewayErrors: z.number(),
+          intervalMs: z.number(),
+          baseEjectionTimeMs: z.number(),
+          maxEjectionPercent: z.number(),
+        })
+        .optional()
+        .meta({ description: "The service's outlier detection, defaults filled in, durations in milliseconds" }),
     }),
   ),
   listeners: z.array(
