@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { dns1123LabelProblem } from './names.js';
-import { OutlierDetection } from './outlier-detection.js';
+import { durationMs } from './outlier-detection.js';
 import { regexProblem } from './regex.js';
 
 /**
@@ -141,6 +141,44 @@ export const Version = z.strictObject({
   workload: Workload,
 });
 export type Version = z.infer<typeof Version>;
+
+const Duration = (field: string, maxMs: number) =>
+  z.string().superRefine((value, ctx) => {
+    const ms = durationMs(value);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: `${field} must be a duration such as "500ms", "10s" or "1m", got "${value}"` });
+    } else if (ms < 1 || ms > maxMs) {
+      ctx.addIssue({ code: 'custom', message: `${field} must be between 1ms and ${maxMs / 1000}s, got "${value}"` });
+    }
+  });
+
+export const OutlierDetection = z
+  .strictObject({
+    consecutive5xxErrors: z
+      .int('consecutive5xxErrors must be a whole number of responses (0 turns it off)')
+      .min(0, 'consecutive5xxErrors must be 0 (off) or more')
+      .max(10_000)
+      .optional(),
+    consecutiveGatewayErrors: z
+      .int('consecutiveGatewayErrors must be a whole number of responses (0 turns it off)')
+      .min(0, 'consecutiveGatewayErrors must be 0 (off) or more')
+      .max(10_000)
+      .optional(),
+    interval: Duration('interval', 3_600_000).optional(),
+    baseEjectionTime: Duration('baseEjectionTime', 3_600_000).optional(),
+    maxEjectionPercent: z
+      .int('maxEjectionPercent must be a whole percentage, e.g. 50')
+      .min(0, 'maxEjectionPercent must be between 0 and 100')
+      .max(100, 'maxEjectionPercent must be between 0 and 100')
+      .optional(),
+  })
+  .meta({
+    description:
+      'Passive outlier detection (Istio DestinationRule outlierDetection). Defaults: consecutive5xxErrors 0 (off), ' +
+      'consecutiveGatewayErrors 5 (502/503/504, connect failures and timeouts), interval "10s", baseEjectionTime "30s", ' +
+      'maxEjectionPercent 50. Both counts at 0 turn detection off.',
+  });
+export type OutlierDetection = z.infer<typeof OutlierDetection>;
 
 export const ServiceSpec = z
   .strictObject({

@@ -1,9 +1,10 @@
-import { z } from 'zod';
+import type { OutlierDetection } from './model.js';
 
 /**
  * Passive outlier detection, as Istio's DestinationRule `trafficPolicy.outlierDetection`: an endpoint that answers
  * with too many consecutive errors is ejected from its version's load balancing for a while. Written per service
- * in the API's shapes (Istio's field names and duration strings); compiled into the route table in milliseconds.
+ * in the API's shapes (Istio's field names and duration strings; the schema is `OutlierDetection` in model.ts),
+ * compiled into the route table in milliseconds. No zod here: the proxy process loads this file.
  */
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
@@ -15,44 +16,6 @@ export function durationMs(text: string): number {
   if (m === null) return Number.NaN;
   return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
 }
-
-const Duration = (field: string, maxMs: number) =>
-  z.string().superRefine((value, ctx) => {
-    const ms = durationMs(value);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: `${field} must be a duration such as "500ms", "10s" or "1m", got "${value}"` });
-    } else if (ms < 1 || ms > maxMs) {
-      ctx.addIssue({ code: 'custom', message: `${field} must be between 1ms and ${maxMs / 1000}s, got "${value}"` });
-    }
-  });
-
-export const OutlierDetection = z
-  .strictObject({
-    consecutive5xxErrors: z
-      .int('consecutive5xxErrors must be a whole number of responses (0 turns it off)')
-      .min(0, 'consecutive5xxErrors must be 0 (off) or more')
-      .max(10_000)
-      .optional(),
-    consecutiveGatewayErrors: z
-      .int('consecutiveGatewayErrors must be a whole number of responses (0 turns it off)')
-      .min(0, 'consecutiveGatewayErrors must be 0 (off) or more')
-      .max(10_000)
-      .optional(),
-    interval: Duration('interval', 3_600_000).optional(),
-    baseEjectionTime: Duration('baseEjectionTime', 3_600_000).optional(),
-    maxEjectionPercent: z
-      .int('maxEjectionPercent must be a whole percentage, e.g. 50')
-      .min(0, 'maxEjectionPercent must be between 0 and 100')
-      .max(100, 'maxEjectionPercent must be between 0 and 100')
-      .optional(),
-  })
-  .meta({
-    description:
-      'Passive outlier detection (Istio DestinationRule outlierDetection). Defaults: consecutive5xxErrors 0 (off), ' +
-      'consecutiveGatewayErrors 5 (502/503/504, connect failures and timeouts), interval "10s", baseEjectionTime "30s", ' +
-      'maxEjectionPercent 50. Both counts at 0 turn detection off.',
-  });
-export type OutlierDetection = z.infer<typeof OutlierDetection>;
 
 /** The resolved policy as the route table carries it. */
 export interface OutlierPolicy {

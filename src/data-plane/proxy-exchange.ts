@@ -66,6 +66,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   private resumeFn: (() => void) | null = null;
   private done = false;
   private readonly outcome = new RequestOutcome();
+  /** The caller's address, read at the start: by the end node:http may have let go of the socket. */
+  private readonly peerAddress: string;
 
   constructor(
     private readonly settings: ExchangeSettings,
@@ -89,6 +91,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     (res as TaggedResponse)[kExchange] = this;
     res.on('close', onResponseClose);
     this.outcome.begin(startedAt, mirrored, hop);
+    this.peerAddress = req.socket?.remoteAddress ?? '';
   }
 
   start(): void {
@@ -221,7 +224,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
       this.path,
       this.endpoint.address,
       rawHeader(req.rawHeaders, 'traceparent'),
-      req.socket?.remoteAddress ?? '',
+      this.peerAddress,
       false,
     );
   }
