@@ -40,7 +40,7 @@ describe('outlier detection of a service', () => {
     const bad = {
       ...reviewsService,
       name: 'bad',
-      outlierDetection: { consecutiveGatewayErrors: -1, baseEjectionTime: '30 seconds', maxEjectionPercent: 150, interval: 10 },
+      outlierDetection: { consecutiveGatewayErrors: -1, baseEjectionTime: '30 seconds', maxEjectionPercent: 150, interval: 10, base: 1 },
     };
     const res = await api('POST', '/api/v1/services', bad);
     expect(res.status).toBe(400);
@@ -49,7 +49,8 @@ describe('outlier detection of a service', () => {
     expect(byPath['outlierDetection.consecutiveGatewayErrors']).toMatch(/0 \(off\) or more/);
     expect(byPath['outlierDetection.baseEjectionTime']).toMatch(/must be a duration such as "500ms", "10s" or "1m", got "30 seconds"/);
     expect(byPath['outlierDetection.maxEjectionPercent']).toMatch(/between 0 and 100/);
-    expect(byPath['outlierDetection.interval']).toBeDefined();
+    expect(byPath['outlierDetection.interval']).toMatch(/interval must be a duration string such as "500ms"/);
+    expect(byPath.outlierDetection).toMatch(/unknown field "base": the fields are consecutive5xxErrors, /);
     expect((await api('GET', '/api/v1/services/bad')).status).toBe(404);
   });
 

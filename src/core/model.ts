@@ -143,7 +143,7 @@ export const Version = z.strictObject({
 export type Version = z.infer<typeof Version>;
 
 const Duration = (field: string, maxMs: number) =>
-  z.string().superRefine((value, ctx) => {
+  z.string(`${field} must be a duration string such as "500ms", "10s" or "1m"`).superRefine((value, ctx) => {
     const ms = durationMs(value);
     if (Number.isNaN(ms)) {
       ctx.addIssue({ code: 'custom', message: `${field} must be a duration such as "500ms", "10s" or "1m", got "${value}"` });
@@ -153,25 +153,33 @@ const Duration = (field: string, maxMs: number) =>
   });
 
 export const OutlierDetection = z
-  .strictObject({
-    consecutive5xxErrors: z
-      .int('consecutive5xxErrors must be a whole number of responses (0 turns it off)')
-      .min(0, 'consecutive5xxErrors must be 0 (off) or more')
-      .max(10_000)
-      .optional(),
-    consecutiveGatewayErrors: z
-      .int('consecutiveGatewayErrors must be a whole number of responses (0 turns it off)')
-      .min(0, 'consecutiveGatewayErrors must be 0 (off) or more')
-      .max(10_000)
-      .optional(),
-    interval: Duration('interval', 3_600_000).optional(),
-    baseEjectionTime: Duration('baseEjectionTime', 3_600_000).optional(),
-    maxEjectionPercent: z
-      .int('maxEjectionPercent must be a whole percentage, e.g. 50')
-      .min(0, 'maxEjectionPercent must be between 0 and 100')
-      .max(100, 'maxEjectionPercent must be between 0 and 100')
-      .optional(),
-  })
+  .strictObject(
+    {
+      consecutive5xxErrors: z
+        .int('consecutive5xxErrors must be a whole number of responses (0 turns it off)')
+        .min(0, 'consecutive5xxErrors must be 0 (off) or more')
+        .max(10_000)
+        .optional(),
+      consecutiveGatewayErrors: z
+        .int('consecutiveGatewayErrors must be a whole number of responses (0 turns it off)')
+        .min(0, 'consecutiveGatewayErrors must be 0 (off) or more')
+        .max(10_000)
+        .optional(),
+      interval: Duration('interval', 3_600_000).optional(),
+      baseEjectionTime: Duration('baseEjectionTime', 3_600_000).optional(),
+      maxEjectionPercent: z
+        .int('maxEjectionPercent must be a whole percentage, e.g. 50')
+        .min(0, 'maxEjectionPercent must be between 0 and 100')
+        .max(100, 'maxEjectionPercent must be between 0 and 100')
+        .optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}: the fields are consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime and maxEjectionPercent`
+          : undefined,
+    },
+  )
   .meta({
     description:
       'Passive outlier detection (Istio DestinationRule outlierDetection). Defaults: consecutive5xxErrors 0 (off), ' +
