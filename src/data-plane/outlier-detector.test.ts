@@ -225,6 +225,30 @@ describe.each([
     expect(proxy.outliers.ejected()).toMatchObject([{ service: 'reviews', version: 'v1', address: bad.address, multiplier: 1 }]);
   });
 
+  it('at maxEjectionPercent 100 may eject every endpoint: the proxy then answers 503 itself, saying why', async () => {
+    const bad = await startUpstream('bad', (req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-length': '4' });
+      res.end('down');
+    });
+    upstreams.push(bad);
+    await proxy.applyRouteTable(
+      routeTable(Date.now(), [
+        {
+          name: 'reviews',
+          versions: { v1: [bad] },
+          rules: [{ route: [{ version: 'v1', weight: 100 }] }],
+          outlierDetection: outlierPolicy({ maxEjectionPercent: 100 }),
+        },
+      ]),
+    );
+    for (let i = 0; i < 5; i++) expect((await call(port, { headers: { host: 'reviews' } })).body).toBe('down');
+    const r = await call(port, { headers: { host: 'reviews' } });
+    expect([r.status, r.headers['x-canary-error']]).toEqual([503, 'no-ready-endpoint']);
+    expect(r.body).toBe('no endpoint in service for service reviews version v1: all 1 ejected by outlier detection\n');
+    expect(bad.requests).toHaveLength(5);
+  });
+
   it('ejects an endpoint that refuses connections: retried GETs stop being retried, and POSTs stop failing', async () => {
     const good = await startUpstream('good');
     upstreams.push(good);
