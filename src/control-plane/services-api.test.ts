@@ -84,6 +84,36 @@ describe('outlier detection of a service', () => {
     );
   });
 
+  it('changes it on a running service: PUT .../outlier-detection, validated first, If-Match honoured, an event', async () => {
+    const before = await api('GET', '/api/v1/services/reviews');
+    const bad = await api('PUT', '/api/v1/services/reviews/outlier-detection', { outlierDetection: { maxEjectionPercent: 101 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/outlierDetection.maxEjectionPercent: maxEjectionPercent must be between 0 and 100/);
+    expect((await api('GET', '/api/v1/services/reviews')).body.resourceVersion).toBe(before.body.resourceVersion);
+    const stale = await fetch(`${url}/api/v1/services/reviews/outlier-detection`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json', 'if-match': '"999999"' },
+      body: JSON.stringify({ outlierDetection: {} }),
+    });
+    expect(stale.status).toBe(409);
+    const off = await api('PUT', '/api/v1/services/reviews/outlier-detection', {
+      outlierDetection: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 0 },
+    });
+    expect(off.status).toBe(200);
+    expect(off.body.outlierDetection).toEqual({ consecutive5xxErrors: 0, consecutiveGatewayErrors: 0 });
+    const table = (await api('GET', '/api/v1/route-table')).body;
+    expect(table.services.find((x: { name: string }) => x.name === 'reviews').outlierDetection).toMatchObject({
+      consecutive5xxErrors: 0,
+      consecutiveGatewayErrors: 0,
+    });
+    expect((await api('GET', '/api/v1/services/reviews/manifests?format=istio')).text).not.toContain('trafficPolicy');
+    const events = (await api('GET', '/api/v1/events')).body;
+    expect(JSON.stringify(events)).toContain('outlierDetection.updated');
+    // Back to the defaults.
+    expect((await api('PUT', '/api/v1/services/reviews/outlier-detection', { outlierDetection: {} })).status).toBe(200);
+    expect((await api('GET', '/api/v1/services/reviews/manifests?format=istio')).text).toContain('consecutiveGatewayErrors: 5');
+  });
+
   it("marks an instance ejected while a proxy's telemetry says so, and no longer once its time is up", async () => {
     const until = Date.now() + 1500;
     const end = Date.now();

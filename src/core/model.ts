@@ -279,3 +279,5 @@ export type Release = Omit<ReleaseSpec, 'baseline'> & { baseline: string; status
 export const TakeoverBody = z.strictObject({ version: Name });
 export const PatchReleaseBody = z.strictObject({ traffic: Traffic });
 export const PutRoutesBody = z.strictObject({ rules: z.array(Rule) });
+/** `{}` sets the defaults; `{"consecutive5xxErrors": 0, "consecutiveGatewayErrors": 0}` turns detection off. */
+export const PutOutlierDetectionBody = z.strictObject({ outlierDetection: OutlierDetection });
