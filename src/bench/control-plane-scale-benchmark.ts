@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { RouteTable } from '../core/index.js';
+import { OutlierDetector } from '../data-plane/outlier-detector.js';
 import { compileSnapshot } from '../data-plane/route-snapshot.js';
 import { UpstreamPools } from '../data-plane/upstream-pools.js';
 import { atMost, type BenchmarkResult, type Figure, info } from './bench-report.js';
@@ -37,15 +38,15 @@ export async function controlPlaneScaleBenchmark(ctx: BenchContext): Promise<Omi
   const compileMs = timeMs(() => tableOf(big), runs);
   const bigTable = tableOf(big);
   const pools = new UpstreamPools({ connectionsPerEndpoint: 1, connectTimeoutMs: 1000 });
-  const snapshotMs = timeMs(() => compileSnapshot(bigTable, pools), runs);
-  const bigSnap = compileSnapshot(bigTable, pools);
+  const snapshotMs = timeMs(() => compileSnapshot(bigTable, pools, new OutlierDetector()), runs);
+  const bigSnap = compileSnapshot(bigTable, pools, new OutlierDetector());
   // What a push costs the proxy: one service's rules changed, the other 999 keep their compiled routers.
   const changed: RouteTable = {
     ...bigTable,
     revision: 2,
     services: bigTable.services.map((s, i) => (i === 500 ? { ...s, rules: [{ route: [{ version: 'v3', weight: 100 }] }] } : s)),
   };
-  const recompileMs = timeMs(() => compileSnapshot(changed, pools, bigSnap), runs);
+  const recompileMs = timeMs(() => compileSnapshot(changed, pools, new OutlierDetector(), bigSnap), runs);
   await pools.closeAll();
   // The lookup runs in a fresh process holding nothing but the two tables, as a proxy would: measured here, after
   // the other benchmarks have grown this process's heap, the 1,000-service table looked up to 1.6x slower.

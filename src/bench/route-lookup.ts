@@ -2,6 +2,7 @@ import type { RouteTable, Service, ServiceSpec } from '../core/index.js';
 import { compileRouteTable } from '../core/index.js';
 import { hostFirstLabel } from '../data-plane/forward-headers.js';
 import { ReusableRequestView } from '../data-plane/request-view.js';
+import { OutlierDetector } from '../data-plane/outlier-detector.js';
 import { compileSnapshot, type RouteSnapshot } from '../data-plane/route-snapshot.js';
 import { UpstreamPools } from '../data-plane/upstream-pools.js';
 import { median } from './percentiles.js';
@@ -73,8 +74,8 @@ export interface LookupFigures {
 export async function measureLookups(smoke: boolean): Promise<LookupFigures> {
   const addresses: [string, string, string] = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'];
   const pools = new UpstreamPools({ connectionsPerEndpoint: 1, connectTimeoutMs: 1000 });
-  const bigSnap = compileSnapshot(tableOf(asStored(largeServices(1000, addresses))), pools);
-  const smallSnap = compileSnapshot(tableOf(asStored(largeServices(10, addresses))), pools);
+  const bigSnap = compileSnapshot(tableOf(asStored(largeServices(1000, addresses))), pools, new OutlierDetector());
+  const smallSnap = compileSnapshot(tableOf(asStored(largeServices(10, addresses))), pools, new OutlierDetector());
   const iterations = smoke ? 50_000 : 200_000;
   const allHosts = Array.from({ length: 997 }, (_, i) => `svc-${String(i).padStart(4, '0')}`);
   const tenHosts = Array.from({ length: 997 }, (_, i) => `svc-${String(i % 10).padStart(4, '0')}`);

@@ -136,6 +136,22 @@ describe('canary CLI against a real control plane', () => {
     expect(parseYaml(yaml.stdout)).toEqual(fromJson.items[0]);
   });
 
+  it("shows in READY the instances a proxy's outlier detection has ejected", async () => {
+    const end = Date.now();
+    const batch = (outliers: unknown[]) =>
+      cp.app.inject({
+        method: 'POST',
+        url: '/api/v1/telemetry',
+        headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}` },
+        payload: { proxy: { id: 'cli-proxy', host: 'h', pid: 1 }, start: end - 1000, end, edges: [], spans: [], outliers },
+      });
+    const ejected = { service: 'reviews', version: 'v2', instance: '127.0.0.1:19002', address: '127.0.0.1:19002' };
+    expect((await batch([{ ...ejected, ejectedUntil: end + 60_000, multiplier: 1 }])).statusCode).toBe(200);
+    const table = await canary(['service', 'list', ...client]);
+    expect(table.stdout).toMatch(/v1 1\/1, v2 1\/1 \(1 ejected\)/);
+    expect((await batch([])).statusCode).toBe(200);
+  });
+
   it('creates a release from flags and lists it: NAME SERVICE PHASE GOVERNOR WEIGHTS AGE', async () => {
     const created = await canary([
       'release',

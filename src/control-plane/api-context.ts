@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InputError } from '../core/index.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { SqliteStore } from '../store/index.js';
+import type { EjectionSeen } from '../telemetry/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
 import type { ReleaseController } from './release-controller.js';
 import type { RouteTableFeed } from './route-table-feed.js';
@@ -19,6 +20,8 @@ export interface ApiContext {
   runtime: WorkloadRuntime;
   controller: ReleaseController;
   feed: RouteTableFeed;
+  /** What the proxies' outlier detection has ejected (from their telemetry); absent: nothing is known. */
+  outliers?: { ejectedInstances(service: string, version: string): Map<string, EjectionSeen> };
 }
 
 /** The app with zod schemas typing each route's request and reply. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Name, PartialWorkload, ReleasePhase, Rule, Traffic, Version } from '../core/index.js';
+import { Name, OutlierDetection, PartialWorkload, ReleasePhase, Rule, Traffic, Version } from '../core/index.js';
 
 /** Response and parameter schemas of API v1, built from the core's model so the OpenAPI document matches it. */
 
@@ -29,6 +29,11 @@ export const InstanceStatusSchema = z.object({
   state: z.enum(['starting', 'ready', 'unready', 'backoff', 'stopping', 'exited']),
   startedAt: z.string().nullable(),
   outboundPort: z.number().nullable(),
+  /**
+   * Set while a proxy's outlier detection keeps the instance out of load balancing (consecutive errors): when it
+   * comes back, ISO 8601.
+   */
+  ejectedUntil: z.string().optional(),
 });
 
 export const VersionHealthSchema = z.object({ ready: z.boolean(), failed: z.boolean(), reason: z.string() });
@@ -44,6 +49,7 @@ export const ServiceResource = z.object({
   ingress: z.object({ paths: z.array(z.string()) }).optional(),
   versions: z.array(Version),
   routes: z.array(Rule),
+  outlierDetection: OutlierDetection.optional(),
   ...metaFields,
   status: ServiceStatusSchema.optional(),
 });
@@ -108,6 +114,16 @@ export const RouteTableSchema = z.object({
         }),
       ),
       rules: z.array(Rule),
+      outlierDetection: z
+        .object({
+          consecutive5xxErrors: z.number(),
+          consecutiveGatewayErrors: z.number(),
+          intervalMs: z.number(),
+          baseEjectionTimeMs: z.number(),
+          maxEjectionPercent: z.number(),
+        })
+        .optional()
+        .meta({ description: "The service's outlier detection, defaults filled in, durations in milliseconds" }),
     }),
   ),
   listeners: z.array(

@@ -222,6 +222,14 @@ describe('API v1 endpoints', () => {
           { name: 'v2', endpoints: [{ address: '127.0.0.1:19002', instance: '127.0.0.1:19002', ready: true }] },
         ],
         rules: [{ route: [{ version: 'v1', weight: 100 }] }],
+        // The defaults: outlier detection is on unless the service turns it off.
+        outlierDetection: {
+          consecutive5xxErrors: 0,
+          consecutiveGatewayErrors: 5,
+          intervalMs: 10_000,
+          baseEjectionTimeMs: 30_000,
+          maxEjectionPercent: 50,
+        },
       },
     ]);
     // an unchanged table keeps its revision

@@ -140,7 +140,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       drainGraceMs: options.drainGraceMs ?? 2000,
       log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (obj, m) => app.log.error(obj, m) },
     });
-    const ctx: ApiContext = { store, runtime: options.runtime, controller, feed };
+    const ctx: ApiContext = { store, runtime: options.runtime, controller, feed, outliers: telemetry };
 
     app.setValidatorCompiler(zodValidatorCompiler);
     app.setSerializerCompiler(serializerCompiler);

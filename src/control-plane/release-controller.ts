@@ -12,6 +12,7 @@ import {
   PatchReleaseBody,
   planFinish,
   planRelease,
+  PutOutlierDetectionBody,
   PutRoutesBody,
   type Release,
   ReleaseSpec,
@@ -356,6 +357,26 @@ export class ReleaseController {
         current,
         updated,
         `routes of "${serviceName}" replaced (${rules.length} rules)`,
+      );
+      return updated;
+    }, opts);
+  }
+
+  /** Replaces the service's outlier detection; proxies get it with the next route table. */
+  putOutlierDetection(serviceName: string, input: unknown, actor: string, ifMatch?: string, opts: ChangeOptions = {}): Service {
+    const { outlierDetection } = parseOrThrow(PutOutlierDetectionBody, input);
+    return this.change((w) => {
+      const current = this.store.requireService(serviceName);
+      const updated = w.updateService({ ...current, outlierDetection }, ifMatch);
+      this.event(
+        w,
+        actor,
+        'outlierDetection.updated',
+        'service',
+        serviceName,
+        current,
+        updated,
+        `outlier detection of "${serviceName}" set to ${JSON.stringify(outlierDetection)}`,
       );
       return updated;
     }, opts);

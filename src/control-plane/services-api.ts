@@ -5,6 +5,7 @@ import {
   effectiveRules,
   NotAllowedError,
   NotFoundError,
+  PutOutlierDetectionBody,
   PutRoutesBody,
   Rule,
   type Service,
@@ -29,7 +30,22 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   const api = typed(app);
   const { store, controller, runtime } = ctx;
   const planner = changePlannerOf(runtime);
-  const withStatus = (svc: Service) => ({ ...svc, status: controller.serviceStatus(svc) });
+  const withStatus = (svc: Service) => {
+    const status = controller.serviceStatus(svc);
+    const outliers = ctx.outliers;
+    if (outliers !== undefined) {
+      // The proxies' outlier detection, as their telemetry last told it: an "ejected" mark on the instance.
+      for (const v of status.versions) {
+        const ejected = outliers.ejectedInstances(svc.name, v.name);
+        if (ejected.size === 0) continue;
+        v.instances = v.instances.map((i) => {
+          const e = ejected.get(i.name) ?? ejected.get(i.address);
+          return e === undefined ? i : { ...i, ejectedUntil: e.until };
+        });
+      }
+    }
+    return { ...svc, status };
+  };
   const tags = ['services'];
 
   api.get(
@@ -172,6 +188,36 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
       const put = (opts: { dryRun?: boolean }) => controller.putRoutes(req.params.name, req.body, req.actor, ifMatchOf(req), opts);
       if (dryRun || planner) {
         // Validated as the real call, then planned on the cluster; an object someone else owns refuses it whole.
+        const would = put({ dryRun: true });
+        const p = planner ? await planner.planRoutes(would) : { steps: [], text: '' };
+        if (dryRun) return { dryRun: true as const, service: withStatus(would), plan: p.steps, planText: p.text };
+        const refused = refusalsOf(p);
+        if (refused) throw new ConflictError(refused, 'NotOwned');
+      }
+      const svc = put({});
+      await planner?.settle();
+      return withStatus(svc);
+    },
+  );
+
+  api.put(
+    '/api/v1/services/:name/outlier-detection',
+    {
+      schema: {
+        tags,
+        summary: "Replace the service's outlier detection (If-Match honoured); proxies apply it with the next route table",
+        params: ServiceParams,
+        querystring: DryRunQuery,
+        body: PutOutlierDetectionBody,
+        response: { 200: z.union([ServiceResource, RoutesDryRunSchema]), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const dryRun = isDryRun(req.query);
+      const put = (opts: { dryRun?: boolean }) =>
+        controller.putOutlierDetection(req.params.name, req.body, req.actor, ifMatchOf(req), opts);
+      if (dryRun || planner) {
+        // In cluster mode the change is the DestinationRule's trafficPolicy: planned like a routes change.
         const would = put({ dryRun: true });
         const p = planner ? await planner.planRoutes(would) : { steps: [], text: '' };
         if (dryRun) return { dryRun: true as const, service: withStatus(would), plan: p.steps, planText: p.text };

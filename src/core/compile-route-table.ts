@@ -1,4 +1,5 @@
 import type { Release, Service } from './model.js';
+import { outlierPolicy } from './outlier-detection.js';
 import type { Endpoint, OutboundListener, RouteTable, ServiceRoute } from './route-table.js';
 import { effectiveRules } from './traffic.js';
 
@@ -27,6 +28,7 @@ export function compileRouteTable(input: RouteTableInput): RouteTable {
         release: release?.name ?? null,
         versions: svc.versions.map((v) => ({ name: v.name, endpoints: input.endpoints(svc.name, v.name) })),
         rules: effectiveRules(svc, release),
+        outlierDetection: outlierPolicy(svc.outlierDetection),
       };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

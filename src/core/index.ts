@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './names.js';
 export * from './regex.js';
 export * from './model.js';
+export * from './outlier-detection.js';
 export * from './validation.js';
 export * from './cookie.js';
 export * from './string-match.js';

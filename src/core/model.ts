@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dns1123LabelProblem } from './names.js';
+import { durationMs } from './outlier-detection.js';
 import { regexProblem } from './regex.js';
 
 /**
@@ -178,6 +179,52 @@ export const Version = z.strictObject({
 });
 export type Version = z.infer<typeof Version>;
 
+const Duration = (field: string, maxMs: number) =>
+  z.string(`${field} must be a duration string such as "500ms", "10s" or "1m"`).superRefine((value, ctx) => {
+    const ms = durationMs(value);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: `${field} must be a duration such as "500ms", "10s" or "1m", got "${value}"` });
+    } else if (ms < 1 || ms > maxMs) {
+      ctx.addIssue({ code: 'custom', message: `${field} must be between 1ms and ${maxMs / 1000}s, got "${value}"` });
+    }
+  });
+
+export const OutlierDetection = z
+  .strictObject(
+    {
+      consecutive5xxErrors: z
+        .int('consecutive5xxErrors must be a whole number of responses (0 turns it off)')
+        .min(0, 'consecutive5xxErrors must be 0 (off) or more')
+        .max(10_000)
+        .optional(),
+      consecutiveGatewayErrors: z
+        .int('consecutiveGatewayErrors must be a whole number of responses (0 turns it off)')
+        .min(0, 'consecutiveGatewayErrors must be 0 (off) or more')
+        .max(10_000)
+        .optional(),
+      interval: Duration('interval', 3_600_000).optional(),
+      baseEjectionTime: Duration('baseEjectionTime', 3_600_000).optional(),
+      maxEjectionPercent: z
+        .int('maxEjectionPercent must be a whole percentage, e.g. 50')
+        .min(0, 'maxEjectionPercent must be between 0 and 100')
+        .max(100, 'maxEjectionPercent must be between 0 and 100')
+        .optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}: the fields are consecutive5xxErrors, consecutiveGatewayErrors, interval, baseEjectionTime and maxEjectionPercent`
+          : undefined,
+    },
+  )
+  .meta({
+    description:
+      'Passive outlier detection (Istio DestinationRule outlierDetection). Defaults: consecutive5xxErrors 0 (off), ' +
+      'consecutiveGatewayErrors 5 (502/503/504, connect failures and timeouts), interval "10s", baseEjectionTime "30s", ' +
+      'maxEjectionPercent 50. Both counts at 0 turn detection off.',
+  });
+export type OutlierDetection = z.infer<typeof OutlierDetection>;
+
 export const ServiceSpec = z
   .strictObject({
     name: Name,
@@ -185,6 +232,7 @@ export const ServiceSpec = z
     ingress: z.strictObject({ paths: z.array(z.string().startsWith('/')).default([]) }).optional(),
     versions: z.array(Version).min(1, 'must have at least one version'),
     routes: z.array(Rule).default([]),
+    outlierDetection: OutlierDetection.optional(),
   })
   .superRefine((svc, ctx) => {
     const seen = new Set<string>();
@@ -268,3 +316,5 @@ export type Release = Omit<ReleaseSpec, 'baseline'> & { baseline: string; status
 export const TakeoverBody = z.strictObject({ version: Name });
 export const PatchReleaseBody = z.strictObject({ traffic: Traffic });
 export const PutRoutesBody = z.strictObject({ rules: z.array(Rule) });
+/** `{}` sets the defaults; `{"consecutive5xxErrors": 0, "consecutiveGatewayErrors": 0}` turns detection off. */
+export const PutOutlierDetectionBody = z.strictObject({ outlierDetection: OutlierDetection });

@@ -1,4 +1,5 @@
 import type { Rule } from './model.js';
+import type { OutlierPolicy } from './outlier-detection.js';
 
 /**
  * The compiled, versioned route table that the control plane pushes to every proxy. It is plain data
@@ -23,6 +24,8 @@ export interface ServiceRoute {
   versions: VersionRoute[];
   /** The rules in force: first match wins. A release's governor is already applied. */
   rules: Rule[];
+  /** Passive outlier detection of the service's endpoints; absent (older tables, fixtures): the defaults. */
+  outlierDetection?: OutlierPolicy;
 }
 
 export interface VersionRoute {

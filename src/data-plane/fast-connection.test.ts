@@ -266,7 +266,7 @@ describe('idle keep-alive connections', () => {
   it('are closed after the keep-alive timeout, while connections in use stay open', async () => {
     // A connection whose requests the host answers itself (404), with a 1.5 s keep-alive timeout.
     const host: FastPathHost = {
-      settings: { upstreamTimeoutMs: 1000, exposeVersionHeader: false, observer: null },
+      settings: { upstreamTimeoutMs: 1000, connectTimeoutMs: 5000, exposeVersionHeader: false, observer: null },
       routeFast: (conn) => {
         conn.answer(404, 'no-route', 'no route');
         conn.done();
@@ -305,7 +305,7 @@ describe('idle keep-alive connections', () => {
     // The answer (about 4 MB) is queued in full at once; the client reads none of it for longer than the timeout.
     const message = 'x'.repeat(4 * 2 ** 20);
     const host: FastPathHost = {
-      settings: { upstreamTimeoutMs: 1000, exposeVersionHeader: false, observer: null },
+      settings: { upstreamTimeoutMs: 1000, connectTimeoutMs: 5000, exposeVersionHeader: false, observer: null },
       routeFast: (conn) => {
         conn.answer(404, 'no-route', message);
         conn.done();

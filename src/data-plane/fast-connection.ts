@@ -12,11 +12,11 @@ import {
   type RequestHead,
   type ResponseHead,
 } from './http1-wire.js';
-import type { ExchangeSettings, ProxyErrorCode } from './proxy-exchange.js';
+import type { ExchangeSettings } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
+import { failureAnswer, type ProxyErrorCode, RequestOutcome } from './request-outcome.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
-import { isConnectFailure, isIdempotent, isTimeout } from './upstream-failure.js';
 
 /** Largest Content-Length body the fast path buffers before forwarding; bigger ones stream through node:http. */
 export const MAX_FAST_BODY_BYTES = 64 * 1024;
@@ -158,18 +158,10 @@ export class FastConnection implements UpstreamSink {
   private noBody = false;
   private responseHead: string | null = null;
   private headSent = false;
-  private status = 0;
-  private bytesIn = 0;
-  private bytesOut = 0;
-  private retried = false;
-  private upstreamFailure = false;
-  private mirrored = false;
-  private startedAt = 0;
-  private traceId = '';
-  private parentSpanId = '';
-  private clientSpanId = '';
-  private serverSpanId = '';
-  private sampled = false;
+  /** Request body bytes of the request in flight. */
+  private bodyBytes = 0;
+  /** The exchange's outcome (status, bytes, retry, failure, trace identity): one per connection, refilled. */
+  private readonly outcome = new RequestOutcome();
 
   constructor(
     private readonly host: FastPathHost,
@@ -246,7 +238,7 @@ export class FastConnection implements UpstreamSink {
     this.closeAfter = head.close;
     this.method = head.method;
     this.raw = head.raw;
-    this.bytesIn = total;
+    this.bodyBytes = head.bodyBytes;
     this.host.routeFast(this, head, body);
   }
 
@@ -271,7 +263,6 @@ export class FastConnection implements UpstreamSink {
 
   /** A request the proxy answers itself (404, 503). */
   answer(status: number, code: ProxyErrorCode, message: string): void {
-    this.status = status;
     this.writeError(status, code, message);
   }
 
@@ -292,24 +283,10 @@ export class FastConnection implements UpstreamSink {
     this.requestHead = requestHead;
     this.body = body;
     this.noBody = this.method === 'HEAD';
-    this.mirrored = mirrored;
-    this.startedAt = startedAt;
-    this.status = 0;
-    this.bytesOut = 0;
-    this.retried = false;
-    this.upstreamFailure = false;
     this.responseHead = null;
     this.headSent = false;
-    if (hop !== null) {
-      this.traceId = hop.traceId;
-      this.parentSpanId = hop.parentSpanId;
-      this.clientSpanId = hop.clientSpanId;
-      this.serverSpanId = hop.serverSpanId;
-      this.sampled = hop.sampled;
-    } else {
-      this.traceId = '';
-      this.sampled = false;
-    }
+    this.outcome.begin(startedAt, mirrored, hop);
+    this.outcome.bytesIn = this.bodyBytes;
     this.send();
   }
 
@@ -321,7 +298,7 @@ export class FastConnection implements UpstreamSink {
   }
 
   onUpstreamHead(head: ResponseHead): void {
-    this.status = head.status;
+    this.outcome.answered(this.endpoint!, head.status);
     let text = head.statusLine + head.fields;
     if (head.framing === BODY_CHUNKED) text += 'transfer-encoding: chunked\r\n';
     else if (head.framing === BODY_UNTIL_CLOSE) this.closeAfter = true; // the end of the body is the end of the connection
@@ -332,7 +309,7 @@ export class FastConnection implements UpstreamSink {
 
   onUpstreamBody(buf: Buffer, start: number, end: number): boolean {
     const n = end - start;
-    this.bytesOut += n;
+    this.outcome.bytesOut += n;
     const head = this.responseHead;
     if (head !== null) {
       this.responseHead = null;
@@ -363,50 +340,30 @@ export class FastConnection implements UpstreamSink {
   onUpstreamError(code: string, started: boolean): void {
     this.upstream = null;
     if (!this.busy || this.closed) return;
+    const outcome = this.outcome;
+    outcome.attemptFailed(this.endpoint!, code);
     if (started) {
       // The response has started: the only honest signal left is to cut the connection.
-      this.upstreamFailure = true;
+      outcome.upstreamFailure = true;
       this.closeAfter = true;
       this.socket.destroy();
       this.finish();
       return;
     }
-    if (!this.retried && this.body === null && isIdempotent(this.method) && this.retry(code)) return;
-    this.upstreamFailure = true;
-    const version = this.version!;
-    const where = `${version.service} version ${version.name} at ${this.endpoint!.address}`;
-    if (isTimeout(code)) {
-      this.status = 504;
-      this.writeError(
-        504,
-        'upstream-timeout',
-        `upstream timeout: ${where} did not answer within ${this.host.settings.upstreamTimeoutMs} ms`,
-      );
-    } else if (isConnectFailure(code)) {
-      this.status = 502;
-      this.writeError(502, 'upstream-connect-failure', `upstream connect failure: ${where}: ${code}`);
-    } else {
-      this.status = 502;
-      this.writeError(502, 'upstream-failure', `upstream failure: ${where} failed before responding: ${code}`);
+    const next = outcome.retryTarget(this.version!, this.endpoint!, code, this.method, this.body !== null);
+    if (next !== undefined) {
+      this.endpoint = next;
+      this.send();
+      return;
     }
-  }
-
-  /** Same policy as ProxyExchange: the next endpoint of the version, or a reset connection on the only one. */
-  private retry(code: string): boolean {
-    const endpoints = this.version!.endpoints;
-    const n = endpoints.length;
-    let next: CompiledEndpoint;
-    if (n >= 2) next = endpoints[(endpoints.indexOf(this.endpoint!) + 1) % n]!;
-    else if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') next = this.endpoint!;
-    else return false;
-    this.retried = true;
-    this.endpoint = next;
-    this.send();
-    return true;
+    outcome.upstreamFailure = true;
+    const answer = failureAnswer(code, this.version!, this.endpoint!, this.host.settings);
+    this.writeError(answer.status, answer.code, answer.message);
   }
 
   private writeError(status: number, code: ProxyErrorCode, message: string): void {
     this.headSent = true;
+    this.outcome.status = status;
     this.socket.write(proxyErrorAnswer(status, code, message, this.closeAfter));
     if (this.endpoint !== null) this.finish();
   }
@@ -427,7 +384,7 @@ export class FastConnection implements UpstreamSink {
     if (up !== null) up.abort();
     else this.pool?.cancel(this);
     if (this.endpoint !== null) {
-      if (!this.headSent) this.status = 0;
+      if (!this.headSent) this.outcome.status = 0;
       this.finish();
     }
   }
@@ -438,30 +395,17 @@ export class FastConnection implements UpstreamSink {
     const observer = this.host.settings.observer;
     if (observer !== null) {
       const endpoint = this.endpoint!;
-      try {
-        observer.onRequest({
-          source: this.listener.source,
-          destination: endpoint.party,
-          method: this.method,
-          path: this.path,
-          status: this.status,
-          startTime: performance.timeOrigin + this.startedAt,
-          durationMs: performance.now() - this.startedAt,
-          flags: { noRoute: false, upstreamFailure: this.upstreamFailure, retried: this.retried, mirrored: this.mirrored },
-          bytesIn: this.bytesIn,
-          bytesOut: this.bytesOut,
-          upstreamAddress: endpoint.address,
-          traceparent: rawHeader(this.raw, 'traceparent'),
-          peerAddress: this.remoteAddress,
-          traceId: this.traceId,
-          parentSpanId: this.parentSpanId,
-          clientSpanId: this.clientSpanId,
-          serverSpanId: this.serverSpanId,
-          sampled: this.sampled,
-        });
-      } catch {
-        // An observer must not break the proxy.
-      }
+      this.outcome.report(
+        observer,
+        this.listener.source,
+        endpoint.party,
+        this.method,
+        this.path,
+        endpoint.address,
+        rawHeader(this.raw, 'traceparent'),
+        this.remoteAddress,
+        false,
+      );
     }
     this.endpoint = null;
     this.settle();

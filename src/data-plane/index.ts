@@ -4,6 +4,8 @@ export * from './route-source.js';
 export * from './file-route-source.js';
 export * from './control-plane-route-source.js';
 export * from './request-observer.js';
+export * from './request-outcome.js';
+export * from './outlier-detector.js';
 export * from './proxy-logger.js';
 export * from './weighted-picker.js';
 export * from './routing-cases.js';

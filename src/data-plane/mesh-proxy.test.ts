@@ -4,7 +4,7 @@ import { silentProxyLogger } from './proxy-logger.js';
 import { MeshProxy } from './mesh-proxy.js';
 import type { RequestRecord } from './request-observer.js';
 import { ROUTING_CASES, ROUTING_SERVICE, ROUTING_VERSIONS } from './routing-cases.js';
-import { call, freePort, routeTable, startUpstream, type CallResult, type TestUpstream } from './test-upstreams.js';
+import { call, freePort, NO_OUTLIER_DETECTION, routeTable, startUpstream, type CallResult, type TestUpstream } from './test-upstreams.js';
 import type { Rule } from '../core/index.js';
 
 const upstreams: Record<string, TestUpstream> = {};
@@ -260,8 +260,16 @@ describe('errors the proxy answers itself', () => {
 describe('upstream connections', () => {
   it('retries an idempotent request once on another endpoint, but not a POST', async () => {
     const dead = `127.0.0.1:${await freePort()}`;
+    // Without outlier detection, which would eject the dead endpoint after five failures.
     await proxy.applyRouteTable(
-      routeTable(++revision, [{ name: 'reviews', versions: { v1: [dead, upstreams.p1!] }, rules: [{ route: weights({ v1: 100 }) }] }]),
+      routeTable(++revision, [
+        {
+          name: 'reviews',
+          versions: { v1: [dead, upstreams.p1!] },
+          rules: [{ route: weights({ v1: 100 }) }],
+          outlierDetection: NO_OUTLIER_DETECTION,
+        },
+      ]),
     );
     records.length = 0;
     for (let i = 0; i < 10; i++) {

@@ -16,7 +16,8 @@ import {
 } from './forward-headers.js';
 import { FastConnection, type FastPathHost } from './fast-connection.js';
 import type { RequestHead } from './http1-wire.js';
-import { ProxyExchange, sendProxyError, type ExchangeSettings, type ProxyErrorCode } from './proxy-exchange.js';
+import { ProxyExchange, sendProxyError, type ExchangeSettings } from './proxy-exchange.js';
+import { RequestOutcome, type ProxyErrorCode } from './request-outcome.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import { ReusableRequestView } from './request-view.js';
@@ -24,6 +25,7 @@ import {
   compileSnapshot,
   isListenerParty,
   listenerParty,
+  nextEndpoint,
   STICKY_COOKIE,
   STICKY_HEADER,
   STICKY_NONE,
@@ -36,6 +38,7 @@ import {
 import { emptyHopTrace, type HopTrace, type ProxyTracer } from './telemetry/proxy-tracer.js';
 import { sendSocketError, type TunnelSettings, UpgradeTunnel } from './upgrade-tunnel.js';
 import { UpstreamPools } from './upstream-pools.js';
+import { OutlierDetector } from './outlier-detector.js';
 
 export interface MeshProxyOptions {
   /** Time an upstream has to send response headers (and between body chunks) before a 504. Default 15000. */
@@ -60,6 +63,8 @@ export interface MeshProxyOptions {
    * still goes through node:http + undici. Default true; false: node:http + undici for everything.
    */
   fastPath?: boolean;
+  /** Clock of outlier detection (milliseconds); tests inject one. Default Date.now. */
+  clock?: () => number;
 }
 
 interface ListenerState {
@@ -155,6 +160,8 @@ async function closeServer(listener: OpenListener, drainTimeoutMs: number): Prom
 export class MeshProxy implements FastPathHost {
   private snapshot: RouteSnapshot;
   private readonly pools: UpstreamPools;
+  /** Passive outlier detection: what each endpoint has answered lately, and which are ejected. */
+  readonly outliers: OutlierDetector;
   readonly settings: ExchangeSettings;
   private readonly tunnelSettings: TunnelSettings;
   private readonly fastPath: boolean;
@@ -178,6 +185,8 @@ export class MeshProxy implements FastPathHost {
   private readonly view = new ReusableRequestView();
   private readonly facts: RequestHeaderFacts = { host: '', hasBody: false, hostIndex: -1, trace: emptyTraceHeaderIndexes() };
   private readonly tracer: ProxyTracer | null;
+  /** Outcome of the answers the proxy makes itself (reported at once, so one serves every request). */
+  private readonly ownAnswer = new RequestOutcome();
   /** The current request's trace identity; route() is synchronous, so one scratch object serves every request. */
   private readonly hop: HopTrace = emptyHopTrace();
   private readonly ingress = new Set<OpenListener>();
@@ -187,13 +196,14 @@ export class MeshProxy implements FastPathHost {
 
   constructor(options: MeshProxyOptions = {}) {
     const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 15_000;
+    const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs);
     this.settings = {
       upstreamTimeoutMs,
+      connectTimeoutMs,
       exposeVersionHeader: options.exposeVersionHeader ?? false,
       observer: options.observer ?? null,
     };
-    const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs);
-    this.tunnelSettings = { ...this.settings, connectTimeoutMs };
+    this.tunnelSettings = this.settings;
     this.pools = new UpstreamPools({
       connectionsPerEndpoint: options.connectionsPerEndpoint ?? 256,
       connectTimeoutMs,
@@ -204,7 +214,16 @@ export class MeshProxy implements FastPathHost {
     this.logger = options.logger ?? consoleProxyLogger;
     this.outboundHost = options.outboundHost ?? '127.0.0.1';
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
-    this.snapshot = compileSnapshot(emptyRouteTable(), this.pools);
+    const logger = this.logger;
+    this.outliers = new OutlierDetector({
+      ...(options.clock ? { clock: options.clock } : {}),
+      onEject: (e, ms) =>
+        logger.warn(
+          `outlier detection: ejected ${e.version.service} version ${e.version.name} endpoint ${e.address} (${e.instance}) ` +
+            `for ${Math.round(ms / 1000)} s after consecutive errors`,
+        ),
+    });
+    this.snapshot = compileSnapshot(emptyRouteTable(), this.pools, this.outliers);
   }
 
   /** Revision of the route table in force (0 before the first). */
@@ -219,9 +238,10 @@ export class MeshProxy implements FastPathHost {
    */
   applyRouteTable(table: RouteTable): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const next = compileSnapshot(table, this.pools, this.snapshot);
+    const next = compileSnapshot(table, this.pools, this.outliers, this.snapshot);
     this.snapshot = next;
     this.pools.retainOnly(next.addresses);
+    this.outliers.retainOnly(next.health);
     const listeners = next.listeners;
     this.listenerWork = this.listenerWork.then(() => this.reconcileOutbound(listeners));
     return this.listenerWork;
@@ -430,17 +450,18 @@ export class MeshProxy implements FastPathHost {
     const path = view.path;
     view.clear();
     d.path = path;
-    const endpoints = version?.endpoints;
-    if (version === undefined || endpoints === undefined || endpoints.length === 0) {
+    const endpoint = version === undefined ? undefined : nextEndpoint(version);
+    if (endpoint === undefined) {
       const name = version === undefined ? '(none)' : version.name;
       d.status = 503;
       d.code = 'no-ready-endpoint';
-      d.message = `no ready endpoint for service ${router!.name} version ${name}`;
+      d.message =
+        version !== undefined && version.endpoints.length > 0
+          ? `no endpoint in service for service ${router!.name} version ${name}: all ${version.endpoints.length} ejected by outlier detection`
+          : `no ready endpoint for service ${router!.name} version ${name}`;
       d.versionName = name;
       return d;
     }
-    const endpoint = endpoints[version.cursor]!;
-    version.cursor = version.cursor + 1 >= endpoints.length ? 0 : version.cursor + 1;
     d.status = 0;
     d.version = version;
     d.endpoint = endpoint;
@@ -494,8 +515,8 @@ export class MeshProxy implements FastPathHost {
       d.mirrored,
       startedAt,
       bytesInAtStart,
+      this.tracer === null ? null : this.hop,
     );
-    if (this.tracer !== null) exchange.traced(this.hop);
     exchange.start();
   }
 
@@ -534,9 +555,9 @@ export class MeshProxy implements FastPathHost {
       d.url,
       d.path,
       startedAt,
+      this.tracer === null ? null : this.hop,
       (t) => tunnels.delete(t),
     );
-    if (this.tracer !== null) tunnel.traced(this.hop);
     tunnels.add(tunnel);
     tunnel.start();
   }
@@ -573,10 +594,8 @@ export class MeshProxy implements FastPathHost {
   }
 
   private sendMirror(mirror: CompiledVersion, method: string, url: string, headers: string[], hostIndex: number, host: string): boolean {
-    const endpoints = mirror.endpoints;
-    if (endpoints.length === 0) return false;
-    const endpoint = endpoints[mirror.cursor]!;
-    mirror.cursor = mirror.cursor + 1 >= endpoints.length ? 0 : mirror.cursor + 1;
+    const endpoint = nextEndpoint(mirror);
+    if (endpoint === undefined) return false;
     const copy = headers.slice();
     if (hostIndex >= 0) copy[hostIndex] = shadowHost(host);
     try {
@@ -639,31 +658,21 @@ export class MeshProxy implements FastPathHost {
   ): void {
     const observer = this.settings.observer;
     if (observer === null) return;
-    const hop = this.hop;
-    const traced = this.tracer !== null;
-    try {
-      observer.onRequest({
-        source: listener.source,
-        destination: router === undefined ? null : { service: router.name, version, instance: '' },
-        method,
-        path,
-        status,
-        startTime: performance.timeOrigin + startedAt,
-        durationMs: performance.now() - startedAt,
-        flags: { noRoute: status === 404, upstreamFailure: status === 503, retried: false, mirrored: false },
-        bytesIn: 0,
-        bytesOut: 0,
-        upstreamAddress: '',
-        traceparent,
-        peerAddress,
-        traceId: traced ? hop.traceId : '',
-        parentSpanId: traced ? hop.parentSpanId : '',
-        clientSpanId: traced ? hop.clientSpanId : '',
-        serverSpanId: traced ? hop.serverSpanId : '',
-        sampled: traced && hop.sampled,
-      });
-    } catch {
-      // An observer must not break the proxy.
-    }
+    // The proxy's own answers (404, 503, refused upgrades) are outcomes like any other, built the same way.
+    const outcome = this.ownAnswer;
+    outcome.begin(startedAt, false, this.tracer === null ? null : this.hop);
+    outcome.status = status;
+    outcome.upstreamFailure = status === 503;
+    outcome.report(
+      observer,
+      listener.source,
+      router === undefined ? null : { service: router.name, version, instance: '' },
+      method,
+      path,
+      '',
+      traceparent,
+      peerAddress,
+      status === 404,
+    );
   }
 }

@@ -2,19 +2,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { downstreamResponseHeaders, rawHeader } from './forward-headers.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
+import { failureAnswer, type ProxyErrorCode, RequestOutcome } from './request-outcome.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
-import { errorCodeOf, isConnectFailure, isIdempotent, isTimeout } from './upstream-failure.js';
+import { errorCodeOf } from './upstream-failure.js';
+
+export type { ProxyErrorCode } from './request-outcome.js';
 
 /** What an exchange needs from its proxy; read once per request. */
 export interface ExchangeSettings {
   upstreamTimeoutMs: number;
+  /** Time allowed to open a connection to an upstream (named in the 504 when it runs out). */
+  connectTimeoutMs: number;
   exposeVersionHeader: boolean;
   observer: RequestObserver | null;
 }
-
-/** The value of `x-canary-error` on answers the proxy makes itself. */
-export type ProxyErrorCode = 'no-route' | 'no-ready-endpoint' | 'upstream-connect-failure' | 'upstream-failure' | 'upstream-timeout';
 
 const kExchange = Symbol('canary.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: ProxyExchange };
@@ -42,25 +44,30 @@ export function sendProxyError(res: ServerResponse, status: number, code: ProxyE
 }
 
 /**
- * One request forwarded upstream: it is also the undici dispatch handler, so a request costs one object, not a
- * set of closures. Streams the response body to the client with back-pressure both ways, retries once on
- * another endpoint when an idempotent, bodiless request failed before any response byte, and maps failures to
- * 502/504.
+ * Request body bytes: the Content-Length when there is one (what the fast path counts too), else what the client
+ * socket read since the request began (a chunked body: approximate, it includes the chunk framing).
+ */
+function requestBodyBytes(req: IncomingMessage, bytesReadAtStart: number): number {
+  const length = req.headers['content-length'];
+  if (length !== undefined) {
+    const n = Number(length);
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+  }
+  return Math.max(0, (req.socket?.bytesRead ?? 0) - bytesReadAtStart);
+}
+
+/**
+ * One request forwarded upstream: it is also the undici dispatch handler, so a request costs one object (and its
+ * outcome), not a set of closures. Streams the response body to the client with back-pressure both ways; retry,
+ * failure answer and the telemetry record are the shared ones of request-outcome.ts.
  */
 export class ProxyExchange implements Dispatcher.DispatchHandlers {
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeFn: (() => void) | null = null;
   private done = false;
-  private retried = false;
-  private upstreamFailure = false;
-  private bytesOut = 0;
-  private status = 0;
-  // Trace identity (set by the proxy when it traces), copied into the record.
-  private traceId = '';
-  private parentSpanId = '';
-  private clientSpanId = '';
-  private serverSpanId = '';
-  private sampled = false;
+  private readonly outcome = new RequestOutcome();
+  /** The caller's address, read at the start: by the end node:http may have let go of the socket. */
+  private readonly peerAddress: string;
 
   constructor(
     private readonly settings: ExchangeSettings,
@@ -75,22 +82,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     private readonly url: string,
     /** Path without the query string, for the observer. */
     private readonly path: string,
-    private readonly mirrored: boolean,
-    private readonly startedAt: number,
+    mirrored: boolean,
+    startedAt: number,
+    /** The client socket's bytesRead when the request began (bodies without a Content-Length are counted by it). */
     private readonly bytesInAtStart: number,
+    hop: HopTrace | null,
   ) {
     (res as TaggedResponse)[kExchange] = this;
     res.on('close', onResponseClose);
-  }
-
-  /** Takes the hop's trace identity (from the proxy's reused scratch object). */
-  traced(hop: HopTrace): this {
-    this.traceId = hop.traceId;
-    this.parentSpanId = hop.parentSpanId;
-    this.clientSpanId = hop.clientSpanId;
-    this.serverSpanId = hop.serverSpanId;
-    this.sampled = hop.sampled;
-    return this;
+    this.outcome.begin(startedAt, mirrored, hop);
+    this.peerAddress = req.socket?.remoteAddress ?? '';
   }
 
   start(): void {
@@ -126,18 +127,21 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     try {
       res.writeHead(statusCode, headers);
     } catch {
-      this.upstreamFailure = true;
+      this.outcome.upstreamFailure = true;
+      this.outcome.attemptFailed(this.endpoint, 'HPE_INVALID_HEADER_TOKEN');
       this.abortUpstream?.();
-      if (!res.headersSent)
+      if (!res.headersSent) {
+        this.outcome.status = 502;
         sendProxyError(res, 502, 'upstream-failure', `upstream ${this.endpoint.address} sent an invalid response header`);
+      }
       return false;
     }
-    this.status = statusCode;
+    this.outcome.answered(this.endpoint, statusCode);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    this.bytesOut += chunk.length;
+    this.outcome.bytesOut += chunk.length;
     const ok = this.res.write(chunk);
     if (!ok) this.res.once('drain', onResponseDrain);
     return ok;
@@ -165,9 +169,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   onError(err: Error): void {
     if (this.done) return;
     const res = this.res;
+    const outcome = this.outcome;
+    const code = errorCodeOf(err);
     if (res.headersSent) {
       // The response has started: the only honest signal left is to cut the connection.
-      this.upstreamFailure = true;
+      outcome.upstreamFailure = true;
+      outcome.attemptFailed(this.endpoint, code);
       res.destroy(err);
       this.finish();
       return;
@@ -176,25 +183,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
       this.finish();
       return;
     }
-    const code = errorCodeOf(err);
-    if (!this.retried && !this.hasBody && isIdempotent(this.req.method ?? '') && this.retry(code)) return;
-    this.upstreamFailure = true;
-    const where = `${this.version.service} version ${this.version.name} at ${this.endpoint.address}`;
-    if (isTimeout(code)) {
-      sendProxyError(
-        res,
-        504,
-        'upstream-timeout',
-        `upstream timeout: ${where} did not answer within ${this.settings.upstreamTimeoutMs} ms`,
-      );
-      this.status = 504;
-    } else if (isConnectFailure(code)) {
-      sendProxyError(res, 502, 'upstream-connect-failure', `upstream connect failure: ${where}: ${code}`);
-      this.status = 502;
-    } else {
-      sendProxyError(res, 502, 'upstream-failure', `upstream failure: ${where} failed before responding: ${code}`);
-      this.status = 502;
+    outcome.attemptFailed(this.endpoint, code);
+    const next = outcome.retryTarget(this.version, this.endpoint, code, this.req.method ?? '', this.hasBody);
+    if (next !== undefined) {
+      this.endpoint = next;
+      this.abortUpstream = null;
+      this.start();
+      return;
     }
+    outcome.upstreamFailure = true;
+    const answer = failureAnswer(code, this.version, this.endpoint, this.settings);
+    outcome.status = answer.status;
+    sendProxyError(res, answer.status, answer.code, answer.message);
     this.finish();
   }
 
@@ -205,30 +205,6 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     this.finish();
   }
 
-  /**
-   * Retries once on the endpoint after the failed one (the shared cursor stays put so other requests keep their
-   * rotation). With a single endpoint, only a reset connection is retried there: a pooled keep-alive connection
-   * the upstream had just closed says nothing about the endpoint, and a fresh connection usually works.
-   */
-  private retry(code: string): boolean {
-    const endpoints = this.version.endpoints;
-    const n = endpoints.length;
-    let next: CompiledEndpoint;
-    if (n >= 2) {
-      const failed = endpoints.indexOf(this.endpoint);
-      next = endpoints[(failed + 1) % n]!;
-    } else if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
-      next = this.endpoint;
-    } else {
-      return false;
-    }
-    this.retried = true;
-    this.endpoint = next;
-    this.abortUpstream = null;
-    this.start();
-    return true;
-  }
-
   private finish(): void {
     if (this.done) return;
     this.done = true;
@@ -237,29 +213,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     const observer = this.settings.observer;
     if (observer === null) return;
     const req = this.req;
-    try {
-      observer.onRequest({
-        source: this.source,
-        destination: this.endpoint.party,
-        method: req.method ?? '',
-        path: this.path,
-        status: res.headersSent ? this.status || res.statusCode : 0,
-        startTime: performance.timeOrigin + this.startedAt,
-        durationMs: performance.now() - this.startedAt,
-        flags: { noRoute: false, upstreamFailure: this.upstreamFailure, retried: this.retried, mirrored: this.mirrored },
-        bytesIn: Math.max(0, (req.socket?.bytesRead ?? 0) - this.bytesInAtStart),
-        bytesOut: this.bytesOut,
-        upstreamAddress: this.endpoint.address,
-        traceparent: rawHeader(req.rawHeaders, 'traceparent'),
-        peerAddress: req.socket?.remoteAddress ?? '',
-        traceId: this.traceId,
-        parentSpanId: this.parentSpanId,
-        clientSpanId: this.clientSpanId,
-        serverSpanId: this.serverSpanId,
-        sampled: this.sampled,
-      });
-    } catch {
-      // An observer must not break the proxy.
-    }
+    // A client that left before any answer gets status 0, as on the fast path.
+    if (!res.headersSent) this.outcome.status = 0;
+    if (this.hasBody) this.outcome.bytesIn = requestBodyBytes(req, this.bytesInAtStart);
+    this.outcome.report(
+      observer,
+      this.source,
+      this.endpoint.party,
+      req.method ?? '',
+      this.path,
+      this.endpoint.address,
+      rawHeader(req.rawHeaders, 'traceparent'),
+      this.peerAddress,
+      false,
+    );
   }
 }

@@ -21,7 +21,10 @@ export interface RequestFlags {
   mirrored: boolean;
 }
 
-/** One finished request as the proxy saw it; the telemetry of issue 4 turns these into metrics and spans. */
+/**
+ * One finished request as the proxy saw it, built only by `RequestOutcome.report` (request-outcome.ts) whatever the
+ * path; the telemetry turns these into metrics and spans.
+ */
 export interface RequestRecord {
   /** The calling instance, or null for requests that came in through the ingress. */
   source: RequestParty | null;
@@ -36,7 +39,7 @@ export interface RequestRecord {
   startTime: number;
   durationMs: number;
   flags: RequestFlags;
-  /** Request body bytes read from the client (approximate: counted on the client socket). */
+  /** Request body bytes: the Content-Length (a chunked body on the node:http path: counted on the client socket). */
   bytesIn: number;
   /** Response body bytes sent to the client. */
   bytesOut: number;

@@ -4,6 +4,7 @@ import type { OutboundListener, RouteTable, ServiceRoute } from '../core/route-t
 import { compileMatch, type BlockMatcher, type SharedMatchers } from '../core/string-match.js';
 import type { RequestParty } from './request-observer.js';
 import type { Http1Pool } from './http1-upstream.js';
+import type { EndpointHealth, OutlierDetector, VersionHealth } from './outlier-detector.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import { WeightedPicker } from './weighted-picker.js';
 
@@ -17,6 +18,8 @@ export class CompiledEndpoint {
     /** Who serves requests sent here (service, version, instance), shared by every request's record. */
     readonly party: RequestParty,
     private readonly pools: UpstreamPools,
+    /** What outlier detection has learnt about this address in this version (outlives snapshots). */
+    readonly health: EndpointHealth,
   ) {}
 
   /** The undici pool (node:http path, mirrors). */
@@ -56,6 +59,48 @@ export interface CompiledVersion {
   endpoints: CompiledEndpoint[];
   /** Round-robin position among the endpoints. */
   cursor: number;
+  /** Outlier detection's view of the version (how many endpoints are ejected now). */
+  health: VersionHealth;
+}
+
+/**
+ * The version's next endpoint in round-robin order, skipping ejected ones (outlier detection); undefined when it
+ * has none in service. While nothing is ejected this is the plain round-robin step.
+ */
+export function nextEndpoint(version: CompiledVersion): CompiledEndpoint | undefined {
+  const endpoints = version.endpoints;
+  const n = endpoints.length;
+  if (n === 0) return undefined;
+  if (version.health.ejected === 0) {
+    const endpoint = endpoints[version.cursor]!;
+    version.cursor = version.cursor + 1 >= n ? 0 : version.cursor + 1;
+    return endpoint;
+  }
+  const detector = version.health.detector;
+  const now = detector.clock();
+  for (let i = 0; i < n; i++) {
+    const endpoint = endpoints[version.cursor]!;
+    version.cursor = version.cursor + 1 >= n ? 0 : version.cursor + 1;
+    if (detector.available(endpoint.health, now)) return endpoint;
+  }
+  return undefined;
+}
+
+/**
+ * Where a retry goes: the endpoint after `failed` in the version's order that is in service, or `failed` itself
+ * when `sameAllowed` and no other is (the shared cursor stays put, so other requests keep their rotation).
+ */
+export function retryEndpoint(version: CompiledVersion, failed: CompiledEndpoint, sameAllowed: boolean): CompiledEndpoint | undefined {
+  const endpoints = version.endpoints;
+  const n = endpoints.length;
+  const at = endpoints.indexOf(failed);
+  const detector = version.health.detector;
+  const now = version.health.ejected === 0 ? 0 : detector.clock();
+  for (let i = 1; i < n; i++) {
+    const endpoint = endpoints[(at + i) % n]!;
+    if (endpoint !== failed && (now === 0 || detector.available(endpoint.health, now))) return endpoint;
+  }
+  return sameAllowed ? failed : undefined;
 }
 
 export const STICKY_NONE = 0;
@@ -88,6 +133,7 @@ export class ServiceRouter {
   private source: Rule[] | null;
   private versions: Map<string, CompiledVersion> | null;
   private shared: SharedMatchers | null;
+  private detector: OutlierDetector | null;
 
   constructor(
     readonly name: string,
@@ -95,14 +141,18 @@ export class ServiceRouter {
     readonly contentKey: string,
     /** Ready endpoint addresses of every version. */
     readonly addresses: string[],
+    /** Each version's outlier state and its ready addresses (the detector forgets what no table has). */
+    readonly health: Map<VersionHealth, Set<string>>,
     versions: Map<string, CompiledVersion>,
     rules: Rule[],
     /** Matchers of the snapshot's services, shared between identical match blocks. */
     shared: SharedMatchers,
+    detector: OutlierDetector,
   ) {
     this.versions = versions;
     this.source = rules;
     this.shared = shared;
+    this.detector = detector;
   }
 
   /** The compiled rules, first match wins. */
@@ -114,8 +164,9 @@ export class ServiceRouter {
     const versions = this.versions!;
     const service = this.name;
     // A rule naming a version the service does not list routes to a version without endpoints: 503.
+    const detector = this.detector!;
     const missing = (name: string): CompiledVersion => {
-      const v: CompiledVersion = { service, name, endpoints: [], cursor: 0 };
+      const v: CompiledVersion = { service, name, endpoints: [], cursor: 0, health: detector.version(service, name) };
       versions.set(name, v);
       return v;
     };
@@ -125,6 +176,7 @@ export class ServiceRouter {
     this.source = null;
     this.versions = null;
     this.shared = null;
+    this.detector = null;
     return compiled;
   }
 }
@@ -143,6 +195,8 @@ export interface RouteSnapshot {
   listeners: OutboundListener[];
   /** Endpoint addresses in use, so pools of the others can be closed. */
   addresses: Set<string>;
+  /** Outlier state in use (version -> ready addresses), so the detector can forget the rest. */
+  health: Map<VersionHealth, Set<string>>;
 }
 
 function compileRule(
@@ -181,18 +235,28 @@ function compileService(
   revision: number,
   pools: UpstreamPools,
   shared: SharedMatchers,
+  detector: OutlierDetector,
 ): ServiceRouter {
   const versions = new Map<string, CompiledVersion>();
   const addresses: string[] = [];
+  const health = new Map<VersionHealth, Set<string>>();
+  const policy = svc.outlierDetection;
   for (const v of svc.versions) {
     const endpoints: CompiledEndpoint[] = [];
+    let ready = 0;
+    for (const ep of v.endpoints) if (ep.ready) ready++;
+    const vh = detector.version(svc.name, v.name, policy, ready);
+    const kept = new Set<string>();
     for (const ep of v.endpoints) {
       if (!ep.ready) continue;
       addresses.push(ep.address);
+      kept.add(ep.address);
       // pid is always set (undefined when unknown), so every party has one shape.
-      endpoints.push(new CompiledEndpoint(ep.address, { service: svc.name, version: v.name, instance: ep.instance, pid: ep.pid }, pools));
+      const party = { service: svc.name, version: v.name, instance: ep.instance, pid: ep.pid };
+      endpoints.push(new CompiledEndpoint(ep.address, party, pools, detector.endpoint(vh, ep.address, ep.instance)));
     }
-    versions.set(v.name, { service: svc.name, name: v.name, endpoints, cursor: 0 });
+    health.set(vh, kept);
+    versions.set(v.name, { service: svc.name, name: v.name, endpoints, cursor: 0, health: vh });
   }
   // Checked now, compiled on first use: the matchers built here are dropped.
   svc.rules.forEach((rule, i) => {
@@ -204,7 +268,7 @@ function compileService(
       throw new Error(`route table revision ${revision}: service ${svc.name} rule ${i}: ${why}`);
     }
   });
-  return new ServiceRouter(svc.name, contentKey, addresses, versions, svc.rules, shared);
+  return new ServiceRouter(svc.name, contentKey, addresses, health, versions, svc.rules, shared, detector);
 }
 
 /**
@@ -213,10 +277,16 @@ function compileService(
  * rule cannot compile. With `previous`, a service whose entry is unchanged keeps its router (matchers, RE2
  * programs, picker state), so a change to one service of a thousand costs one.
  */
-export function compileSnapshot(table: RouteTable, pools: UpstreamPools, previous?: RouteSnapshot): RouteSnapshot {
+export function compileSnapshot(
+  table: RouteTable,
+  pools: UpstreamPools,
+  detector: OutlierDetector,
+  previous?: RouteSnapshot,
+): RouteSnapshot {
   const services = new Map<string, ServiceRouter>();
   const ingressPrefixes: IngressPrefix[] = [];
   const addresses = new Set<string>();
+  const health = new Map<VersionHealth, Set<string>>();
   const before = previous?.services;
   const shared: SharedMatchers = new Map();
   for (const svc of table.services) {
@@ -226,13 +296,15 @@ export function compileSnapshot(table: RouteTable, pools: UpstreamPools, previou
     if (old !== undefined && old.entry === svc) router = old;
     else {
       const contentKey = JSON.stringify(svc);
-      router = old !== undefined && old.contentKey === contentKey ? old : compileService(svc, contentKey, table.revision, pools, shared);
+      router =
+        old !== undefined && old.contentKey === contentKey ? old : compileService(svc, contentKey, table.revision, pools, shared, detector);
       router.entry = svc;
     }
     for (const a of router.addresses) addresses.add(a);
+    for (const [vh, kept] of router.health) health.set(vh, kept);
     services.set(svc.name, router);
     for (const prefix of svc.ingressPaths) ingressPrefixes.push({ prefix, router });
   }
   ingressPrefixes.sort((a, b) => b.prefix.length - a.prefix.length);
-  return { revision: table.revision, services, ingressPrefixes, listeners: table.listeners, addresses };
+  return { revision: table.revision, services, ingressPrefixes, listeners: table.listeners, addresses, health };
 }

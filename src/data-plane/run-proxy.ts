@@ -66,6 +66,7 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
     ...(combined ? { observer: combined } : {}),
     ...(telemetry ? { tracer: telemetry.tracer } : {}),
   });
+  telemetry?.watchOutliers(proxy.outliers);
   const source: RouteSource =
     settings.config !== undefined
       ? new FileRouteSource(settings.config, { watch: settings.watch, logger })

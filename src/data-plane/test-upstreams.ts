@@ -1,6 +1,6 @@
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Endpoint, Rule, RouteTable, ServiceRoute } from '../core/index.js';
+import type { Endpoint, OutlierPolicy, Rule, RouteTable, ServiceRoute } from '../core/index.js';
 
 /** Test support (not a test): small real upstream servers and a client, all on 127.0.0.1. */
 
@@ -101,7 +101,18 @@ export interface ServiceFixture {
   versions: Record<string, Array<TestUpstream | string>>;
   rules: Rule[];
   ingressPaths?: string[];
+  /** Outlier detection; absent: the defaults (on). */
+  outlierDetection?: OutlierPolicy;
 }
+
+/** Outlier detection off, for tests about what happens before (or without) an ejection. */
+export const NO_OUTLIER_DETECTION: OutlierPolicy = {
+  consecutive5xxErrors: 0,
+  consecutiveGatewayErrors: 0,
+  intervalMs: 10_000,
+  baseEjectionTimeMs: 30_000,
+  maxEjectionPercent: 0,
+};
 
 function endpointsOf(list: Array<TestUpstream | string>): Endpoint[] {
   return list.map((u, i) => {
@@ -118,6 +129,7 @@ export function routeTable(revision: number, services: ServiceFixture[], listene
     release: null,
     versions: Object.entries(s.versions).map(([name, list]) => ({ name, endpoints: endpointsOf(list) })),
     rules: s.rules,
+    ...(s.outlierDetection ? { outlierDetection: s.outlierDetection } : {}),
   }));
   return { revision, generatedAt: new Date().toISOString(), services: routes, listeners };
 }

@@ -4,15 +4,13 @@ import { connectionNamedFields, isHopByHopResponseHeader, rawHeader } from './fo
 import { hostAndPort, proxyErrorAnswer, reasonPhrase } from './http1-wire.js';
 import type { ExchangeSettings } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
+import { failureAnswer, RequestOutcome } from './request-outcome.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
-import { errorCodeOf, isConnectFailure } from './upstream-failure.js';
+import { errorCodeOf } from './upstream-failure.js';
 
-/** What a tunnel needs from its proxy. */
-export interface TunnelSettings extends ExchangeSettings {
-  /** Time allowed to open the TCP connection to the endpoint before a 504. */
-  connectTimeoutMs: number;
-}
+/** What a tunnel needs from its proxy (`connectTimeoutMs`: time to open the TCP connection before a 504). */
+export type TunnelSettings = ExchangeSettings;
 
 /**
  * Writes a plain-text answer of the proxy's own on a raw client socket (after node:http gave the socket away for
@@ -43,9 +41,9 @@ const DONE = 3;
  * - on `101 Switching Protocols`: relays the upstream's 101 head and pipes bytes both ways, with back-pressure,
  *   until both sides have closed; a half-close (FIN) is passed on, an error or reset on either side destroys both;
  * - on any other answer: relays it (hop-by-hop fields removed, `connection: close`) and closes the connection;
- * - on failure before an answer: 502 (connect failure, tried once more on the version's next endpoint when it has
- *   several; or the upstream closed), 504 (no connection within `connectTimeoutMs`, or no answer within
- *   `upstreamTimeoutMs`).
+ * - on failure before an answer: the shared retry decision and failure answer (request-outcome.ts): once more on
+ *   the version's next endpoint in service, else 502 (connect failure, or the upstream closed) or 504 (no
+ *   connection within `connectTimeoutMs`, or no answer within `upstreamTimeoutMs`).
  * The tunnel keeps its endpoint whatever route tables come after: only new upgrades see a new table.
  *
  * Telemetry: one record per upgrade request, reported when the handshake ends (the 101, the proxy's error
@@ -57,16 +55,8 @@ export class UpgradeTunnel {
   private upstream: Socket | null = null;
   private creq: ClientRequest | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private status = 0;
-  private upstreamFailure = false;
-  private retried = false;
   private reported = false;
-  private bytesOut = 0;
-  private traceId = '';
-  private parentSpanId = '';
-  private clientSpanId = '';
-  private serverSpanId = '';
-  private sampled = false;
+  private readonly outcome = new RequestOutcome();
 
   constructor(
     private readonly settings: TunnelSettings,
@@ -82,19 +72,12 @@ export class UpgradeTunnel {
     private readonly url: string,
     /** Path without the query string, for the observer. */
     private readonly path: string,
-    private readonly startedAt: number,
+    startedAt: number,
+    hop: HopTrace | null,
     /** Called once, when the client connection has closed. */
     private readonly onClosed: (tunnel: UpgradeTunnel) => void,
-  ) {}
-
-  /** Takes the hop's trace identity (from the proxy's reused scratch object). */
-  traced(hop: HopTrace): this {
-    this.traceId = hop.traceId;
-    this.parentSpanId = hop.parentSpanId;
-    this.clientSpanId = hop.clientSpanId;
-    this.serverSpanId = hop.serverSpanId;
-    this.sampled = hop.sampled;
-    return this;
+  ) {
+    this.outcome.begin(startedAt, false, hop);
   }
 
   start(): void {
@@ -113,27 +96,15 @@ export class UpgradeTunnel {
     this.client.destroy();
   }
 
-  private get where(): string {
-    return `${this.version.service} version ${this.version.name} at ${this.endpoint.address}`;
-  }
-
   private connect(): void {
     const { host, port } = hostAndPort(this.endpoint.address);
     const upstream = connect({ host, port, allowHalfOpen: true, noDelay: true });
     this.upstream = upstream;
     const settings = this.settings;
-    this.timer = setTimeout(() => {
-      this.fail(
-        504,
-        'upstream-timeout',
-        `upstream timeout: ${this.where} did not accept a connection within ${settings.connectTimeoutMs} ms`,
-      );
-    }, settings.connectTimeoutMs);
+    this.timer = setTimeout(() => this.attemptFailed('UND_ERR_CONNECT_TIMEOUT'), settings.connectTimeoutMs);
     upstream.once('connect', () => {
       if (this.timer !== null) clearTimeout(this.timer);
-      this.timer = setTimeout(() => {
-        this.fail(504, 'upstream-timeout', `upstream timeout: ${this.where} did not answer within ${settings.upstreamTimeoutMs} ms`);
-      }, settings.upstreamTimeoutMs);
+      this.timer = setTimeout(() => this.attemptFailed('UND_ERR_HEADERS_TIMEOUT'), settings.upstreamTimeoutMs);
     });
     const creq = request({
       method: this.req.method,
@@ -160,37 +131,41 @@ export class UpgradeTunnel {
     if (this.phase === DONE) return;
     if (this.phase !== HANDSHAKE) {
       // The answer had started: cutting the connection is the only honest signal left.
-      this.upstreamFailure = true;
+      this.outcome.upstreamFailure = true;
+      this.outcome.attemptFailed(this.endpoint, errorCodeOf(err));
       this.client.destroy();
       return;
     }
-    const code = errorCodeOf(err);
-    if (isConnectFailure(code)) {
-      const endpoints = this.version.endpoints;
-      if (!this.retried && endpoints.length >= 2) {
-        // The endpoint cannot be reached: once more on the version's next endpoint.
-        this.clearTimer();
-        this.retried = true;
-        this.endpoint = endpoints[(endpoints.indexOf(this.endpoint) + 1) % endpoints.length]!;
-        this.connect();
-        return;
-      }
-      this.fail(502, 'upstream-connect-failure', `upstream connect failure: ${this.where}: ${code}`);
-      return;
-    }
-    this.fail(502, 'upstream-failure', `upstream failure: ${this.where} failed before responding: ${code}`);
+    this.attemptFailed(errorCodeOf(err));
   }
 
-  /** No answer from the upstream: the proxy answers itself and closes. */
-  private fail(status: number, code: string, message: string): void {
+  /** The attempt failed before an answer: the shared retry decision, else the shared failure answer. */
+  private attemptFailed(code: string): void {
     if (this.phase !== HANDSHAKE) return;
-    this.phase = DONE;
+    const outcome = this.outcome;
+    outcome.attemptFailed(this.endpoint, code);
     this.clearTimer();
+    const next = outcome.retryTarget(this.version, this.endpoint, code, this.req.method ?? '', false);
+    if (next !== undefined) {
+      // Let go of the failed attempt without hearing from it again.
+      const creq = this.creq;
+      const upstream = this.upstream;
+      this.creq = null;
+      creq?.removeAllListeners('upgrade').removeAllListeners('response').removeAllListeners('error');
+      creq?.on('error', ignoreError);
+      creq?.destroy();
+      upstream?.destroy();
+      this.endpoint = next;
+      this.connect();
+      return;
+    }
+    const answer = failureAnswer(code, this.version, this.endpoint, this.settings);
+    this.phase = DONE;
     this.creq?.destroy();
     this.upstream?.destroy();
-    this.status = status;
-    this.upstreamFailure = true;
-    sendSocketError(this.client, status, code, message);
+    outcome.status = answer.status;
+    outcome.upstreamFailure = true;
+    sendSocketError(this.client, answer.status, answer.code, answer.message);
     this.report();
   }
 
@@ -203,7 +178,7 @@ export class UpgradeTunnel {
     }
     this.phase = TUNNEL;
     this.clearTimer();
-    this.status = 101;
+    this.outcome.answered(this.endpoint, 101);
     let text = `HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}\r\n`;
     const raw = res.rawHeaders;
     // A 101's Connection and Upgrade are the handshake itself: its head is relayed as the upstream sent it.
@@ -240,7 +215,7 @@ export class UpgradeTunnel {
     this.phase = ANSWER;
     this.clearTimer();
     const status = res.statusCode ?? 502;
-    this.status = status;
+    this.outcome.answered(this.endpoint, status);
     let text = `HTTP/1.1 ${status} ${reasonPhrase(status, res.statusMessage ?? '')}\r\n`;
     const raw = res.rawHeaders;
     const named = connectionNamedFields(raw);
@@ -253,14 +228,14 @@ export class UpgradeTunnel {
     // A chunked body arrives decoded; without a Content-Length it is framed by the end of the connection.
     client.write(`${text}connection: close\r\n\r\n`, 'latin1');
     res.on('data', (chunk: Buffer) => {
-      this.bytesOut += chunk.length;
+      this.outcome.bytesOut += chunk.length;
     });
     res.once('end', () => {
       this.report();
       this.upstream?.destroy();
     });
     res.once('error', () => {
-      this.upstreamFailure = true;
+      this.outcome.upstreamFailure = true;
       client.destroy();
     });
     client.once('finish', () => client.destroy());
@@ -275,7 +250,7 @@ export class UpgradeTunnel {
       this.clearTimer();
       this.creq?.destroy();
       this.upstream?.destroy();
-      if (phase === HANDSHAKE) this.status = 0;
+      if (phase === HANDSHAKE) this.outcome.status = 0;
       this.report();
     }
     this.phase = DONE;
@@ -288,29 +263,16 @@ export class UpgradeTunnel {
     const observer = this.settings.observer;
     if (observer === null) return;
     const req = this.req;
-    try {
-      observer.onRequest({
-        source: this.source,
-        destination: this.endpoint.party,
-        method: req.method ?? '',
-        path: this.path,
-        status: this.status,
-        startTime: performance.timeOrigin + this.startedAt,
-        durationMs: performance.now() - this.startedAt,
-        flags: { noRoute: false, upstreamFailure: this.upstreamFailure, retried: this.retried, mirrored: false },
-        bytesIn: 0,
-        bytesOut: this.bytesOut,
-        upstreamAddress: this.endpoint.address,
-        traceparent: rawHeader(req.rawHeaders, 'traceparent'),
-        peerAddress: this.client.remoteAddress ?? '',
-        traceId: this.traceId,
-        parentSpanId: this.parentSpanId,
-        clientSpanId: this.clientSpanId,
-        serverSpanId: this.serverSpanId,
-        sampled: this.sampled,
-      });
-    } catch {
-      // An observer must not break the proxy.
-    }
+    this.outcome.report(
+      observer,
+      this.source,
+      this.endpoint.party,
+      req.method ?? '',
+      this.path,
+      this.endpoint.address,
+      rawHeader(req.rawHeaders, 'traceparent'),
+      this.client.remoteAddress ?? '',
+      false,
+    );
   }
 }

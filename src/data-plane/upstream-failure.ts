@@ -36,3 +36,11 @@ export function isConnectFailure(code: string): boolean {
     code === 'EADDRNOTAVAIL'
   );
 }
+
+/**
+ * The connection was reset or closed under the request (ECONNRESET, EPIPE, a socket closed before any answer):
+ * on a pooled keep-alive connection, most likely one the upstream had just closed; a fresh one usually works.
+ */
+export function isConnectionReset(code: string): boolean {
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET';
+}

@@ -150,7 +150,8 @@ describe('renderIstio: every construct validates against the Istio CRD schemas',
     expect(note).toContain('http[2] is sticky by cookie "canary-session"');
     expect(note).toContain('never across subsets');
     expect(JSON.stringify(vs.spec)).not.toMatch(/hash/i);
-    expect(JSON.stringify(dr)).not.toMatch(/trafficPolicy|hash/i);
+    // The trafficPolicy carries outlier detection only: no load balancer, no consistent hash.
+    expect(JSON.stringify(dr)).not.toMatch(/loadBalancer|hash/i);
     expect(vs.spec.http[2]).toEqual({
       route: [
         { destination: { host: 'reviews', port: { number: 9080 }, subset: 'v1' }, weight: 90 },
@@ -302,5 +303,45 @@ describe('the route-semantics suite holds for the rendered VirtualService', () =
     for (const r of c.requests) {
       expect(routeLikeEnvoy(virtualService, r), `${r.method ?? 'GET'} ${r.url} ${JSON.stringify(r.headers ?? {})}`).toBe(r.expect);
     }
+  });
+});
+
+describe('renderIstio: outlier detection', () => {
+  it('renders the proxy defaults into the DestinationRule trafficPolicy, valid against the CRD', () => {
+    const [, dr] = validate(renderIstio(reviews, fiftyFifty));
+    expect((dr as { spec: { trafficPolicy: unknown } }).spec.trafficPolicy).toStrictEqual({
+      outlierDetection: {
+        consecutive5xxErrors: 0,
+        consecutiveGatewayErrors: 5,
+        interval: '10s',
+        baseEjectionTime: '30s',
+        maxEjectionPercent: 50,
+      },
+    });
+  });
+
+  it("renders a service's own settings with Istio's field names and durations", () => {
+    const service: IstioServiceInput = {
+      ...reviews,
+      outlierDetection: { consecutive5xxErrors: 3, interval: '1500ms', baseEjectionTime: '2m', maxEjectionPercent: 100 },
+    };
+    const text = renderIstio(service, fiftyFifty);
+    const [, dr] = validate(text);
+    expect((dr as { spec: { trafficPolicy: unknown } }).spec.trafficPolicy).toStrictEqual({
+      outlierDetection: {
+        consecutive5xxErrors: 3,
+        consecutiveGatewayErrors: 5,
+        interval: '1.500s',
+        baseEjectionTime: '120s',
+        maxEjectionPercent: 100,
+      },
+    });
+    expect(text).toContain('  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 3\n');
+  });
+
+  it('renders no trafficPolicy when detection is off', () => {
+    const off: IstioServiceInput = { ...reviews, outlierDetection: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 0 } };
+    const { destinationRule } = renderIstioObjects(off, fiftyFifty);
+    expect(destinationRule.spec.trafficPolicy).toBeUndefined();
   });
 });

@@ -4,6 +4,9 @@ import {
   type ErrorDetail,
   InputError,
   type MatchBlock,
+  type OutlierDetection,
+  outlierDetectionOn,
+  outlierPolicy,
   type Rule,
   type Service,
   type StringMatch,
@@ -29,7 +32,7 @@ export interface IstioRenderOptions {
 }
 
 /** The parts of a service the renderer reads. */
-export type IstioServiceInput = Pick<Service, 'name' | 'port' | 'versions'>;
+export type IstioServiceInput = Pick<Service, 'name' | 'port' | 'versions'> & { outlierDetection?: OutlierDetection };
 
 export type IstioStringMatch = { exact: string } | { prefix: string } | { regex: string };
 
@@ -67,11 +70,24 @@ export interface IstioVirtualService {
   spec: { hosts: string[]; http: IstioHttpRoute[] };
 }
 
+/** Istio's `trafficPolicy.outlierDetection` (durations as Istio writes them, e.g. "30s"). */
+export interface IstioOutlierDetection {
+  consecutive5xxErrors: number;
+  consecutiveGatewayErrors: number;
+  interval: string;
+  baseEjectionTime: string;
+  maxEjectionPercent: number;
+}
+
 export interface IstioDestinationRule {
   apiVersion: typeof ISTIO_API_VERSION;
   kind: 'DestinationRule';
   metadata: IstioMetadata;
-  spec: { host: string; subsets: { name: string; labels: Record<string, string> }[] };
+  spec: {
+    host: string;
+    trafficPolicy?: { outlierDetection: IstioOutlierDetection };
+    subsets: { name: string; labels: Record<string, string> }[];
+  };
 }
 
 export interface IstioObjects {
@@ -144,6 +160,7 @@ export function renderIstioObjects(service: IstioServiceInput, rules: Rule[], op
       metadata: metadata(),
       spec: {
         host: service.name,
+        ...renderOutlierDetection(service.outlierDetection),
         // A version's own labels win, so a subset can select pods labelled differently (e.g. version: 1.16.2).
         subsets: service.versions.map((v) => ({ name: v.name, labels: { version: v.name, ...v.labels } })),
       },
@@ -156,6 +173,33 @@ export function renderIstio(service: IstioServiceInput, rules: Rule[], opts: Ist
   const { virtualService, destinationRule } = renderIstioObjects(service, rules, opts);
   const format = { indentSeq: false, lineWidth: 0 } as const;
   return `${stringify(virtualService, format)}---\n${stringify(destinationRule, format)}`;
+}
+
+/**
+ * The proxy's outlier detection, defaults included, so Envoy ejects the same endpoints: Istio applies a
+ * service-level trafficPolicy to every subset, each subset being its own Envoy cluster (maxEjectionPercent is then
+ * per version, as in the proxy). Nothing when detection is off (Istio's own default: none).
+ */
+function renderOutlierDetection(input: OutlierDetection | undefined): { trafficPolicy?: { outlierDetection: IstioOutlierDetection } } {
+  const p = outlierPolicy(input);
+  if (!outlierDetectionOn(p)) return {};
+  return {
+    trafficPolicy: {
+      outlierDetection: {
+        // Written even at 0: Istio's default for an absent consecutive5xxErrors is 5, not off.
+        consecutive5xxErrors: p.consecutive5xxErrors,
+        consecutiveGatewayErrors: p.consecutiveGatewayErrors,
+        interval: istioDuration(p.intervalMs),
+        baseEjectionTime: istioDuration(p.baseEjectionTimeMs),
+        maxEjectionPercent: p.maxEjectionPercent,
+      },
+    },
+  };
+}
+
+/** Milliseconds as an Istio (protobuf) duration: "30s", "1.5s", "0.250s". */
+function istioDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(3)}s`;
 }
 
 function renderMatch(block: MatchBlock, path: string, problems: ErrorDetail[]): IstioMatchRequest {

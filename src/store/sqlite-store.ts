@@ -152,6 +152,7 @@ function toToken(row: TokenRow): TokenRecord {
 function serviceSpecOf(s: ServiceSpec | Service): ServiceSpec {
   const spec: ServiceSpec = { name: s.name, port: s.port, versions: s.versions, routes: s.routes };
   if (s.ingress) spec.ingress = s.ingress;
+  if (s.outlierDetection) spec.outlierDetection = s.outlierDetection;
   return spec;
 }
 

@@ -60,6 +60,19 @@ export const SpanData = z.object({
 });
 export type SpanData = z.infer<typeof SpanData>;
 
+/** An endpoint the proxy's outlier detection has ejected from load balancing, as of the batch's end. */
+export const OutlierSample = z.object({
+  service: z.string().max(253),
+  version: z.string().max(253),
+  instance: z.string().max(253),
+  address: z.string().max(300),
+  /** When it comes back into service, milliseconds since the epoch. */
+  ejectedUntil: z.number(),
+  /** The ejection multiplier (this ejection lasts baseEjectionTime x this). */
+  multiplier: z.int().min(0),
+});
+export type OutlierSample = z.infer<typeof OutlierSample>;
+
 /** What a proxy POSTs to `/api/v1/telemetry` every second. */
 export const TelemetryBatch = z.object({
   proxy: z.object({ id: z.string().max(300), host: z.string().max(253), pid: z.int().min(0) }),
@@ -70,6 +83,8 @@ export const TelemetryBatch = z.object({
   spans: z.array(SpanData).max(100_000),
   /** Spans the proxy dropped since the last batch (queue full, or the control plane unreachable). */
   droppedSpans: z.int().min(0).default(0),
+  /** Every endpoint ejected by the proxy's outlier detection now (the whole set, not a change). */
+  outliers: z.array(OutlierSample).max(10_000).default([]),
 });
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 export type TelemetryBatchInput = z.input<typeof TelemetryBatch>;

@@ -3,7 +3,7 @@ import { IstioMetrics } from './istio-metrics.js';
 import { ObservedHistory, type ServiceHistory } from './observed-history.js';
 import { OtlpExporter } from './otlp-exporter.js';
 import { SqliteTraceStore, type TraceQuery } from './sqlite-trace-store.js';
-import type { TelemetryBatch } from './telemetry-batch.js';
+import type { OutlierSample, TelemetryBatch } from './telemetry-batch.js';
 import { type Topology, type TopologyInventory, TopologyWindow } from './topology-window.js';
 
 export interface TelemetryHubOptions {
@@ -24,6 +24,14 @@ export interface TelemetryHubOptions {
   /** Width of a history point, seconds; default 10. */
   historyBucketSeconds?: number;
   onError?: (message: string) => void;
+}
+
+/** An instance ejected by some proxy's outlier detection. */
+export interface EjectionSeen {
+  /** When it comes back (the latest of the proxies that ejected it), ISO 8601. */
+  until: string;
+  /** Proxies that have it ejected now. */
+  proxies: number;
 }
 
 export interface ProxySeen {
@@ -49,6 +57,8 @@ export class TelemetryHub {
   readonly traceSampling: number;
   private readonly otlp: OtlpExporter | null;
   private readonly proxies = new Map<string, ProxySeen>();
+  /** Each proxy's ejected endpoints as of its last batch. */
+  private readonly outliers = new Map<string, OutlierSample[]>();
   private readonly trimTimer: NodeJS.Timeout;
   private closed = false;
 
@@ -85,6 +95,8 @@ export class TelemetryHub {
     for (const e of batch.edges) this.metrics.add(e);
     this.traces.add(batch.spans);
     if (batch.spans.length > 0) this.otlp?.export(batch.spans);
+    if (batch.outliers.length > 0) this.outliers.set(batch.proxy.id, batch.outliers);
+    else this.outliers.delete(batch.proxy.id);
     const seen = this.proxies.get(batch.proxy.id);
     this.proxies.set(batch.proxy.id, {
       ...batch.proxy,
@@ -113,6 +125,24 @@ export class TelemetryHub {
 
   getTrace(traceId: string) {
     return this.traces.get(traceId);
+  }
+
+  /**
+   * Instances of `service` `version` that a proxy's outlier detection has ejected now, by instance name. An
+   * ejection whose time is up counts no more even before the proxy says so (a proxy that stopped reporting).
+   */
+  ejectedInstances(service: string, version: string, now = Date.now()): Map<string, EjectionSeen> {
+    const out = new Map<string, EjectionSeen>();
+    const until = new Map<string, number>();
+    for (const list of this.outliers.values()) {
+      for (const o of list) {
+        if (o.service !== service || o.version !== version || o.ejectedUntil <= now) continue;
+        const seen = out.get(o.instance);
+        until.set(o.instance, Math.max(until.get(o.instance) ?? 0, o.ejectedUntil));
+        out.set(o.instance, { until: new Date(until.get(o.instance)!).toISOString(), proxies: (seen?.proxies ?? 0) + 1 });
+      }
+    }
+    return out;
   }
 
   proxiesSeen(): ProxySeen[] {

@@ -39,6 +39,8 @@ export interface InstanceStatus {
   startedAt: string | null;
   /** The loopback port of this instance's outbound listener (MESH_OUTBOUND), for process workloads. */
   outboundPort: number | null;
+  /** Set by the control plane while a proxy's outlier detection keeps the instance ejected: until when (ISO 8601). */
+  ejectedUntil?: string;
 }
 
 export interface VersionHealth {

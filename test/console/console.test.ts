@@ -81,6 +81,30 @@ describe('console', () => {
     expect(yaml).toContain('kind: DestinationRule');
   });
 
+  it("marks an instance a proxy's outlier detection ejected", async () => {
+    const services = new ServicesPage(env.page);
+    const instance = (await api('/api/v1/services/reviews')).status.versions[0].instances[0];
+    const batch = (outliers: unknown[]) => {
+      const end = Date.now();
+      return { proxy: { id: 'console-proxy', host: 'h', pid: 1 }, start: end - 1000, end, edges: [], spans: [], outliers };
+    };
+    const ejected = { service: 'reviews', version: 'v1', instance: instance.name, address: instance.address, multiplier: 1 };
+    expect((await env.cp.call('POST', '/api/v1/telemetry', batch([{ ...ejected, ejectedUntil: Date.now() + 120_000 }]))).status).toBe(200);
+    await services.openTab('versions');
+    const badge = services.versionCard('v1').locator('[data-test="instance-ejected"]');
+    await until('the ejected badge', async () => {
+      if (await badge.isVisible()) return true;
+      await env.page.reload();
+      await badge.waitFor({ timeout: 2000 });
+      return true;
+    });
+    expect(await textOf(badge)).toBe('ejected');
+    await inspect('02b-instance-ejected');
+    // The proxy says it is back: the mark goes.
+    expect((await env.cp.call('POST', '/api/v1/telemetry', batch([]))).status).toBe(200);
+    expect((await api('/api/v1/services/reviews')).status.versions[0].instances[0].ejectedUntil).toBeUndefined();
+  });
+
   it('shows the release modes with only Canary available', async () => {
     await shell.navTo('releases');
     const releases = new ReleasesPage(env.page);

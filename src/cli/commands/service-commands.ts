@@ -13,7 +13,7 @@ export type ServiceResource = Service & {
     versions: {
       name: string;
       health: { ready: boolean; failed: boolean; reason: string };
-      instances: { name: string; ready: boolean; state: string; address: string; restarts: number }[];
+      instances: { name: string; ready: boolean; state: string; address: string; restarts: number; ejectedUntil?: string }[];
     }[];
   };
 };
@@ -24,7 +24,9 @@ function readiness(svc: ServiceResource, version: string): string {
   const v = svc.status?.versions.find((x) => x.name === version);
   if (!v) return '-';
   const ready = v.instances.filter((i) => i.ready).length;
-  return `${ready}/${v.instances.length}${v.health.failed ? ' failed' : ''}`;
+  // Ready but kept out of load balancing by a proxy's outlier detection.
+  const ejected = v.instances.filter((i) => i.ejectedUntil !== undefined).length;
+  return `${ready}/${v.instances.length}${ejected > 0 ? ` (${ejected} ejected)` : ''}${v.health.failed ? ' failed' : ''}`;
 }
 
 function workloadSummary(w: Service['versions'][number]['workload']): string {

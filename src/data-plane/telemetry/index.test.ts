@@ -358,3 +358,52 @@ describe('span pids', () => {
     expect(isListenerParty(null, before)).toBe(false);
   });
 });
+
+describe('outlier ejections reach the control plane', () => {
+  it("an endpoint the proxy ejects is marked in the service's instances, and unmarked when it is back", async () => {
+    const good = await startUpstream('flaky-good');
+    const bad = await startUpstream('flaky-bad', (req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-length': '0' });
+      res.end();
+    });
+    const created = await cp.call('POST', '/api/v1/services', {
+      name: 'flaky',
+      versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: [good.address, bad.address] } }],
+    });
+    expect(created.status).toBe(201);
+    let now = Date.now();
+    const shipper = new ProxyTelemetry({ controlPlane: cpUrl, token: cp.token, intervalMs: 3_600_000, logger: silentProxyLogger });
+    const flaky = new MeshProxy({ logger: silentProxyLogger, observer: shipper, clock: () => now });
+    shipper.watchOutliers(flaky.outliers);
+    try {
+      const port = (await flaky.listenIngress('127.0.0.1', 0)).port;
+      // Instances named by address, as the endpoints runtime names them.
+      await flaky.applyRouteTable(
+        routeTable(1, [
+          { name: 'flaky', versions: { v1: [good.address, bad.address] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] },
+        ]),
+      );
+      for (let i = 0; i < 12; i++) await call(port, { headers: { host: 'flaky' } });
+      await shipper.tick();
+      const instances = async () =>
+        Object.fromEntries(
+          (await cp.call('GET', '/api/v1/services/flaky')).body.status.versions[0].instances.map(
+            (i: { name: string; ejectedUntil?: string }) => [i.name, i.ejectedUntil],
+          ),
+        );
+      expect(await instances()).toEqual({ [good.address]: undefined, [bad.address]: new Date(now + 30_000).toISOString() });
+      // Its time is up: the next batch says so (no traffic needed), and the mark goes.
+      now += 30_000;
+      const shippedBefore = shipper.shipped;
+      await shipper.tick();
+      expect(shipper.shipped).toBe(shippedBefore + 1);
+      expect(await instances()).toEqual({ [good.address]: undefined, [bad.address]: undefined });
+    } finally {
+      await flaky.close();
+      await shipper.close();
+      await good.close();
+      await bad.close();
+    }
+  });
+});

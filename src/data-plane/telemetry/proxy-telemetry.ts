@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { IstioMetrics } from '../../telemetry/istio-metrics.js';
 import { OtlpExporter } from '../../telemetry/otlp-exporter.js';
-import type { EdgeSample, SpanData, TelemetryBatchInput } from '../../telemetry/telemetry-batch.js';
+import type { EdgeSample, OutlierSample, SpanData, TelemetryBatchInput } from '../../telemetry/telemetry-batch.js';
+import type { OutlierDetector } from '../outlier-detector.js';
 import type { ProxyLogger } from '../proxy-logger.js';
 import type { RequestObserver, RequestRecord } from '../request-observer.js';
 import { EdgeAggregator } from './edge-aggregator.js';
@@ -48,6 +49,9 @@ export class ProxyTelemetry implements RequestObserver {
   private intervalStart = Date.now();
   private failing = false;
   private metricsServer: Server | null = null;
+  private outliers: OutlierDetector | null = null;
+  /** The ejected set last shipped, so a change (an ejection, a return) is shipped even without traffic. */
+  private outliersShipped = '';
   /** Batches the control plane accepted. */
   shipped = 0;
 
@@ -70,6 +74,11 @@ export class ProxyTelemetry implements RequestObserver {
     }
   }
 
+  /** Reports `detector`'s ejections: in `/metrics` and, with each batch, to the control plane (the console). */
+  watchOutliers(detector: OutlierDetector): void {
+    this.outliers = detector;
+  }
+
   onRequest(record: RequestRecord): void {
     this.edges.record(record);
     // Spans only when someone takes them (the control plane or a collector).
@@ -86,15 +95,31 @@ export class ProxyTelemetry implements RequestObserver {
     const start = this.intervalStart;
     this.intervalStart = end;
     if (!this.options.controlPlane) return Promise.resolve();
-    if (edges.length > 0 || spans.length > 0 || dropped > 0) {
-      this.pending.push(this.batch(start, end, edges, spans, dropped));
+    const outliers: OutlierSample[] = this.outliers?.ejected() ?? [];
+    const outliersKey = outliers.map((o) => `${o.service}/${o.version}/${o.address}@${o.ejectedUntil}`).join(' ');
+    const outliersChanged = outliersKey !== this.outliersShipped;
+    this.outliersShipped = outliersKey;
+    if (edges.length > 0 || spans.length > 0 || dropped > 0 || outliersChanged) {
+      this.pending.push(this.batch(start, end, edges, spans, dropped, outliers));
       if (this.pending.length > MAX_PENDING_BATCHES) this.pending.shift();
     }
     return this.ship();
   }
 
-  private batch(start: number, end: number, edges: EdgeSample[], spans: SpanData[], dropped: number): TelemetryBatchInput {
-    return { proxy: { id: this.id, host: this.host, pid: process.pid }, start, end, edges, spans, droppedSpans: dropped };
+  private batch(
+    start: number,
+    end: number,
+    edges: EdgeSample[],
+    spans: SpanData[],
+    dropped: number,
+    outliers: OutlierSample[] = [],
+  ): TelemetryBatchInput {
+    return { proxy: { id: this.id, host: this.host, pid: process.pid }, start, end, edges, spans, droppedSpans: dropped, outliers };
+  }
+
+  /** The proxy's `/metrics` text: Istio's request metrics, then outlier detection's. */
+  renderMetrics(): string {
+    return this.metrics.render() + (this.outliers?.renderMetrics() ?? '');
   }
 
   private ship(): Promise<void> {
@@ -158,7 +183,7 @@ export class ProxyTelemetry implements RequestObserver {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && path === '/metrics') {
-        const body = this.metrics.render();
+        const body = this.renderMetrics();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       } else if (req.method === 'GET' && path === '/healthz') {

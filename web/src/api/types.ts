@@ -41,6 +41,8 @@ export interface Instance {
   restarts: number;
   state: string;
   startedAt?: string | null;
+  /** Set while a proxy's outlier detection keeps the instance out of load balancing: until when (ISO 8601). */
+  ejectedUntil?: string;
 }
 
 export interface Version {

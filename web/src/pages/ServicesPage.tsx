@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Card, Code, Drawer, Group, Loader, ScrollArea, Stack, Table, Tabs, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Code, Drawer, Group, Loader, ScrollArea, Stack, Table, Tabs, Text, Title, Tooltip } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
 import { useIstioManifests, useService, useServiceRoutes, useServices, useVersionLogs } from '../api/services.js';
@@ -188,7 +188,19 @@ export function InstancesTable({ version }: { version: Version }) {
             </Table.Td>
             <Table.Td>{i.address}</Table.Td>
             <Table.Td>{i.pid ?? '—'}</Table.Td>
-            <Table.Td>{i.state}</Table.Td>
+            <Table.Td>
+              <Group gap={6} wrap="nowrap">
+                {i.state}
+                {i.ejectedUntil && (
+                  // Ready, yet out of load balancing: the proxies saw consecutive errors (outlier detection).
+                  <Tooltip label={t('services.ejectedUntil', { time: new Date(i.ejectedUntil).toLocaleTimeString() })}>
+                    <Badge color="red" variant="light" data-test="instance-ejected">
+                      {t('services.ejected')}
+                    </Badge>
+                  </Tooltip>
+                )}
+              </Group>
+            </Table.Td>
             <Table.Td>
               <Badge color={i.ready ? 'teal' : 'orange'} variant="light">
                 {i.ready ? t('services.yes') : t('services.no')}
