@@ -19,8 +19,15 @@ export interface ProcessRuntimeOptions {
   unreadyDelayMs?: number;
   /** Extra environment for every instance (the workload's own env wins). */
   env?: Record<string, string>;
-  /** When set, a ledger of running process groups is kept there, and leftovers of a killed run are reaped on start. */
+  /**
+   * When set, a ledger of running process groups is kept there, leftovers of a killed run are reaped on start, and
+   * a watchdog ends the instances `orphanGraceMs` after this process dies unseen (SIGKILL).
+   */
   dataDir?: string;
+  /** A ledger shared with the caller (`canary up` lists its proxy there too); the caller handles leftovers. */
+  ledger?: GroupLedger;
+  /** With `dataDir`: how long instances outlive a supervisor killed unseen; default 10000 ms. */
+  orphanGraceMs?: number;
   /** Every instance event: started, ready, unready, exited, restarting, failed, stopping, stopped. */
   onEvent?: (e: ProcessRuntimeEvent) => void;
   /** Supervisor timings (probe periods, back-off); the defaults are the documented behaviour. */
@@ -55,6 +62,7 @@ export class ProcessRuntime implements WorkloadRuntime {
   private readonly ports = new Set<number>();
   private readonly liveGroups = new Set<number>();
   private readonly ledger: GroupLedger | null;
+  private readonly ownsLedger: boolean;
   private readonly timings: ProcessTimings;
   private readonly logLines: number;
   private readonly drainMs: number;
@@ -71,8 +79,9 @@ export class ProcessRuntime implements WorkloadRuntime {
     if (!(this.drainMs >= 0)) throw new InputError(`drainMs: must be 0 or more milliseconds, got ${opts.drainMs}`);
     this.unreadyDelayMs = opts.unreadyDelayMs ?? 1000;
     this.timings = { ...defaultProcessTimings, ...opts.timings };
-    this.ledger = opts.dataDir ? new GroupLedger(opts.dataDir) : null;
-    const reaped = this.ledger?.reapLeftovers() ?? [];
+    this.ownsLedger = opts.ledger === undefined && opts.dataDir !== undefined;
+    this.ledger = opts.ledger ?? (opts.dataDir ? new GroupLedger(opts.dataDir, { orphanGraceMs: opts.orphanGraceMs ?? 10_000 }) : null);
+    const reaped = this.ownsLedger ? (this.ledger?.reapLeftovers() ?? []).filter((e) => e.kind === 'instance').map((e) => e.name) : [];
     if (reaped.length > 0) {
       opts.onEvent?.({
         type: 'stopped',
@@ -280,6 +289,7 @@ export class ProcessRuntime implements WorkloadRuntime {
     ]);
     await this.idle();
     this.ports.clear();
+    if (this.ownsLedger) this.ledger?.release();
     this.changed();
   }
 
@@ -292,12 +302,12 @@ export class ProcessRuntime implements WorkloadRuntime {
     // First stop every supervisor, so that no instance is restarted when the kill below ends it.
     for (const inst of [...[...this.groups.values()].flatMap((g) => g.instances), ...this.draining]) inst.halt();
     const groups = [...this.liveGroups];
-    if (groups.length === 0) return;
-    stopGroupsSync(groups, graceMs);
+    if (groups.length > 0) stopGroupsSync(groups, graceMs);
     for (const g of groups) {
       this.liveGroups.delete(g);
       this.ledger?.remove(g);
     }
+    if (this.ownsLedger) this.ledger?.release();
   }
 }
 
