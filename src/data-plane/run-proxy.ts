@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { RouteTable } from '../core/route-table.js';
 import { hostAndPort } from './http1-wire.js';
 import { parseProxySettings, type ProxySettingsInput } from './proxy-settings.js';
 import { ControlPlaneRouteSource } from './control-plane-route-source.js';
@@ -14,6 +15,8 @@ export type ProxyOptions = ProxySettingsInput & {
   logger?: ProxyLogger;
   /** Close gracefully on SIGTERM/SIGINT and reload the static file on SIGHUP. Default true. */
   handleSignals?: boolean;
+  /** Serve the ingress on this listening handle (from `canary up`, see supervisor-link.ts) instead of binding `listen`. */
+  ingressHandle?: () => Promise<object>;
 };
 
 export interface RunningProxy {
@@ -31,7 +34,7 @@ export interface RunningProxy {
 
 /** Runs a standalone data plane: `canary proxy --config FILE --listen HOST:PORT` or `--control-plane URL --token T`. */
 export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
-  const { observer, logger = consoleProxyLogger, handleSignals = true, ...rest } = options;
+  const { observer, logger = consoleProxyLogger, handleSignals = true, ingressHandle, ...rest } = options;
   const settings = parseProxySettings({ ...rest, token: rest.token ?? (process.env.CANARY_TOKEN || undefined) });
   const telemetryOn =
     settings.telemetry ??
@@ -71,9 +74,15 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
       ? new FileRouteSource(settings.config, { watch: settings.watch, logger })
       : new ControlPlaneRouteSource({ url: settings.controlPlane!, token: settings.token!, logger });
   const { host, port } = hostAndPort(settings.listen);
+  // Given the ingress by a supervisor, the proxy may be a standby that waits (route table at hand, nothing bound)
+  // until the serving proxy dies: it applies the table, binding the outbound listeners, only once handed the
+  // ingress, as the outbound ports are the serving proxy's until then.
+  let deferred = ingressHandle !== undefined;
+  let latest: RouteTable | null = null;
   try {
     await source.start(async (table) => {
-      await proxy.applyRouteTable(table);
+      if (deferred) latest = table;
+      else await proxy.applyRouteTable(table);
     });
   } catch (err) {
     await proxy.close();
@@ -82,7 +91,15 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
   }
   let address: AddressInfo;
   try {
-    address = await proxy.listenIngress(host, port);
+    if (ingressHandle) {
+      const handle = await ingressHandle();
+      deferred = false;
+      const table = latest as RouteTable | null;
+      if (table) await proxy.applyRouteTable(table);
+      address = await proxy.listenIngress(host, port, handle);
+    } else {
+      address = await proxy.listenIngress(host, port);
+    }
   } catch (err) {
     await source.close();
     await proxy.close();
