@@ -19,13 +19,24 @@ export async function bindIngressSocket(host: string, port: number, retryForMs =
   const deadline = Date.now() + retryForMs;
   for (;;) {
     const handle = create(address, port, family);
-    if (typeof handle === 'object') return handle;
-    const code = getSystemErrorName(handle);
+    let code: string;
+    if (typeof handle === 'object') {
+      // libuv keeps an EADDRINUSE from bind() for listen() (which happens in the proxy, on a copy that does not
+      // carry it): a socket that is not bound to the port is the sign.
+      const bound: { port?: number } = {};
+      const err = (handle as { getsockname(out: object): number }).getsockname(bound);
+      if (err === 0 && bound.port !== undefined && bound.port !== 0 && (port === 0 || bound.port === port)) return handle;
+      closeIngressSocket(handle);
+      code = 'EADDRINUSE';
+    } else {
+      code = getSystemErrorName(handle);
+    }
     if (code !== 'EADDRINUSE' || Date.now() >= deadline) {
       const why = code === 'EADDRINUSE' ? 'the address is in use' : code;
       throw new Error(`cannot listen on ${host}:${port} (--ingress-port): ${why}`);
     }
-    await new Promise((r) => setTimeout(r, 5));
+    // Short: during a handover every millisecond here is a millisecond of refused connections.
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 

@@ -96,7 +96,7 @@ export class ProxySupervisor {
 
   private spawnProxy(name: 'proxy' | 'proxy-standby'): ProxyProcess {
     const child = spawn(this.opts.command, this.opts.args, {
-      env: this.opts.env,
+      env: name === 'proxy-standby' ? { ...this.opts.env, CANARY_PROXY_STANDBY: '1' } : this.opts.env,
       // Its own group: a Ctrl-C in our terminal reaches us, and we stop it in order (requests in flight finish).
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -180,6 +180,7 @@ export class ProxySupervisor {
       // The standby takes over now, whatever the series: it costs no start.
       this.standby = null;
       this.active = standby;
+      if (standby.pid !== null) this.opts.ledger?.add(standby.pid, 'proxy', 'proxy');
       if (standby.asking) this.handIngress(standby);
     }
     this.emit({

@@ -112,6 +112,7 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
     if (ingressHandle) return ingressHandle;
     // A proxy of an earlier run serves the port: it closes its listener on SIGTERM (its requests in flight
     // finish), and the port is bound here the moment it is free. The gap is a few milliseconds.
+    const t0 = Date.now();
     for (const e of earlierProxies) signalGroup(e.pgid, 'SIGTERM');
     try {
       ingressHandle = await bindIngressSocket(opts.host, opts.ingressPort, 5000);
@@ -119,6 +120,7 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
       for (const e of earlierProxies) signalGroup(e.pgid, 'SIGKILL');
       ingressHandle = await bindIngressSocket(opts.host, opts.ingressPort, 2000);
     }
+    log(`handover: the ingress port was bound here ${Date.now() - t0} ms after the earlier proxy was told to stop`);
     return ingressHandle;
   };
   const supervisor = new ProxySupervisor({

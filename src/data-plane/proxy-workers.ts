@@ -56,7 +56,7 @@ export async function runProxyWorkers(options: ProxyWorkersOptions): Promise<voi
   }
   if (count <= 1) {
     const link = supervisorLink();
-    const running = await runProxy({ ...proxyOptions, ...(link ? { ingressHandle: link.ingress } : {}) });
+    const running = await runProxy({ ...proxyOptions, ...(link ? { ingressHandle: link.ingress, standby: link.standby } : {}) });
     link?.attach(running, proxyOptions.logger ?? consoleProxyLogger);
     return;
   }

@@ -17,6 +17,11 @@ export type ProxyOptions = ProxySettingsInput & {
   handleSignals?: boolean;
   /** Serve the ingress on this listening handle (from `canary up`, see supervisor-link.ts) instead of binding `listen`. */
   ingressHandle?: () => Promise<object>;
+  /**
+   * With `ingressHandle`: a standby beside a serving proxy. It follows the route source but binds nothing (the
+   * outbound ports are the serving proxy's) until handed the ingress.
+   */
+  standby?: boolean;
 };
 
 export interface RunningProxy {
@@ -34,7 +39,7 @@ export interface RunningProxy {
 
 /** Runs a standalone data plane: `canary proxy --config FILE --listen HOST:PORT` or `--control-plane URL --token T`. */
 export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
-  const { observer, logger = consoleProxyLogger, handleSignals = true, ingressHandle, ...rest } = options;
+  const { observer, logger = consoleProxyLogger, handleSignals = true, ingressHandle, standby = false, ...rest } = options;
   const settings = parseProxySettings({ ...rest, token: rest.token ?? (process.env.CANARY_TOKEN || undefined) });
   const telemetryOn =
     settings.telemetry ??
@@ -74,10 +79,9 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
       ? new FileRouteSource(settings.config, { watch: settings.watch, logger })
       : new ControlPlaneRouteSource({ url: settings.controlPlane!, token: settings.token!, logger });
   const { host, port } = hostAndPort(settings.listen);
-  // Given the ingress by a supervisor, the proxy may be a standby that waits (route table at hand, nothing bound)
-  // until the serving proxy dies: it applies the table, binding the outbound listeners, only once handed the
-  // ingress, as the outbound ports are the serving proxy's until then.
-  let deferred = ingressHandle !== undefined;
+  // A standby waits with the route table at hand and nothing bound until the serving proxy dies: it applies the
+  // table, binding the outbound listeners, only once handed the ingress, as those ports are the serving proxy's.
+  let deferred = ingressHandle !== undefined && standby;
   let latest: RouteTable | null = null;
   try {
     await source.start(async (table) => {
@@ -95,8 +99,10 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
       const handle = await ingressHandle();
       deferred = false;
       const table = latest as RouteTable | null;
-      if (table) await proxy.applyRouteTable(table);
+      // The table is in force as soon as applied (the outbound listeners follow): the ingress need not wait.
+      const outbound = table ? proxy.applyRouteTable(table) : Promise.resolve();
       address = await proxy.listenIngress(host, port, handle);
+      await outbound;
     } else {
       address = await proxy.listenIngress(host, port);
     }

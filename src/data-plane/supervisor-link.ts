@@ -15,6 +15,8 @@ import type { ProxyLogger } from './proxy-logger.js';
  *   within it and stops this proxy; without one, the proxy ends by itself.
  */
 export interface SupervisorLink {
+  /** Started as the standby (CANARY_PROXY_STANDBY=1): it binds nothing before it is handed the ingress. */
+  standby: boolean;
   /** Resolves with the ingress listening handle, asked for now. */
   ingress(): Promise<object>;
   /** Reports the proxy serving, and from now on ends it `orphanGraceMs` after the supervisor is gone. */
@@ -30,6 +32,7 @@ export function supervisorLink(): SupervisorLink | null {
   if (process.env.CANARY_SUPERVISED !== '1' || typeof process.send !== 'function') return null;
   const graceMs = Number(process.env.CANARY_ORPHAN_GRACE_MS ?? '10000');
   return {
+    standby: process.env.CANARY_PROXY_STANDBY === '1',
     ingress: () =>
       new Promise<object>((resolve) => {
         const onMessage = (message: unknown, handle: unknown): void => {

@@ -10,6 +10,7 @@ interface UpFlags {
   host: string;
   traceSampling?: string;
   otlpEndpoint?: string;
+  orphanGrace?: string;
   kubernetes?: boolean;
   kubeconfig?: string;
   context?: string;
@@ -23,8 +24,15 @@ interface UpFlags {
 
 /** Flags that only mean something with --kubernetes, and those that mean nothing with it. */
 const CLUSTER_FLAGS = ['kubeconfig', 'context', 'namespace', 'traffic', 'gateway', 'adopt', 'prometheus', 'tracing'] as const;
-const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint'] as const;
+const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint', 'orphanGrace'] as const;
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** A duration flag in seconds: 0..3600, fractions allowed. */
+function seconds(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 3600)) throw new Error(`${flag}: must be a number of seconds from 0 to 3600, got "${value}"`);
+  return n;
+}
 
 /** `canary up --kubernetes ...`: the control plane against a cluster (no local proxy, no local workloads). */
 async function upOnCluster(opts: UpFlags): Promise<void> {
@@ -62,6 +70,10 @@ export function registerRunCommands(program: Command): void {
     .option('--host <host>', 'address to bind; anything beyond loopback exposes the API to the network', '127.0.0.1')
     .option('--trace-sampling <ratio>', 'share of new traces sampled, 0..1 (default 1 with --demo, else 0.01)')
     .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
+    .option(
+      '--orphan-grace <seconds>',
+      'if this process is killed (SIGKILL), how long its proxy and workloads keep serving for a new canary up on the same --data to take over (default 10)',
+    )
     .option('--kubernetes', 'run against a Kubernetes + Istio cluster: versions are Deployments, Envoy routes (no local proxy)')
     .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig file (default $KUBECONFIG, ~/.kube/config, else in-cluster)')
     .option('--context <name>', "with --kubernetes: kubeconfig context (default: the file's current-context)")
@@ -100,6 +112,7 @@ reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. 
           ...(opts.demo ? { demo: opts.demo } : {}),
           ...(opts.traceSampling !== undefined ? { traceSampling: ratio(opts.traceSampling, '--trace-sampling') } : {}),
           ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
+          ...(opts.orphanGrace !== undefined ? { orphanGraceMs: seconds(opts.orphanGrace, '--orphan-grace') * 1000 } : {}),
         });
       } catch (err) {
         reportError(err);
