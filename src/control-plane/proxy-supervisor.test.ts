@@ -120,9 +120,7 @@ describe('ProxySupervisor', () => {
     const sup = await start(port, events);
     const outages: number[] = [];
     for (let i = 0; i < 3; i++) {
-      await until('a standby', () => sup.standbyPid !== null && events.filter((e) => e.type === 'started').length === i + 2);
-      // The standby has its table once it asked for the ingress; give it a moment to get there.
-      await new Promise((r) => setTimeout(r, 1500));
+      await until('a waiting standby', () => sup.standbyWaiting && events.filter((e) => e.type === 'started').length === i + 2);
       const { outageMs, failed } = await killAndMeasure(sup, port);
       outages.push(outageMs);
       expect(failed).toBe(0);

@@ -86,6 +86,11 @@ export class ProxySupervisor {
     return this.standby?.pid ?? null;
   }
 
+  /** A standby has its route table and waits for the ingress: a crash now costs no process start. */
+  get standbyWaiting(): boolean {
+    return this.standby?.asking ?? false;
+  }
+
   /** Starts the proxy; resolves once it serves, rejects when the first one ends before (it printed why). */
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
