@@ -19,7 +19,8 @@ import {
 } from './chaos-harness.js';
 
 /**
- * Chaos under load (issue 13): `canary up --demo bookinfo` plus a two-replica `echo` service, a steady open-loop
+ * Chaos under load (issue 13): `canary up --demo bookinfo` with a live canary release of reviews (v1/v2 50/50)
+ * and a two-replica `echo` service, a steady open-loop
  * load through the ingress on /productpage (the whole Bookinfo chain) and /env (echo), and one fault after
  * another: kill -9 of a workload instance, of the proxy (five times), of `canary up` itself and a restart on the
  * same data directory, a SIGSTOPped instance. Each step prints its figures and asserts its bound; at the end no
@@ -88,6 +89,21 @@ async function answers(path: string): Promise<boolean> {
   }
 }
 
+/** The review versions `n` product pages were served by. */
+async function reviewVersions(n: number): Promise<Set<string>> {
+  const seenVersions = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${ingressPort}/productpage`, { signal: AbortSignal.timeout(3000) });
+      const m = /Reviews served by: reviews-(v\d)-\d+</.exec(await res.text());
+      if (m) seenVersions.add(m[1]!);
+    } catch {
+      // Counted by the load, not here.
+    }
+  }
+  return seenVersions;
+}
+
 describe('canary up under chaos', () => {
   beforeAll(async () => {
     ensureBuilt();
@@ -119,6 +135,17 @@ describe('canary up under chaos', () => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     await until('both echo replicas', () => instance('echo-v1-1') && instance('echo-v1-2'), 30_000);
     await until('/env through the ingress', () => answers('/env'), 30_000);
+    // A live release: reviews v1/v2 at 50/50, which must survive the restart of canary up.
+    const release = await api('POST', '/api/v1/releases', {
+      name: 'reviews-canary',
+      service: 'reviews',
+      strategy: 'canary',
+      baseline: 'v1',
+      candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
+      traffic: { weights: { v1: 50, v2: 50 } },
+    });
+    expect(release.status, JSON.stringify(release.body)).toBe(201);
+    await until('the release in force', async () => (await reviewVersions(6)).size === 2, 60_000);
     await until('a standby proxy', () => running((r) => r.name === 'proxy-standby').length === 1, 30_000);
     load = new IngressLoad(ingressPort, ['/productpage', '/env'], 50, 3000);
     load.start();
@@ -173,7 +200,7 @@ describe('canary up under chaos', () => {
   it('kill -9 of canary up, then a restart on the same data directory: one proxy, nothing of the old run left, outage <= 1 s', async () => {
     const before = ledger();
     const oldRun = before.filter((r) => stillRunning(r));
-    expect(oldRun.length).toBeGreaterThanOrEqual(8); // 6 instances, 2 proxies, the watchdog
+    expect(oldRun.length).toBeGreaterThanOrEqual(10); // 7 instances, 2 proxies, the watchdog
     const t0 = now();
     up!.child.kill('SIGKILL');
     await up!.exited;
@@ -198,6 +225,9 @@ describe('canary up under chaos', () => {
     // The port changes hands between the old proxy closing its listener and this run binding it: tens of
     // milliseconds here, so at 40 requests/s a few connections are refused (docs/reliability.md).
     expect(f.failed + e.failed).toBeLessThanOrEqual(6);
+    // The release is still in force, on the new run's instances.
+    expect([...(await reviewVersions(10))].sort()).toEqual(['v1', 'v2']);
+    expect(((await api('GET', '/api/v1/releases/reviews-canary')).body as { status: { phase: string } }).status.phase).toBe('Progressing');
   });
 
   it('SIGSTOP of one replica (a hung upstream): readiness takes it out, then no request fails', async () => {
