@@ -63,6 +63,12 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
   // unseen) keeps serving until this run can take over, then goes: see the handover below.
   const orphanGraceMs = opts.orphanGraceMs ?? 10_000;
   const ledger = new GroupLedger(dataDir, { orphanGraceMs });
+  const alive = ledger.leftovers().find((e) => e.kind === 'supervisor');
+  if (alive)
+    throw new Error(`another canary up (pid ${alive.pgid}) is running on ${dataDir}: stop it first, or use another --data directory`);
+  // This process too, so that a later start sees whether it still runs. Not a group of ours to signal: the
+  // watchdog and takeovers leave it alone.
+  ledger.add(process.pid, 'canary up', 'supervisor');
   const earlier = ledger.leftovers();
   const earlierProxies = earlier.filter((e) => e.kind === 'proxy');
   if (earlier.length > 0)
@@ -169,12 +175,14 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
       if (ingressHandle) closeIngressSocket(ingressHandle);
       ingressHandle = null;
       ledger.release();
+      ledger.remove(process.pid);
     })();
     return stopping;
   };
   const stopSync = () => {
     supervisor.stopSync(1000);
     ledger.release();
+    ledger.remove(process.pid);
   };
   return { url, ingressUrl: `http://${opts.host}:${opts.ingressPort}`, tokenFile, proxyPid: () => supervisor.pid, stop, stopSync };
 }

@@ -99,7 +99,7 @@ export function figures(samples: readonly LoadSample[], path: string, from: numb
 export interface LedgerRow {
   pgid: number;
   name: string;
-  kind: 'instance' | 'proxy' | 'watchdog';
+  kind: 'instance' | 'proxy' | 'watchdog' | 'supervisor';
   started: string | null;
   run: string;
 }

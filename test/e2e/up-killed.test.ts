@@ -26,10 +26,10 @@ describe('kill -9 of canary up, and nobody starts it again', () => {
   beforeAll(() => {
     ensureBuilt();
     dir = mkdtempSync(join(tmpdir(), 'canary-up-killed-'));
-  });
+  }, 180_000);
   afterAll(async () => {
     if (up && up.child.exitCode === null && up.child.signalCode === null) up.child.kill('SIGKILL');
-    for (const r of rows) if (stillRunning(r)) process.kill(-r.pgid, 'SIGKILL');
+    for (const r of rows) if (r.kind !== 'supervisor' && stillRunning(r)) process.kill(-r.pgid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -77,8 +77,18 @@ describe('kill -9 of canary up, and nobody starts it again', () => {
       30_000,
     );
     rows.push(...readLedger(dataDir).filter(stillRunning));
-    expect(rows.map((r) => r.kind).sort()).toEqual(['instance', 'instance', 'proxy', 'proxy', 'watchdog']);
+    expect(rows.map((r) => r.kind).sort()).toEqual(['instance', 'instance', 'proxy', 'proxy', 'supervisor', 'watchdog']);
     await until('/env through the ingress', async () => (await fetch(`http://127.0.0.1:${ingressPort}/env`)).status === 200, 30_000);
+
+    // A second canary up on the same data directory while this one runs is refused, and touches nothing.
+    const second = startUpProcess(
+      ['--data', dataDir, '--port', String(await freePort()), '--ingress-port', String(await freePort())],
+      join(dir, 'up-second.log'),
+    );
+    await second.exited;
+    expect(second.child.exitCode).toBe(1);
+    expect(second.output()).toContain(`another canary up (pid ${running.child.pid}) is running on ${dataDir}`);
+    expect(rows.every(stillRunning)).toBe(true);
 
     running.child.kill('SIGKILL');
     await running.exited;

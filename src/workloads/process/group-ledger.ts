@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { OrphanWatchdog } from './orphan-watchdog.js';
 import { groupAlive, processStartTime, signalGroup } from './process-groups.js';
 
-/** What a ledger entry is: a workload instance, the mesh proxy of `canary up`, or the run's watchdog. */
-export type LedgerKind = 'instance' | 'proxy' | 'watchdog';
+/** What a ledger entry is: a workload instance, the mesh proxy of `canary up`, the run's watchdog, or `canary up` itself. */
+export type LedgerKind = 'instance' | 'proxy' | 'watchdog' | 'supervisor';
 
 export interface LedgerEntry {
   /** The process group (its leader's pid: every process we start leads its own group). */
@@ -53,7 +53,10 @@ export class GroupLedger {
     this.write();
   }
 
-  /** Groups of earlier runs still running (checked by pid and start time when the ledger was opened). */
+  /**
+   * Groups of earlier runs still running (checked by pid and start time when the ledger was opened), and an
+   * earlier `canary up` itself if it still runs (kind `supervisor`: never signalled here).
+   */
   leftovers(): LedgerEntry[] {
     return [...this.previous.values()];
   }
@@ -62,7 +65,7 @@ export class GroupLedger {
   reapLeftovers(): LedgerEntry[] {
     const killed: LedgerEntry[] = [];
     for (const e of this.leftovers()) {
-      if (isStillRunning(e) && signalGroup(e.pgid, 'SIGKILL')) killed.push(e);
+      if (e.kind !== 'supervisor' && isStillRunning(e) && signalGroup(e.pgid, 'SIGKILL')) killed.push(e);
       this.previous.delete(e.pgid);
     }
     this.write();
@@ -71,7 +74,7 @@ export class GroupLedger {
 
   /** Stops the given leftovers: SIGTERM, up to `graceMs` for them to go, then SIGKILL. */
   async stopLeftovers(entries: readonly LedgerEntry[], graceMs: number): Promise<void> {
-    const live = entries.filter((e) => isStillRunning(e) && signalGroup(e.pgid, 'SIGTERM'));
+    const live = entries.filter((e) => e.kind !== 'supervisor' && isStillRunning(e) && signalGroup(e.pgid, 'SIGTERM'));
     const deadline = Date.now() + graceMs;
     let left = live;
     while (left.length > 0 && Date.now() < deadline) {
@@ -85,7 +88,7 @@ export class GroupLedger {
 
   add(pgid: number, name: string, kind: LedgerKind = 'instance'): void {
     this.entries.set(pgid, { pgid, name, kind, started: processStartTime(pgid), run: this.run });
-    if (this.watchdog === null && this.options.orphanGraceMs !== undefined && kind !== 'watchdog') {
+    if (this.watchdog === null && this.options.orphanGraceMs !== undefined && kind !== 'watchdog' && kind !== 'supervisor') {
       this.watchdog = new OrphanWatchdog(this.file, this.run, this.options.orphanGraceMs);
       if (this.watchdog.pid !== null) {
         this.entries.set(this.watchdog.pid, {
@@ -139,7 +142,7 @@ function readEntries(file: string): LedgerEntry[] {
     // Entries of the ledger's first form ({pgid, instance}) carry no start time: checked by environment instead.
     const name = typeof e.name === 'string' ? e.name : typeof e.instance === 'string' ? e.instance : null;
     if (name === null) continue;
-    const kind: LedgerKind = e.kind === 'proxy' || e.kind === 'watchdog' ? e.kind : 'instance';
+    const kind: LedgerKind = e.kind === 'proxy' || e.kind === 'watchdog' || e.kind === 'supervisor' ? e.kind : 'instance';
     out.push({ pgid: e.pgid, name, kind, started: typeof e.started === 'string' ? e.started : null, run: String(e.run ?? '') });
   }
   return out;

@@ -25,7 +25,7 @@ const reap = () => {
   let entries = [];
   try { entries = JSON.parse(fs.readFileSync(file, 'utf8')); } catch {}
   const ours = (Array.isArray(entries) ? entries : []).filter(
-    (e) => e && e.run === run && e.kind !== 'watchdog' && typeof e.pgid === 'number' && e.started && started(e.pgid) === e.started,
+    (e) => e && e.run === run && e.kind !== 'watchdog' && e.kind !== 'supervisor' && typeof e.pgid === 'number' && e.started && started(e.pgid) === e.started,
   );
   signal(ours, 'SIGTERM');
   setTimeout(() => { signal(ours.filter((e) => started(e.pgid) === e.started), 'SIGKILL'); process.exit(0); }, 1000);
