@@ -29,7 +29,7 @@ beforeAll(async () => {
     config,
     `services:\n  - name: reviews\n    port: 9080\n    ingress: { paths: ["/"] }\n    versions:\n      - { name: v1, workload: { kind: endpoints, addresses: ["${upstream.address}"] } }\n`,
   );
-});
+}, 180_000);
 afterEach(async () => {
   await supervisor?.stop(2000);
   supervisor = null;

@@ -66,6 +66,7 @@ export class ProxySupervisor {
   private active: ProxyProcess | null = null;
   private standby: ProxyProcess | null = null;
   private crashesInRow = 0;
+  private standbyFailures = 0;
   private stopping = false;
   private spawnTimer: NodeJS.Timeout | null = null;
   private firstStart: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -114,6 +115,7 @@ export class ProxySupervisor {
       const what = (message as { canaryProxy?: unknown } | null)?.canaryProxy;
       if (what === 'need-ingress') {
         p.asking = true;
+        this.standbyFailures = 0;
         if (p === this.active) this.handIngress(p);
       } else if (what === 'ready') {
         p.servingSince = Date.now();
@@ -170,8 +172,9 @@ export class ProxySupervisor {
       return;
     }
     if (!wasActive) {
-      // A standby died: another one, unhurried.
-      this.ensureStandby(1000);
+      // A standby died: another one, unhurried, and slower each time one dies before it got its table.
+      this.standbyFailures = p.asking ? 0 : this.standbyFailures + 1;
+      this.ensureStandby(Math.min(1000 * 2 ** this.standbyFailures, this.timings.backoffMaxMs));
       return;
     }
     if (p.servingSince > 0 && Date.now() - p.servingSince >= this.timings.backoffResetAfterMs) this.crashesInRow = 0;
