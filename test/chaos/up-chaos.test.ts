@@ -24,7 +24,8 @@ import {
  * load through the ingress on /productpage (the whole Bookinfo chain) and /env (echo), and one fault after
  * another: kill -9 of a workload instance, of the proxy (five times), of `canary up` itself and a restart on the
  * same data directory, a SIGSTOPped instance. Each step prints its figures and asserts its bound; at the end no
- * process of the run is left. `npm run test:chaos` runs it with CHAOS_PROXY_KILLS=10 for a longer series.
+ * process of the run is left. `npm run test:chaos` runs it alone; CHAOS_PROXY_KILLS sets the number of proxy kills
+ * (past five, 5 s apart, the crash series' back-off delays the next standby beyond the next kill: a cold start).
  */
 const PROXY_KILLS = Number(process.env.CHAOS_PROXY_KILLS ?? 5);
 const PROXY_KILL_SPACING_MS = 5000;
