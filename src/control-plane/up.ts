@@ -117,7 +117,7 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
   const takeIngress = async (): Promise<object> => {
     if (ingressHandle) return ingressHandle;
     // A proxy of an earlier run serves the port: it closes its listener on SIGTERM (its requests in flight
-    // finish), and the port is bound here the moment it is free. The gap is a few milliseconds.
+    // finish), and the port is bound here the moment it is free: tens of milliseconds of refused connections.
     const t0 = Date.now();
     for (const e of earlierProxies) signalGroup(e.pgid, 'SIGTERM');
     try {
