@@ -54,10 +54,11 @@ export function supervisorLink(): SupervisorLink | null {
             'until a new canary up on the same data directory takes over',
         );
         void running.source.close();
+        // Unref'd: a SIGTERM from the successor closes the listeners, and the process ends as soon as they drained.
         setTimeout(() => {
           logger.warn('no canary up took over: stopping');
           running.close().finally(() => process.exit(0));
-        }, graceMs);
+        }, graceMs).unref();
       });
       process.send?.({ canaryProxy: 'ready' });
       // The channel alone must not keep the process alive: after a SIGTERM the proxy ends once it has drained.
