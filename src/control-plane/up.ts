@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ProxySupervisorTimings } from './proxy-supervisor.js';
 
 /**
  * `canary up`: the embedded deployment on one machine. Starts the control plane (API + console), the local
@@ -20,10 +20,15 @@ export interface UpOptions {
   otlpEndpoint?: string;
   /** When run as root: the user process workloads run as; default `nobody`. No effect otherwise. */
   runAs?: string;
-  /** Proxy worker processes; default 1 in the embedded mode. */
-  proxyWorkers?: number;
   /** Host names the API answers to besides loopback and the bound address (`--allowed-hosts`). */
   allowedHosts?: string[];
+  /**
+   * How long the proxy and the workloads outlive this process when it is killed unseen (SIGKILL): they keep
+   * serving so that a new `canary up` on the same data directory takes over without an outage; default 10000 ms.
+   */
+  orphanGraceMs?: number;
+  /** Restart back-off of the proxy (tests shorten it). */
+  proxyTimings?: Partial<ProxySupervisorTimings>;
   log?: (line: string) => void;
 }
 
@@ -36,18 +41,50 @@ export interface RunningUp {
   stop(): Promise<void>;
 }
 
-export async function startUp(opts: UpOptions): Promise<RunningUp> {
+/** The embedded deployment: the proxy is a child of this process. */
+export interface RunningLocalUp extends RunningUp {
+  /** The proxy's pid now (null between a crash and its restart). */
+  proxyPid(): number | null;
+  /** For exit handlers: stops the proxy synchronously (the workloads have their own handlers). */
+  stopSync(): void;
+}
+
+export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
   const { ProcessRuntime, installExitHandlers } = await import('../workloads/process-runtime.js');
+  const { GroupLedger } = await import('../workloads/process/group-ledger.js');
+  const { signalGroup } = await import('../workloads/process/process-groups.js');
+  const { ProxySupervisor } = await import('./proxy-supervisor.js');
+  const { bindIngressSocket, closeIngressSocket } = await import('./ingress-socket.js');
   const { EndpointsRuntime } = await import('../workloads/endpoints-runtime.js');
   const { RuntimeByKind } = await import('../workloads/runtime-by-kind.js');
   const { createControlPlane } = await import('./index.js');
 
   // As root, workloads run as an unprivileged user (nobody by default), so they cannot read the data directory.
-  const processRuntime = new ProcessRuntime({ dataDir, runAs: opts.runAs ?? 'nobody' });
+  // One ledger for the proxy and the workloads. What an earlier run on this data directory left (it was killed
+  // unseen) keeps serving until this run can take over, then goes: see the handover below.
+  const orphanGraceMs = opts.orphanGraceMs ?? 10_000;
+  const ledger = new GroupLedger(dataDir, { orphanGraceMs });
+  const alive = ledger.leftovers().find((e) => e.kind === 'supervisor');
+  if (alive)
+    throw new Error(`another canary up (pid ${alive.pgid}) is running on ${dataDir}: stop it first, or use another --data directory`);
+  // This process too, so that a later start sees whether it still runs. Not a group of ours to signal: the
+  // watchdog and takeovers leave it alone.
+  ledger.add(process.pid, 'canary up', 'supervisor');
+  const earlier = ledger.leftovers();
+  const earlierProxies = earlier.filter((e) => e.kind === 'proxy');
+  if (earlier.length > 0)
+    log(
+      `an earlier canary up on ${dataDir} was killed and left ${earlier.length} process(es) running ` +
+        `(${earlier.map((e) => `${e.name} pid ${e.pgid}`).join(', ')}): they serve until this one is ready, then stop`,
+    );
+  // This process binds the ingress socket (first, so a port in use is said before anything starts) and keeps it:
+  // a proxy restart never closes the port. With an earlier run's proxy on it, it is bound at the handover.
+  let ingressHandle: object | null = earlierProxies.length === 0 ? await bindIngressSocket(opts.host, opts.ingressPort) : null;
+  const processRuntime = new ProcessRuntime({ dataDir, ledger, runAs: opts.runAs ?? 'nobody' });
   installExitHandlers(processRuntime);
   const runtime = new RuntimeByKind({ process: processRuntime, endpoints: new EndpointsRuntime() });
   const cp = await createControlPlane({
@@ -86,51 +123,105 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
   }
 
   // The proxy runs in its own process, as it would on another host; it follows the control plane's watch stream.
-  let proxy: ChildProcess | null = null;
-  let stopping = false;
-  let restarts = 0;
-  const startProxy = () => {
-    const child = spawn(
-      process.execPath,
-      [
-        join(packageRoot, 'bin', 'canary.js'),
-        'proxy',
-        '--control-plane',
-        url,
-        '--listen',
-        `${opts.host}:${opts.ingressPort}`,
-        // One worker by default on one machine: the workloads need the other core.
-        '--workers',
-        String(opts.proxyWorkers ?? 1),
-      ],
-      { env: proxyEnv(proxyToken), stdio: ['ignore', 'inherit', 'inherit'] },
-    );
-    proxy = child;
-    child.on('exit', (code, signal) => {
-      if (stopping) return;
-      restarts++;
-      const delay = Math.min(200 * 2 ** Math.min(restarts, 7), 30_000);
-      log(`proxy exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
-      setTimeout(() => !stopping && startProxy(), delay).unref();
-    });
-  };
-  startProxy();
-  log(`mesh ingress: http://${opts.host}:${opts.ingressPort}`);
-
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    const p = proxy as ChildProcess | null;
-    if (p && p.exitCode === null) {
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (p.exitCode === null) p.kill('SIGKILL');
+  const takeIngress = async (): Promise<object> => {
+    if (ingressHandle) return ingressHandle;
+    // A proxy of an earlier run serves the port: it closes its listener on SIGTERM (its requests in flight
+    // finish), and the port is bound here the moment it is free: tens of milliseconds of refused connections.
+    const t0 = Date.now();
+    for (const e of earlierProxies) signalGroup(e.pgid, 'SIGTERM');
+    try {
+      ingressHandle = await bindIngressSocket(opts.host, opts.ingressPort, 5000);
+    } catch {
+      for (const e of earlierProxies) signalGroup(e.pgid, 'SIGKILL');
+      ingressHandle = await bindIngressSocket(opts.host, opts.ingressPort, 2000);
     }
-    await cp.close();
-    await runtime.stopAll();
+    log(`handover: the ingress port was bound here ${Date.now() - t0} ms after the earlier proxy was told to stop`);
+    return ingressHandle;
   };
-  return { url, ingressUrl: `http://${opts.host}:${opts.ingressPort}`, tokenFile, stop };
+  const supervisor = new ProxySupervisor({
+    command: process.execPath,
+    args: [
+      join(packageRoot, 'bin', 'canary.js'),
+      'proxy',
+      '--control-plane',
+      url,
+      '--listen',
+      `${opts.host}:${opts.ingressPort}`,
+      // One process on one machine: the workloads need the other core (and the ingress socket is handed to one).
+      '--workers',
+      '1',
+    ],
+    env: { ...proxyEnv(proxyToken), CANARY_SUPERVISED: '1', CANARY_ORPHAN_GRACE_MS: String(orphanGraceMs) },
+    ingress: takeIngress,
+    ledger,
+    log,
+    ...(opts.proxyTimings ? { timings: opts.proxyTimings } : {}),
+  });
+  if (earlier.length > 0) {
+    // Handover: the earlier run's proxy and instances keep serving until this run's instances are ready and its
+    // proxy has the route table; only then does the ingress change hands.
+    await waitForWorkloads(cp.store, processRuntime, 30_000, log);
+  }
+  await supervisor.start();
+  log(`mesh ingress: http://${opts.host}:${opts.ingressPort}`);
+  if (earlier.length > 0) {
+    // The old proxy drains its requests in flight (which may still call the old instances), then everything of
+    // the earlier run goes.
+    await ledger.stopLeftovers(earlierProxies, 10_000);
+    await ledger.stopLeftovers(
+      earlier.filter((e) => e.kind !== 'proxy'),
+      5000,
+    );
+    log(`stopped what the earlier run left: ${earlier.map((e) => `${e.name} (pid ${e.pgid})`).join(', ')}`);
+  }
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      await supervisor.stop(3000);
+      await cp.close();
+      await runtime.stopAll();
+      if (ingressHandle) closeIngressSocket(ingressHandle);
+      ingressHandle = null;
+      ledger.release();
+      ledger.remove(process.pid);
+    })();
+    return stopping;
+  };
+  const stopSync = () => {
+    supervisor.stopSync(1000);
+    ledger.release();
+    ledger.remove(process.pid);
+  };
+  return { url, ingressUrl: `http://${opts.host}:${opts.ingressPort}`, tokenFile, proxyPid: () => supervisor.pid, stop, stopSync };
+}
+
+/**
+ * Waits until every process version in the store has a ready instance (or has failed for good), up to
+ * `timeoutMs`: a handover must not move the ingress to instances that cannot answer yet.
+ */
+async function waitForWorkloads(
+  store: { listServices(): { name: string; versions: { name: string; workload: { kind: string } }[] }[] },
+  runtime: { health(service: string, version: string): { ready: boolean; failed: boolean } },
+  timeoutMs: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const waiting = store
+      .listServices()
+      .flatMap((s) => s.versions.filter((v) => v.workload.kind === 'process').map((v) => ({ service: s.name, version: v.name })))
+      .filter((v) => {
+        const h = runtime.health(v.service, v.version);
+        return !h.ready && !h.failed;
+      });
+    if (waiting.length === 0) return;
+    if (Date.now() > deadline) {
+      log(`handover: not ready after ${timeoutMs} ms: ${waiting.map((v) => `${v.service}/${v.version}`).join(', ')}; taking over anyway`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** The proxy's environment: ours without the admin token, with the proxy's own credential. */
@@ -159,4 +250,5 @@ export async function runUp(opts: UpOptions): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  process.on('exit', () => up.stopSync());
 }

@@ -247,17 +247,22 @@ export class MeshProxy implements FastPathHost {
     return this.listenerWork;
   }
 
-  /** Opens an ingress listener. Port 0 picks a free port; the address says which. */
-  async listenIngress(host = '127.0.0.1', port = 8000): Promise<AddressInfo> {
+  /**
+   * Opens an ingress listener. Port 0 picks a free port; the address says which. With `handle` (a listening socket
+   * someone else bound and keeps, as `canary up` does), it accepts on that instead of binding host:port.
+   */
+  async listenIngress(host = '127.0.0.1', port = 8000, handle?: object): Promise<AddressInfo> {
     const state: ListenerState = { source: null, ingress: true };
     const listener = this.createListener(state);
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      const listening = (): void => {
         server.off('error', reject);
         resolve();
-      });
+      };
+      if (handle) server.listen(handle, listening);
+      else server.listen(port, host, listening);
     });
     server.on('error', (err) => this.logger.error(`ingress ${host}:${port}: ${err.message}`));
     this.ingress.add(listener);

@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { FileRouteSource } from './file-route-source.js';
 import { consoleProxyLogger } from './proxy-logger.js';
 import { type ProxyOptions, runProxy } from './run-proxy.js';
+import { supervisorLink } from './supervisor-link.js';
 
 /** `canary proxy --workers N`: how many proxy processes share the listeners. */
 export type ProxyWorkersOptions = Omit<ProxyOptions, 'handleSignals'> & {
@@ -54,7 +55,9 @@ export async function runProxyWorkers(options: ProxyWorkersOptions): Promise<voi
     return;
   }
   if (count <= 1) {
-    await runProxy(proxyOptions);
+    const link = supervisorLink();
+    const running = await runProxy({ ...proxyOptions, ...(link ? { ingressHandle: link.ingress, standby: link.standby } : {}) });
+    link?.attach(running, proxyOptions.logger ?? consoleProxyLogger);
     return;
   }
   await runPrimary(count, proxyOptions.logger ?? consoleProxyLogger);

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { RouteTable } from '../core/route-table.js';
 import { hostAndPort } from './http1-wire.js';
 import { parseProxySettings, type ProxySettingsInput } from './proxy-settings.js';
 import { ControlPlaneRouteSource } from './control-plane-route-source.js';
@@ -14,6 +15,13 @@ export type ProxyOptions = ProxySettingsInput & {
   logger?: ProxyLogger;
   /** Close gracefully on SIGTERM/SIGINT and reload the static file on SIGHUP. Default true. */
   handleSignals?: boolean;
+  /** Serve the ingress on this listening handle (from `canary up`, see supervisor-link.ts) instead of binding `listen`. */
+  ingressHandle?: () => Promise<object>;
+  /**
+   * With `ingressHandle`: a standby beside a serving proxy. It follows the route source but binds nothing (the
+   * outbound ports are the serving proxy's) until handed the ingress.
+   */
+  standby?: boolean;
 };
 
 export interface RunningProxy {
@@ -31,7 +39,7 @@ export interface RunningProxy {
 
 /** Runs a standalone data plane: `canary proxy --config FILE --listen HOST:PORT` or `--control-plane URL --token T`. */
 export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
-  const { observer, logger = consoleProxyLogger, handleSignals = true, ...rest } = options;
+  const { observer, logger = consoleProxyLogger, handleSignals = true, ingressHandle, standby = false, ...rest } = options;
   const settings = parseProxySettings({ ...rest, token: rest.token ?? (process.env.CANARY_TOKEN || undefined) });
   const telemetryOn =
     settings.telemetry ??
@@ -72,9 +80,14 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
       ? new FileRouteSource(settings.config, { watch: settings.watch, logger })
       : new ControlPlaneRouteSource({ url: settings.controlPlane!, token: settings.token!, logger });
   const { host, port } = hostAndPort(settings.listen);
+  // A standby waits with the route table at hand and nothing bound until the serving proxy dies: it applies the
+  // table, binding the outbound listeners, only once handed the ingress, as those ports are the serving proxy's.
+  let deferred = ingressHandle !== undefined && standby;
+  let latest: RouteTable | null = null;
   try {
     await source.start(async (table) => {
-      await proxy.applyRouteTable(table);
+      if (deferred) latest = table;
+      else await proxy.applyRouteTable(table);
     });
   } catch (err) {
     await proxy.close();
@@ -83,7 +96,17 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
   }
   let address: AddressInfo;
   try {
-    address = await proxy.listenIngress(host, port);
+    if (ingressHandle) {
+      const handle = await ingressHandle();
+      deferred = false;
+      const table = latest as RouteTable | null;
+      // The table is in force as soon as applied (the outbound listeners follow): the ingress need not wait.
+      const outbound = table ? proxy.applyRouteTable(table) : Promise.resolve();
+      address = await proxy.listenIngress(host, port, handle);
+      await outbound;
+    } else {
+      address = await proxy.listenIngress(host, port);
+    }
   } catch (err) {
     await source.close();
     await proxy.close();

@@ -5,6 +5,7 @@ export * from './otlp-exporter.js';
 export * from './sqlite-trace-store.js';
 export * from './telemetry-batch.js';
 export * from './telemetry-hub.js';
+export * from './text-limits.js';
 export * from './topology-window.js';
 export * from './trace-context.js';
 export * from './traffic-generator.js';

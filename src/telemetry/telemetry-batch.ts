@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { BYTES_SLOTS, FINE_SLOTS } from './histogram-layout.js';
+import { TEXT_LIMITS, truncateText } from './text-limits.js';
 
 export { FLAG_MIRRORED, FLAG_NO_ROUTE, FLAG_RETRIED, FLAG_UPSTREAM_FAILURE, responseFlagsOf } from './response-flags.js';
 
-const Party = z.object({ service: z.string().max(253), version: z.string().max(253), instance: z.string().max(253) });
+// Text fields take any length here: truncateBatch() cuts what is over TEXT_LIMITS after parsing, so an over-long
+// value costs its own characters, never the batch (issue 13). The body limit bounds the whole.
+const Party = z.object({ service: z.string(), version: z.string(), instance: z.string() });
 export type Party = z.infer<typeof Party>;
 
 /** The counts of one edge (source instance -> destination instance, status code, flags) over one batch interval. */
@@ -35,26 +38,26 @@ export const SpanData = z.object({
     .nullable(),
   kind: z.enum(['server', 'client']),
   /** The operation: `GET /reviews/0`. */
-  name: z.string().max(2048),
-  service: z.string().max(253),
-  version: z.string().max(253),
-  instance: z.string().max(253),
+  name: z.string(),
+  service: z.string(),
+  version: z.string(),
+  instance: z.string(),
   /** Milliseconds since the epoch (fractional). */
   startTime: z.number(),
   durationMs: z.number().min(0),
   statusCode: z.int().min(0).max(999),
   error: z.boolean(),
   /** The host of the proxy that measured it. */
-  host: z.string().max(253),
+  host: z.string(),
   /** The process of the span's instance when the mesh runs it (process workloads), else the measuring proxy's. */
   pid: z.int().min(0),
   /** The other side: the caller's address for server spans, the upstream's for client spans. */
-  peerAddress: z.string().max(300),
-  method: z.string().max(32),
-  path: z.string().max(2048),
+  peerAddress: z.string(),
+  method: z.string(),
+  path: z.string(),
   /** Callee service of a client span (and of a server span: its own). */
-  peerService: z.string().max(253),
-  responseFlags: z.string().max(8),
+  peerService: z.string(),
+  responseFlags: z.string(),
   retried: z.boolean(),
   mirrored: z.boolean(),
 });
@@ -75,7 +78,7 @@ export type OutlierSample = z.infer<typeof OutlierSample>;
 
 /** What a proxy POSTs to `/api/v1/telemetry` every second. */
 export const TelemetryBatch = z.object({
-  proxy: z.object({ id: z.string().max(300), host: z.string().max(253), pid: z.int().min(0) }),
+  proxy: z.object({ id: z.string(), host: z.string(), pid: z.int().min(0) }),
   /** Interval covered, milliseconds since the epoch. */
   start: z.number(),
   end: z.number(),
@@ -88,3 +91,41 @@ export const TelemetryBatch = z.object({
 });
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 export type TelemetryBatchInput = z.input<typeof TelemetryBatch>;
+
+/**
+ * Cuts every text field of a parsed batch to TEXT_LIMITS, in place; returns how many fields it cut. The control
+ * plane runs it on every batch, so records from a proxy that does not cut (an older one) still count.
+ */
+export function truncateBatch(batch: TelemetryBatch): number {
+  let cut = 0;
+  const cutTo = (text: string, max: number): string => {
+    if (text.length <= max) return text;
+    cut++;
+    return truncateText(text, max);
+  };
+  const party = (p: Party | null): void => {
+    if (p === null) return;
+    p.service = cutTo(p.service, TEXT_LIMITS.party);
+    p.version = cutTo(p.version, TEXT_LIMITS.party);
+    p.instance = cutTo(p.instance, TEXT_LIMITS.party);
+  };
+  batch.proxy.id = cutTo(batch.proxy.id, TEXT_LIMITS.proxyId);
+  batch.proxy.host = cutTo(batch.proxy.host, TEXT_LIMITS.host);
+  for (const e of batch.edges) {
+    party(e.source);
+    party(e.destination);
+  }
+  for (const s of batch.spans) {
+    s.name = cutTo(s.name, TEXT_LIMITS.operation);
+    s.service = cutTo(s.service, TEXT_LIMITS.party);
+    s.version = cutTo(s.version, TEXT_LIMITS.party);
+    s.instance = cutTo(s.instance, TEXT_LIMITS.party);
+    s.host = cutTo(s.host, TEXT_LIMITS.host);
+    s.peerAddress = cutTo(s.peerAddress, TEXT_LIMITS.peerAddress);
+    s.method = cutTo(s.method, TEXT_LIMITS.method);
+    s.path = cutTo(s.path, TEXT_LIMITS.operation);
+    s.peerService = cutTo(s.peerService, TEXT_LIMITS.party);
+    s.responseFlags = cutTo(s.responseFlags, TEXT_LIMITS.responseFlags);
+  }
+  return cut;
+}

@@ -3,7 +3,7 @@ import { IstioMetrics } from './istio-metrics.js';
 import { ObservedHistory, type ServiceHistory } from './observed-history.js';
 import { OtlpExporter } from './otlp-exporter.js';
 import { SqliteTraceStore, type TraceQuery } from './sqlite-trace-store.js';
-import type { OutlierSample, TelemetryBatch } from './telemetry-batch.js';
+import { type OutlierSample, type TelemetryBatch, truncateBatch } from './telemetry-batch.js';
 import { type Topology, type TopologyInventory, TopologyWindow } from './topology-window.js';
 
 export interface TelemetryHubOptions {
@@ -61,6 +61,8 @@ export class TelemetryHub {
   private readonly outliers = new Map<string, OutlierSample[]>();
   private readonly trimTimer: NodeJS.Timeout;
   private closed = false;
+  /** Text fields cut to their limit on the way in (over-long paths, names): counted, never refused. */
+  truncatedFields = 0;
 
   constructor(options: TelemetryHubOptions) {
     this.window = new TopologyWindow({ seconds: options.windowSeconds ?? 600 });
@@ -90,6 +92,7 @@ export class TelemetryHub {
 
   ingest(batch: TelemetryBatch): void {
     if (this.closed) return;
+    this.truncatedFields += truncateBatch(batch);
     this.window.add(batch.edges);
     this.history.add(batch.edges);
     for (const e of batch.edges) this.metrics.add(e);
@@ -160,7 +163,10 @@ export class TelemetryHub {
       `canary_telemetry_proxies ${proxies.length}\n` +
       '# HELP canary_trace_spans_dropped_total Spans the proxies dropped (queue full or control plane unreachable).\n' +
       '# TYPE canary_trace_spans_dropped_total counter\n' +
-      `canary_trace_spans_dropped_total ${dropped}\n`
+      `canary_trace_spans_dropped_total ${dropped}\n` +
+      '# HELP canary_telemetry_truncated_fields_total Text fields of telemetry batches cut to their limit (e.g. a very long request path).\n' +
+      '# TYPE canary_telemetry_truncated_fields_total counter\n' +
+      `canary_telemetry_truncated_fields_total ${this.truncatedFields}\n`
     );
   }
 

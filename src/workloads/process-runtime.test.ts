@@ -356,7 +356,7 @@ describe('ProcessRuntime', () => {
 function transpileRuntime(out: string): string {
   const src = join(here, '..');
   const files = ['workloads/process-runtime.ts', 'core/errors.ts', 'core/names.ts'];
-  for (const f of ['free-port', 'group-ledger', 'process-instance', 'process-groups', 'log-ring', 'run-as'])
+  for (const f of ['free-port', 'group-ledger', 'orphan-watchdog', 'process-instance', 'process-groups', 'log-ring', 'run-as'])
     files.push(`workloads/process/${f}.ts`);
   for (const f of files) {
     const js = ts.transpileModule(readFileSync(join(src, f), 'utf8'), {
@@ -386,9 +386,11 @@ describe('no orphans when the supervisor itself ends', () => {
   });
 
   /** Starts a supervisor process; resolves with its instances' and their children's pids once they are ready. */
-  async function startParent(dataDir: string, mode: 'handlers' | 'no-handlers' | 'handlers-and-listener') {
+  async function startParent(dataDir: string, mode: 'handlers' | 'no-handlers' | 'handlers-and-listener', orphanGraceMs?: number) {
     mkdirSync(dataDir, { recursive: true });
-    const parent = spawn(process.execPath, [join(here, 'fixtures', 'supervisor-parent.mjs'), runtimeUrl, dataDir, mode], {
+    const args = [join(here, 'fixtures', 'supervisor-parent.mjs'), runtimeUrl, dataDir, mode];
+    if (orphanGraceMs !== undefined) args.push(String(orphanGraceMs));
+    const parent = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     parents.push(parent);
@@ -450,6 +452,38 @@ describe('no orphans when the supervisor itself ends', () => {
       expect(events[0]?.message).toMatch(/killed 2 instance\(s\) left running by a previous run: orphan-v1-1, orphan-v1-2/);
     } finally {
       await rt.stopAll();
+    }
+  });
+
+  it('after a SIGKILL of the supervisor and no new start, the instances end by themselves once the orphan grace is over', async () => {
+    const dataDir = join(dir, 'data-orphan-grace');
+    const { parent, pids, exited } = await startParent(dataDir, 'no-handlers', 1500);
+    const ledger = JSON.parse(readFileSync(join(dataDir, 'process-groups.json'), 'utf8')) as { kind: string; pgid: number }[];
+    const watchdog = ledger.find((e) => e.kind === 'watchdog')!.pgid;
+    parent.kill('SIGKILL');
+    const t0 = Date.now();
+    await exited;
+    // Within the grace they still serve (a successor could take over without an outage)...
+    for (const pid of pids) expect(alive(pid)).toBe(true);
+    // ...then the watchdog ends them, grandchildren included, and itself.
+    for (const pid of [...pids, watchdog]) await until(`pid ${pid} gone`, () => !alive(pid), 8000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('never signals a process that merely got a recorded pid (start time differs)', async () => {
+    const dataDir = join(dir, 'data-recycled');
+    mkdirSync(dataDir, { recursive: true });
+    const stranger = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    try {
+      writeFileSync(
+        join(dataDir, 'process-groups.json'),
+        JSON.stringify([{ pgid: stranger.pid, name: 'orphan-v1-1', kind: 'instance', started: 'another-boot:1', run: 'old' }]),
+      );
+      const rt = new ProcessRuntime({ dataDir });
+      await rt.stopAll();
+      expect(alive(stranger.pid)).toBe(true);
+    } finally {
+      stranger.kill('SIGKILL');
     }
   });
 });

@@ -23,8 +23,15 @@ export interface ProcessRuntimeOptions {
   unreadyDelayMs?: number;
   /** Extra environment for every instance (the workload's own env wins). */
   env?: Record<string, string>;
-  /** When set, a ledger of running process groups is kept there, and leftovers of a killed run are reaped on start. */
+  /**
+   * When set, a ledger of running process groups is kept there, leftovers of a killed run are reaped on start, and
+   * a watchdog ends the instances `orphanGraceMs` after this process dies unseen (SIGKILL).
+   */
   dataDir?: string;
+  /** A ledger shared with the caller (`canary up` lists its proxy there too); the caller handles leftovers. */
+  ledger?: GroupLedger;
+  /** With `dataDir`: how long instances outlive a supervisor killed unseen; default 10000 ms. */
+  orphanGraceMs?: number;
   /** Every instance event: started, ready, unready, exited, restarting, failed, stopping, stopped. */
   onEvent?: (e: ProcessRuntimeEvent) => void;
   /** Supervisor timings (probe periods, back-off); the defaults are the documented behaviour. */
@@ -71,6 +78,7 @@ export class ProcessRuntime implements WorkloadRuntime {
   private readonly ports = new Set<number>();
   private readonly liveGroups = new Set<number>();
   private readonly ledger: GroupLedger | null;
+  private readonly ownsLedger: boolean;
   private readonly timings: ProcessTimings;
   private readonly logLines: number;
   private readonly drainMs: number;
@@ -92,8 +100,9 @@ export class ProcessRuntime implements WorkloadRuntime {
     this.unreadyDelayMs = opts.unreadyDelayMs ?? 1000;
     this.timings = { ...defaultProcessTimings, ...opts.timings };
     this.runAs = opts.runAs === undefined ? null : resolveRunAs(opts.runAs);
-    this.ledger = opts.dataDir ? new GroupLedger(opts.dataDir) : null;
-    const reaped = this.ledger?.reapLeftovers() ?? [];
+    this.ownsLedger = opts.ledger === undefined && opts.dataDir !== undefined;
+    this.ledger = opts.ledger ?? (opts.dataDir ? new GroupLedger(opts.dataDir, { orphanGraceMs: opts.orphanGraceMs ?? 10_000 }) : null);
+    const reaped = this.ownsLedger ? (this.ledger?.reapLeftovers() ?? []).filter((e) => e.kind === 'instance').map((e) => e.name) : [];
     if (reaped.length > 0) {
       opts.onEvent?.({
         type: 'stopped',
@@ -347,6 +356,7 @@ export class ProcessRuntime implements WorkloadRuntime {
     await this.idle();
     this.ports.clear();
     this.removeWorkRoot();
+    if (this.ownsLedger) this.ledger?.release();
     this.changed();
   }
 
@@ -361,11 +371,11 @@ export class ProcessRuntime implements WorkloadRuntime {
     const groups = [...this.liveGroups];
     if (groups.length > 0) stopGroupsSync(groups, graceMs);
     this.removeWorkRoot();
-    if (groups.length === 0) return;
     for (const g of groups) {
       this.liveGroups.delete(g);
       this.ledger?.remove(g);
     }
+    if (this.ownsLedger) this.ledger?.release();
   }
 }
 

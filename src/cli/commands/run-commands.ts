@@ -11,6 +11,7 @@ interface UpFlags {
   traceSampling?: string;
   otlpEndpoint?: string;
   runAs?: string;
+  orphanGrace?: string;
   kubernetes?: boolean;
   kubeconfig?: string;
   context?: string;
@@ -25,7 +26,7 @@ interface UpFlags {
 
 /** Flags that only mean something with --kubernetes, and those that mean nothing with it. */
 const CLUSTER_FLAGS = ['kubeconfig', 'context', 'namespace', 'traffic', 'gateway', 'adopt', 'prometheus', 'tracing'] as const;
-const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint', 'runAs'] as const;
+const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint', 'runAs', 'orphanGrace'] as const;
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** `--allowed-hosts a.example,.corp.example` -> the names, checked. */
@@ -44,6 +45,13 @@ export function allowedHostsFlag(value: string | undefined): { allowedHosts?: st
   }
   if (hosts.length === 0) throw new Error('--allowed-hosts: give at least one name, e.g. canary.example.com');
   return { allowedHosts: hosts.map((h) => h.replace(/^\[|\]$/g, '')) };
+}
+
+/** A duration flag in seconds: 0..3600, fractions allowed. */
+function seconds(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 3600)) throw new Error(`${flag}: must be a number of seconds from 0 to 3600, got "${value}"`);
+  return n;
 }
 
 /** `canary up --kubernetes ...`: the control plane against a cluster (no local proxy, no local workloads). */
@@ -88,6 +96,10 @@ export function registerRunCommands(program: Command): void {
     .option('--trace-sampling <ratio>', 'share of new traces sampled, 0..1 (default 1 with --demo, else 0.01)')
     .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
     .option('--run-as <user>', 'when started as root: the user process workloads run as (default nobody); no effect otherwise')
+    .option(
+      '--orphan-grace <seconds>',
+      'if this process is killed (SIGKILL), how long its proxy and workloads keep serving for a new canary up on the same --data to take over (default 10)',
+    )
     .option('--kubernetes', 'run against a Kubernetes + Istio cluster: versions are Deployments, Envoy routes (no local proxy)')
     .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig file (default $KUBECONFIG, ~/.kube/config, else in-cluster)')
     .option('--context <name>', "with --kubernetes: kubeconfig context (default: the file's current-context)")
@@ -132,6 +144,7 @@ OS temp dir: their commands and scripts must be readable by that user (docs/oper
           ...(opts.traceSampling !== undefined ? { traceSampling: ratio(opts.traceSampling, '--trace-sampling') } : {}),
           ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
           ...(opts.runAs ? { runAs: opts.runAs } : {}),
+          ...(opts.orphanGrace !== undefined ? { orphanGraceMs: seconds(opts.orphanGrace, '--orphan-grace') * 1000 } : {}),
         });
       } catch (err) {
         reportError(err);

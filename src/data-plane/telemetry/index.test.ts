@@ -407,3 +407,100 @@ describe('outlier ejections reach the control plane', () => {
     }
   });
 });
+
+describe('one very long request path (issue 13)', () => {
+  const ingressRequests = (text: string) =>
+    text
+      .split('\n')
+      .filter(
+        (l) =>
+          l.startsWith('istio_requests_total{') && l.includes('source_workload="ingress"') && l.includes('destination_service="reviews'),
+      )
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+
+  it('costs no metric of the other requests: 20 ordinary requests and one 3,000-character path count 21', async () => {
+    const metrics = async () => (await cp.cp.app.inject({ method: 'GET', url: '/metrics' })).body;
+    await telemetry.tick();
+    const before = ingressRequests(await metrics());
+    for (let i = 0; i < 20; i++) expect((await call(ingress, { url: `/ordinary/${i}` })).status).toBe(200);
+    expect((await call(ingress, { url: `/${'x'.repeat(3000)}` })).status).toBe(200);
+    await telemetry.tick();
+    expect(ingressRequests(await metrics()) - before).toBe(21);
+    // Its span is kept too, cut to the limit with a mark.
+    const list = await cp.call('GET', '/api/v1/traces?service=reviews&limit=100');
+    const long = list.body.traces.find((t: { rootOperation: string }) => t.rootOperation.startsWith('GET /xxxx'));
+    expect(long?.rootOperation).toHaveLength(2048);
+    expect(long?.rootOperation.endsWith('…')).toBe(true);
+  });
+
+  it('the proxy cuts the span name and path before it sends them', () => {
+    const buffer = new SpanBuffer('h', 1, 'ingress@h:1');
+    buffer.record({
+      source: null,
+      destination: { service: 'reviews', version: 'v1', instance: 'reviews-v1-1', pid: 2 },
+      method: 'GET',
+      path: `/${'z'.repeat(3000)}`,
+      status: 200,
+      startTime: Date.now(),
+      durationMs: 1,
+      flags: { noRoute: false, upstreamFailure: false, retried: false, mirrored: false },
+      bytesIn: 0,
+      bytesOut: 1,
+      upstreamAddress: '127.0.0.1:1',
+      traceparent: undefined,
+      peerAddress: '127.0.0.1',
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      parentSpanId: '',
+      clientSpanId: '00f067aa0ba902b7',
+      serverSpanId: '00f067aa0ba902b8',
+      sampled: true,
+    });
+    const { spans } = buffer.drain();
+    expect(spans.map((s) => [s.name.length, s.path.length])).toEqual([
+      [2048, 2048],
+      [2048, 2048],
+    ]);
+    expect(spans[0]!.path.endsWith('…')).toBe(true);
+  });
+
+  it('the control plane cuts an over-long field it is sent (an older proxy), keeps the rest of the batch and counts the cut', async () => {
+    const span = (path: string, spanId: string) => ({
+      traceId: 'cafecafecafecafecafecafecafecafe',
+      spanId,
+      parentSpanId: null,
+      kind: 'server',
+      name: `GET ${path}`,
+      service: 'reviews',
+      version: 'v1',
+      instance: 'reviews-v1-1',
+      startTime: Date.now(),
+      durationMs: 1,
+      statusCode: 200,
+      error: false,
+      host: 'h',
+      pid: 1,
+      peerAddress: '127.0.0.1:1',
+      method: 'GET',
+      path,
+      peerService: 'reviews',
+      responseFlags: '-',
+      retried: false,
+      mirrored: false,
+    });
+    const truncated = (text: string) => Number(/^canary_telemetry_truncated_fields_total (\d+)$/m.exec(text)?.[1]);
+    const before = truncated((await cp.cp.app.inject({ method: 'GET', url: '/metrics' })).body);
+    const r = await cp.call('POST', '/api/v1/telemetry', {
+      proxy: { id: 'older-proxy', host: 'h', pid: 1 },
+      start: Date.now() - 1000,
+      end: Date.now(),
+      edges: [],
+      spans: [span('/short', '00000000000000a1'), span(`/${'y'.repeat(3000)}`, '00000000000000a2')],
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.accepted).toEqual({ edges: 0, spans: 2 });
+    const after = truncated((await cp.cp.app.inject({ method: 'GET', url: '/metrics' })).body);
+    expect(after - before).toBe(2); // name and path
+    const trace = (await cp.call('GET', '/api/v1/traces/cafecafecafecafecafecafecafecafe')).body;
+    expect(trace.spans.map((s: { path: string }) => s.path.length).sort((a: number, b: number) => a - b)).toEqual([6, 2048]);
+  });
+});

@@ -1,4 +1,5 @@
 import type { SpanData } from '../../telemetry/telemetry-batch.js';
+import { TEXT_LIMITS, truncateText } from '../../telemetry/text-limits.js';
 import type { RequestRecord } from '../request-observer.js';
 
 /** `source_workload`-like name of the ingress in spans. */
@@ -38,7 +39,10 @@ export class SpanBuffer {
       this.droppedCount += need;
       return;
     }
-    const name = `${r.method} ${r.path}`;
+    // Cut here, as the control plane would: a span over a limit must not cost its batch (issue 13).
+    const method = truncateText(r.method, TEXT_LIMITS.method);
+    const path = truncateText(r.path, TEXT_LIMITS.operation);
+    const name = truncateText(`${method} ${path}`, TEXT_LIMITS.operation);
     const error = r.status === 0 || r.status >= 500 || r.flags.noRoute || r.flags.upstreamFailure;
     const flags = responseFlags(r);
     const src = r.source;
@@ -59,8 +63,8 @@ export class SpanBuffer {
       host: this.host,
       pid: src?.pid ?? this.pid,
       peerAddress: r.upstreamAddress,
-      method: r.method,
-      path: r.path,
+      method,
+      path,
       peerService: dst === null ? '' : dst.service,
       responseFlags: flags,
       retried: r.flags.retried,
@@ -84,8 +88,8 @@ export class SpanBuffer {
         host: this.host,
         pid: dst!.pid ?? this.pid,
         peerAddress: r.peerAddress,
-        method: r.method,
-        path: r.path,
+        method,
+        path,
         peerService: src === null ? INGRESS : src.service,
         responseFlags: flags,
         retried: r.flags.retried,

@@ -67,3 +67,31 @@ export function stopGroupsSync(pgids: readonly number[], graceMs: number): numbe
   for (const g of left) signalGroup(g, 'SIGKILL');
   return left;
 }
+
+let bootId: string | null | undefined;
+
+/**
+ * When process `pid` started, as "<boot id>:<clock ticks since boot>" from /proc (field 22 of /proc/PID/stat,
+ * readable whoever owns the process); null when it does not run (or no /proc). A pid is reused after its process
+ * ends; pid and start time together name one process, so a ledger never signals a stranger that got the pid.
+ */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After "pid (comm) ": state is field 3, starttime field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    bootId ??= readBootId();
+    return `${bootId ?? ''}:${fields[19]}`;
+  } catch {
+    return null;
+  }
+}
+
+function readBootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
