@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { downstreamResponseHeaders, rawHeader } from './forward-headers.js';
+import type { ProxyLimits } from './proxy-settings.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
@@ -11,10 +12,20 @@ export interface ExchangeSettings {
   upstreamTimeoutMs: number;
   exposeVersionHeader: boolean;
   observer: RequestObserver | null;
+  /** Limits and timeouts (the sweep's; replaced as a whole when a static file's `proxy:` block changes). */
+  limits: ProxyLimits;
 }
 
 /** The value of `x-canary-error` on answers the proxy makes itself. */
-export type ProxyErrorCode = 'no-route' | 'no-ready-endpoint' | 'upstream-connect-failure' | 'upstream-failure' | 'upstream-timeout';
+export type ProxyErrorCode =
+  | 'no-route'
+  | 'no-ready-endpoint'
+  | 'upstream-connect-failure'
+  | 'upstream-failure'
+  | 'upstream-timeout'
+  | 'queue-timeout'
+  | 'header-timeout'
+  | 'connection-limit';
 
 const kExchange = Symbol('canary.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: ProxyExchange };
