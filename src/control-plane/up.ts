@@ -18,6 +18,8 @@ export interface UpOptions {
   traceSampling?: number;
   /** Also export spans over OTLP/HTTP JSON to this collector (e.g. http://127.0.0.1:4318). */
   otlpEndpoint?: string;
+  /** Extra arguments for the proxy process: its limit flags (`--header-timeout 5000`, ...). */
+  proxyArgs?: string[];
   /** Proxy worker processes; default 1 in the embedded mode. */
   proxyWorkers?: number;
   log?: (line: string) => void;
@@ -93,6 +95,7 @@ export async function startUp(opts: UpOptions): Promise<RunningUp> {
         // One worker by default on one machine: the workloads need the other core.
         '--workers',
         String(opts.proxyWorkers ?? 1),
+        ...(opts.proxyArgs ?? []),
       ],
       { env: { ...process.env, CANARY_TOKEN: token }, stdio: ['ignore', 'inherit', 'inherit'] },
     );

@@ -18,7 +18,7 @@ const MIN_PERIOD_MS = 10;
  * therefore fires within one period of its value (the period is a quarter of the shortest timeout, at most 1 s).
  */
 export class ConnectionSweep {
-  readonly periodMs: number;
+  periodMs: number;
   /** The limits in sweeps. */
   headerSweeps = 0;
   idleSweeps = 0;
@@ -30,8 +30,7 @@ export class ConnectionSweep {
 
   constructor(limits: ProxyLimits) {
     this.limits = limits;
-    const shortest = Math.min(limits.headerTimeoutMs, limits.idleTimeoutMs, limits.sendTimeoutMs, limits.queueTimeoutMs);
-    this.periodMs = Math.max(MIN_PERIOD_MS, Math.min(MAX_PERIOD_MS, Math.floor(shortest / 4)));
+    this.periodMs = periodFor(limits);
     this.setLimits(limits);
   }
 
@@ -39,9 +38,18 @@ export class ConnectionSweep {
     return this.limits;
   }
 
-  /** New limits for every connection, open ones included (a reloaded file); the period stays. */
+  /** New limits for every connection, open ones included (a reloaded file); the period follows the shortest. */
   setLimits(limits: ProxyLimits): void {
     this.limits = limits;
+    const period = periodFor(limits);
+    if (period !== this.periodMs) {
+      this.periodMs = period;
+      if (this.timer !== null) {
+        clearInterval(this.timer);
+        this.timer = null;
+        this.start();
+      }
+    }
     const inSweeps = (ms: number): number => Math.max(1, Math.ceil(ms / this.periodMs));
     this.headerSweeps = inSweeps(limits.headerTimeoutMs);
     this.idleSweeps = inSweeps(limits.idleTimeoutMs);
@@ -55,12 +63,14 @@ export class ConnectionSweep {
 
   add(conn: SweptConnection): void {
     this.members.add(conn);
-    if (this.timer === null) {
-      this.timer = setInterval(() => {
-        for (const c of this.members) c.sweep();
-      }, this.periodMs);
-      this.timer.unref();
-    }
+    if (this.timer === null) this.start();
+  }
+
+  private start(): void {
+    this.timer = setInterval(() => {
+      for (const c of this.members) c.sweep();
+    }, this.periodMs);
+    this.timer.unref();
   }
 
   delete(conn: SweptConnection): void {
@@ -70,6 +80,12 @@ export class ConnectionSweep {
       this.timer = null;
     }
   }
+}
+
+/** A quarter of the shortest timeout, within 10 ms..1 s. */
+function periodFor(limits: ProxyLimits): number {
+  const shortest = Math.min(limits.headerTimeoutMs, limits.idleTimeoutMs, limits.sendTimeoutMs, limits.queueTimeoutMs);
+  return Math.max(MIN_PERIOD_MS, Math.min(MAX_PERIOD_MS, Math.floor(shortest / 4)));
 }
 
 type HandleWithQueue = { writeQueueSize?: unknown };

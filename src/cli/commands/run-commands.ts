@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { reportError } from '../client-command.js';
-import { port, ratio, registerProxyCommand } from './proxy-command.js';
+import { addLimitOptions, limitArgs, limitsFromFlags, port, ratio, registerProxyCommand } from './proxy-command.js';
 
 interface UpFlags {
   demo?: string;
@@ -52,7 +52,7 @@ async function upOnCluster(opts: UpFlags): Promise<void> {
 
 /** `canary up` and `canary proxy`: the servers. Their modules load only when run, so one missing part breaks only its command. */
 export function registerRunCommands(program: Command): void {
-  program
+  const up = program
     .command('up')
     .description('start everything on this machine: control plane + console, mesh proxy, workloads (and a demo)')
     .option('--demo <name>', 'also register a demo application: bookinfo')
@@ -73,7 +73,9 @@ export function registerRunCommands(program: Command): void {
       'with --kubernetes: take over routing objects Canary Mesh did not create; delete retired Deployments it did not create',
     )
     .option('--prometheus <url>', 'with --kubernetes: Prometheus scraping Istio metrics, for observed shares and topology')
-    .option('--tracing <url>', 'with --kubernetes: Jaeger query URL (or Tempo), for traces')
+    .option('--tracing <url>', 'with --kubernetes: Jaeger query URL (or Tempo), for traces');
+  // The local proxy's limits, passed on to it as they are (see `canary proxy --help`).
+  addLimitOptions(up)
     .addHelpText(
       'after',
       `
@@ -86,9 +88,14 @@ Examples:
 The first start writes an admin token to <data>/admin-token (mode 0600); the console asks for it and the CLI
 reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. Ctrl-C stops everything.`,
     )
-    .action(async (opts: UpFlags) => {
+    .action(async (opts: UpFlags & Record<string, unknown>) => {
       try {
+        const proxyArgs = limitArgs(opts);
+        if (opts.kubernetes && proxyArgs.length > 0) {
+          throw new Error(`${proxyArgs[0]}: not with --kubernetes (Envoy is the data plane; set its limits in the mesh)`);
+        }
         if (opts.kubernetes) return await upOnCluster(opts);
+        limitsFromFlags(opts); // a bad value fails here, not in a proxy process restarting over and over
         const clusterOnly = CLUSTER_FLAGS.find((k) => opts[k] !== undefined);
         if (clusterOnly) throw new Error(`${flagName(clusterOnly)}: only with --kubernetes`);
         const { runUp } = (await import('../../control-plane/up.js')) as typeof import('../../control-plane/up.js');
@@ -100,6 +107,7 @@ reads it from there (or from CANARY_TOKEN). CANARY_ADMIN_TOKEN sets it instead. 
           ...(opts.demo ? { demo: opts.demo } : {}),
           ...(opts.traceSampling !== undefined ? { traceSampling: ratio(opts.traceSampling, '--trace-sampling') } : {}),
           ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
+          ...(proxyArgs.length > 0 ? { proxyArgs } : {}),
         });
       } catch (err) {
         reportError(err);
