@@ -267,6 +267,29 @@ describe('queue timeout', () => {
   });
 });
 
+describe('queue timeout on the node:http path', () => {
+  it('answers 503 queue-timeout to a handed-over request waiting for undici too long', async () => {
+    const { port } = await start({ queueTimeoutMs: 400 }, { connectionsPerEndpoint: 1 });
+    // Chunked request bodies send both requests through node:http and undici's pool (of one connection).
+    const chunked = (path: string) => `POST ${path} HTTP/1.1\r\nhost: app\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n`;
+    const a = await open(port);
+    a.socket.write(chunked('/slow'));
+    await sleep(200);
+    const c = await open(port);
+    const started = Date.now();
+    c.socket.write(chunked('/queued'));
+    const text = await c.waitFor(/queue timeout[^\n]*\n/, 2500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    expect(text.toLowerCase()).toContain('x-canary-error: queue-timeout');
+    await a.waitFor('slow', 5000);
+    // Given a connection at last, the abandoned request is dropped, not sent; the connection still serves.
+    c.socket.write(chunked('/after'));
+    await c.waitFor('ok /after');
+    expect(upstream.requests.map((r) => r.url)).toEqual(['/slow', '/after']);
+  });
+});
+
 describe('connections', () => {
   it('serves a normal request beside 1,000 idle connections', async () => {
     const { proxy, port } = await start({});

@@ -96,16 +96,37 @@ const REFUSED_LOG_MS = 10_000;
  */
 class HttpConnection implements SweptConnection {
   private readonly watch = new SendWatch();
+  /** The latest request forwarded on this connection, and the sweeps it has been queued for. */
+  exchange: ProxyExchange | null = null;
+  queuedSweeps = 0;
 
   constructor(
     private readonly socket: Socket,
     private readonly sweeper: ConnectionSweep,
+    private readonly connectionsPerEndpoint: number,
   ) {}
 
   sweep(): void {
-    if (this.watch.check(this.socket, this.sweeper.sendSweeps)) this.socket.destroy();
+    const sweeper = this.sweeper;
+    if (this.watch.check(this.socket, sweeper.sendSweeps)) {
+      this.socket.destroy();
+      return;
+    }
+    const exchange = this.exchange;
+    if (exchange === null) return;
+    if (!exchange.queued) {
+      this.queuedSweeps = 0;
+      return;
+    }
+    if (++this.queuedSweeps >= sweeper.queueSweeps) {
+      this.exchange = null;
+      exchange.queueTimedOut(sweeper.current.queueTimeoutMs, this.connectionsPerEndpoint);
+    }
   }
 }
+
+const kHttpConnection = Symbol('canary.httpConnection');
+type WatchedSocket = Socket & { [kHttpConnection]?: HttpConnection };
 
 /** What routing decided for one request; one scratch object per proxy (routing is synchronous). */
 interface RouteDecision {
@@ -220,6 +241,7 @@ export class MeshProxy implements FastPathHost {
   private connections = 0;
   private refused = 0;
   private refusedLoggedAt = 0;
+  private readonly connectionsPerEndpoint: number;
 
   constructor(options: MeshProxyOptions = {}) {
     const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 15_000;
@@ -235,8 +257,9 @@ export class MeshProxy implements FastPathHost {
     };
     const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs);
     this.tunnelSettings = { ...this.settings, connectTimeoutMs };
+    this.connectionsPerEndpoint = options.connectionsPerEndpoint ?? 256;
     this.pools = new UpstreamPools({
-      connectionsPerEndpoint: options.connectionsPerEndpoint ?? 256,
+      connectionsPerEndpoint: this.connectionsPerEndpoint,
       connectTimeoutMs,
       upstreamTimeoutMs,
     });
@@ -412,7 +435,8 @@ export class MeshProxy implements FastPathHost {
 
   /** Puts a node:http connection under the sweep's send timeout; `counted`: its close ends its place in the count. */
   private watchHttp(socket: Socket, counted: boolean): void {
-    const conn = new HttpConnection(socket, this.sweeper);
+    const conn = new HttpConnection(socket, this.sweeper, this.connectionsPerEndpoint);
+    (socket as WatchedSocket)[kHttpConnection] = conn;
     this.sweeper.add(conn);
     socket.once('close', () => {
       this.sweeper.delete(conn);
@@ -614,6 +638,11 @@ export class MeshProxy implements FastPathHost {
       bytesInAtStart,
     );
     if (this.tracer !== null) exchange.traced(this.hop);
+    const watched = (req.socket as WatchedSocket)[kHttpConnection];
+    if (watched !== undefined) {
+      watched.exchange = exchange;
+      watched.queuedSweeps = 0;
+    }
     exchange.start();
   }
 

@@ -124,8 +124,32 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     }
   }
 
+  /** Dispatched, but not yet given a connection by undici's pool (or a retry waiting for one). */
+  get queued(): boolean {
+    return !this.done && this.abortUpstream === null;
+  }
+
+  /**
+   * The queue timeout (connection-sweep.ts): 503 now; undici cannot drop a queued request, so when it gets a
+   * connection after all, `onConnect` aborts it before anything is sent.
+   */
+  queueTimedOut(queueTimeoutMs: number, maxConnections: number): void {
+    if (this.done || this.res.headersSent) return;
+    this.upstreamFailure = true;
+    this.status = 503;
+    const where = `${this.version.service} version ${this.version.name} at ${this.endpoint.address}`;
+    sendProxyError(
+      this.res,
+      503,
+      'queue-timeout',
+      `upstream queue timeout: no free connection to ${where} within ${queueTimeoutMs} ms (all ${maxConnections} busy)`,
+    );
+    this.finish();
+  }
+
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
+    if (this.done) abort(); // given up on in the queue
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
