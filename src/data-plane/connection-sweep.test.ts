@@ -154,6 +154,23 @@ describe('header timeout', () => {
     expect(upstream.requests.map((r) => r.url)).toEqual(['/first']);
   });
 
+  it('holds on a connection node:http carries too (handed over by a chunked upload)', async () => {
+    const { port } = await start({ headerTimeoutMs: 400 });
+    const c = await open(port);
+    c.socket.write('POST /upload HTTP/1.1\r\nhost: app\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n');
+    await c.waitFor('ok /upload');
+    const head = 'GET /next HTTP/1.1\r\nhost: app\r\nx-filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n';
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (sent < head.length && !c.socket.destroyed) c.socket.write(head[sent++]!);
+    }, 50);
+    cleanup.push(() => clearInterval(trickle));
+    await c.waitFor('HTTP/1.1 408', 4000);
+    expect(await within(c.closed, 3000)).toBe(true);
+    expect(sent).toBeLessThan(head.length);
+    expect(upstream.requests.map((r) => r.url)).toEqual(['/upload']);
+  });
+
   it('closes a connection that sends nothing at all, without an answer', async () => {
     const { port } = await start({ headerTimeoutMs: 300 });
     const c = await open(port);
