@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MeshProxy, type MeshProxyOptions } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import type { ProxyLimits } from './proxy-settings.js';
+import type { RequestRecord } from './request-observer.js';
 import { routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
 
 // The proxy's limits and timeouts at the wire level (docs/proxy.md, "Limits and timeouts"): raw client sockets
@@ -262,7 +263,8 @@ describe('send timeout', () => {
 
 describe('queue timeout', () => {
   it('answers 503 queue-timeout to a request that waited for a free upstream connection too long', async () => {
-    const { port } = await start({ queueTimeoutMs: 400 }, { connectionsPerEndpoint: 2 });
+    const records: RequestRecord[] = [];
+    const { port } = await start({ queueTimeoutMs: 400 }, { connectionsPerEndpoint: 2, observer: { onRequest: (r) => records.push(r) } });
     const a = await open(port);
     const b = await open(port);
     a.socket.write('GET /slow HTTP/1.1\r\nhost: app\r\n\r\n');
@@ -276,6 +278,8 @@ describe('queue timeout', () => {
     expect(text).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
     expect(text).toContain('x-canary-error: queue-timeout');
     expect(text).toContain('no free connection to app version v1');
+    // Reported with Envoy's upstream-overflow flag (UO in metrics and spans).
+    expect(records.find((r) => r.status === 503)?.flags).toMatchObject({ upstreamFailure: true, upstreamOverflow: true });
     // The connection stays usable, and the queued request never reached the upstream.
     expect(upstream.requests.map((r) => r.url)).toEqual(['/slow', '/slow']);
     await a.waitFor('slow', 5000);

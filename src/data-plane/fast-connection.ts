@@ -146,6 +146,7 @@ export class FastConnection implements UpstreamSink {
   private bytesOut = 0;
   private retried = false;
   private upstreamFailure = false;
+  private upstreamOverflow = false;
   private mirrored = false;
   private startedAt = 0;
   private traceId = '';
@@ -221,6 +222,7 @@ export class FastConnection implements UpstreamSink {
   private queueTimedOut(): void {
     this.pool!.cancel(this);
     this.upstreamFailure = true;
+    this.upstreamOverflow = true;
     this.status = 503;
     const version = this.version!;
     const where = `${version.service} version ${version.name} at ${this.endpoint!.address}`;
@@ -332,6 +334,7 @@ export class FastConnection implements UpstreamSink {
     this.bytesOut = 0;
     this.retried = false;
     this.upstreamFailure = false;
+    this.upstreamOverflow = false;
     this.responseHead = null;
     this.headSent = false;
     if (hop !== null) {
@@ -482,7 +485,13 @@ export class FastConnection implements UpstreamSink {
           status: this.status,
           startTime: performance.timeOrigin + this.startedAt,
           durationMs: performance.now() - this.startedAt,
-          flags: { noRoute: false, upstreamFailure: this.upstreamFailure, retried: this.retried, mirrored: this.mirrored },
+          flags: {
+            noRoute: false,
+            upstreamFailure: this.upstreamFailure,
+            retried: this.retried,
+            mirrored: this.mirrored,
+            upstreamOverflow: this.upstreamOverflow,
+          },
           bytesIn: this.bytesIn,
           bytesOut: this.bytesOut,
           upstreamAddress: endpoint.address,

@@ -64,6 +64,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   private done = false;
   private retried = false;
   private upstreamFailure = false;
+  private upstreamOverflow = false;
   private bytesOut = 0;
   private status = 0;
   // Trace identity (set by the proxy when it traces), copied into the record.
@@ -136,6 +137,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   queueTimedOut(queueTimeoutMs: number, maxConnections: number): void {
     if (this.done || this.res.headersSent) return;
     this.upstreamFailure = true;
+    this.upstreamOverflow = true;
     this.status = 503;
     const where = `${this.version.service} version ${this.version.name} at ${this.endpoint.address}`;
     sendProxyError(
@@ -281,7 +283,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
         status: res.headersSent ? this.status || res.statusCode : 0,
         startTime: performance.timeOrigin + this.startedAt,
         durationMs: performance.now() - this.startedAt,
-        flags: { noRoute: false, upstreamFailure: this.upstreamFailure, retried: this.retried, mirrored: this.mirrored },
+        flags: {
+          noRoute: false,
+          upstreamFailure: this.upstreamFailure,
+          retried: this.retried,
+          mirrored: this.mirrored,
+          upstreamOverflow: this.upstreamOverflow,
+        },
         bytesIn: Math.max(0, (req.socket?.bytesRead ?? 0) - this.bytesInAtStart),
         bytesOut: this.bytesOut,
         upstreamAddress: this.endpoint.address,

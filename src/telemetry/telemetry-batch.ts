@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { BYTES_SLOTS, FINE_SLOTS } from './histogram-layout.js';
 
-export { FLAG_MIRRORED, FLAG_NO_ROUTE, FLAG_RETRIED, FLAG_UPSTREAM_FAILURE, responseFlagsOf } from './response-flags.js';
+export {
+  FLAG_MIRRORED,
+  FLAG_NO_ROUTE,
+  FLAG_RETRIED,
+  FLAG_UPSTREAM_FAILURE,
+  FLAG_UPSTREAM_OVERFLOW,
+  responseFlagsOf,
+} from './response-flags.js';
 
 const Party = z.object({ service: z.string().max(253), version: z.string().max(253), instance: z.string().max(253) });
 export type Party = z.infer<typeof Party>;
@@ -11,7 +18,7 @@ export const EdgeSample = z.object({
   source: Party.nullable(),
   destination: Party.nullable(),
   code: z.int().min(0).max(999),
-  flags: z.int().min(0).max(15),
+  flags: z.int().min(0).max(31),
   count: z.int().min(1),
   durationSumMs: z.number().min(0),
   /** Sparse fine latency histogram: [slot, count, slot, count, ...] (see histogram-layout.ts). */
