@@ -364,6 +364,34 @@ describe('canary CLI without a control plane', () => {
     expect(helps[0]!.stdout).toContain('-o, --output <format>');
   });
 
+  it('lists the limit flags of `canary proxy` and `canary up`, and refuses a bad one naming it before starting anything', async () => {
+    const [proxyHelp, upHelp, badProxy, badUp, clusterUp] = await Promise.all([
+      canary(['proxy', '--help']),
+      canary(['up', '--help']),
+      canary(['proxy', '--config', 'routes.yaml', '--send-timeout', 'soon']),
+      canary(['up', '--data', join(tmpdir(), 'canary-never-created'), '--header-timeout', '0']),
+      canary(['up', '--kubernetes', '--max-connections', '10']),
+    ]);
+    for (const flag of [
+      '--header-timeout',
+      '--idle-timeout',
+      '--send-timeout',
+      '--queue-timeout',
+      '--max-connections',
+      '--max-head-bytes',
+      '--max-target-bytes',
+    ]) {
+      expect(proxyHelp.stdout).toContain(flag);
+      expect(upHelp.stdout).toContain(flag);
+    }
+    expect(badProxy.code).toBe(1);
+    expect(badProxy.stderr).toContain('--send-timeout: must be a whole number, got "soon"');
+    expect(badUp.code).toBe(1);
+    expect(badUp.stderr).toContain('--header-timeout: must be a whole number of ms from 1 to 300000, got 0');
+    expect(clusterUp.code).toBe(1);
+    expect(clusterUp.stderr).toContain('--max-connections: not with --kubernetes');
+  });
+
   it('runs `canary proxy --config FILE --listen 127.0.0.1:0` and stops it on SIGTERM', async () => {
     const upstream = createHttpServer((_req, res) => res.end('from v1'));
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));

@@ -29,6 +29,8 @@ export interface UpOptions {
   orphanGraceMs?: number;
   /** Restart back-off of the proxy (tests shorten it). */
   proxyTimings?: Partial<ProxySupervisorTimings>;
+  /** Extra arguments for the proxy process: its limit flags (`--header-timeout 5000`, ...). */
+  proxyArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -150,6 +152,7 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
       // One process on one machine: the workloads need the other core (and the ingress socket is handed to one).
       '--workers',
       '1',
+      ...(opts.proxyArgs ?? []),
     ],
     env: { ...proxyEnv(proxyToken), CANARY_SUPERVISED: '1', CANARY_ORPHAN_GRACE_MS: String(orphanGraceMs) },
     ingress: takeIngress,

@@ -1,8 +1,10 @@
 import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectionSweep } from './connection-sweep.js';
 import { FastConnection, type FastPathHost } from './fast-connection.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
+import { DEFAULT_PROXY_LIMITS } from './proxy-settings.js';
 import type { RequestRecord } from './request-observer.js';
 import { routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
 
@@ -262,18 +264,30 @@ describe('the HTTP/1.1 fast path', () => {
   });
 });
 
+/** A sweep with the default limits but this idle timeout. */
+function sweepWithIdle(idleTimeoutMs: number): ConnectionSweep {
+  return new ConnectionSweep({ ...DEFAULT_PROXY_LIMITS, idleTimeoutMs });
+}
+
 describe('idle keep-alive connections', () => {
   it('are closed after the keep-alive timeout, while connections in use stay open', async () => {
     // A connection whose requests the host answers itself (404), with a 1.5 s keep-alive timeout.
     const host: FastPathHost = {
-      settings: { upstreamTimeoutMs: 1000, connectTimeoutMs: 5000, exposeVersionHeader: false, observer: null },
+      settings: {
+        upstreamTimeoutMs: 1000,
+        connectTimeoutMs: 5000,
+        exposeVersionHeader: false,
+        observer: null,
+        limits: DEFAULT_PROXY_LIMITS,
+      },
       routeFast: (conn) => {
         conn.answer(404, 'no-route', 'no route');
         conn.done();
       },
       handOff: (socket) => socket.destroy(),
     };
-    const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, 1500));
+    const sweep = sweepWithIdle(1500);
+    const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, sweep));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const serverPort = (server.address() as { port: number }).port;
     const dial = async (): Promise<{ socket: Socket; closedAt: Promise<number> }> => {
@@ -291,7 +305,7 @@ describe('idle keep-alive connections', () => {
       const keepBusy = setInterval(() => busy.socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'), 300);
       const closed = await idle.closedAt;
       clearInterval(keepBusy);
-      // Idle for 1.5 s, give or take one sweep of 1 s.
+      // Idle for 1.5 s, give or take one sweep.
       expect(closed - started).toBeGreaterThanOrEqual(1400);
       expect(closed - started).toBeLessThan(3600);
       expect(busy.socket.destroyed).toBe(false);
@@ -305,14 +319,21 @@ describe('idle keep-alive connections', () => {
     // The answer (about 4 MB) is queued in full at once; the client reads none of it for longer than the timeout.
     const message = 'x'.repeat(4 * 2 ** 20);
     const host: FastPathHost = {
-      settings: { upstreamTimeoutMs: 1000, connectTimeoutMs: 5000, exposeVersionHeader: false, observer: null },
+      settings: {
+        upstreamTimeoutMs: 1000,
+        connectTimeoutMs: 5000,
+        exposeVersionHeader: false,
+        observer: null,
+        limits: DEFAULT_PROXY_LIMITS,
+      },
       routeFast: (conn) => {
         conn.answer(404, 'no-route', message);
         conn.done();
       },
       handOff: (socket) => socket.destroy(),
     };
-    const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, 1000));
+    const sweep = sweepWithIdle(1000);
+    const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, sweep));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const serverPort = (server.address() as { port: number }).port;
     try {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { type ConnectionSweep, SendWatch } from './connection-sweep.js';
 import { rawHeader } from './forward-headers.js';
 import type { Http1Pool, Http1Upstream, UpstreamSink } from './http1-upstream.js';
 import {
@@ -84,42 +85,15 @@ function readIntoSharedBuffer(socket: Socket): boolean {
   return true;
 }
 function onClientDrain(this: Socket): void {
-  (this as TaggedSocket)[kConn]!.upstream?.resume();
+  const conn = (this as TaggedSocket)[kConn]!;
+  conn.sendWatch.reset();
+  conn.upstream?.resume();
 }
 function onClientClose(this: Socket): void {
   (this as TaggedSocket)[kConn]!.onClose();
 }
 function onClientError(): void {
   // 'close' follows; nothing to add.
-}
-
-/**
- * Idle keep-alive connections are closed by one coarse sweep rather than a timer per socket: a socket timer is
- * re-armed on every read and every write (four times per proxied request, counting the upstream's), the sweep
- * costs nothing per request. An idle connection goes after its timeout, to within one sweep.
- */
-const SWEEP_MS = 1000;
-const swept = new Set<FastConnection>();
-let sweeper: NodeJS.Timeout | null = null;
-
-function sweepIdle(): void {
-  for (const conn of swept) conn.sweep();
-}
-
-function track(conn: FastConnection): void {
-  swept.add(conn);
-  if (sweeper === null) {
-    sweeper = setInterval(sweepIdle, SWEEP_MS);
-    sweeper.unref();
-  }
-}
-
-function untrack(conn: FastConnection): void {
-  swept.delete(conn);
-  if (swept.size === 0 && sweeper !== null) {
-    clearInterval(sweeper);
-    sweeper = null;
-  }
 }
 
 /**
@@ -139,9 +113,18 @@ export class FastConnection implements UpstreamSink {
   /** The socket reads into the shared buffer rather than emitting 'data'. */
   private readonly sharedReads: boolean;
   private handedOff = false;
-  /** Sweeps since the last request or byte; the connection closes at `idleLimit`. */
-  private idleSweeps = 0;
-  private readonly idleLimit: number;
+  /**
+   * Sweeps (connection-sweep.ts) since the clock of the current wait started: the accept or the first byte of a
+   * head (header timeout), the end of the last exchange (idle timeout), the request's send to the pool (queue
+   * timeout). Reset only at those points, never per byte, so a head trickled a byte at a time still times out.
+   */
+  private waitSweeps = 0;
+  /** No request has been served yet: the header timeout runs from the accept. */
+  private fresh = true;
+  /** The proxy answered 408 and closes: later bytes are ignored. */
+  private ending = false;
+  /** Progress of the answer bytes waiting for the client (send timeout). */
+  readonly sendWatch = new SendWatch();
   private closed = false;
   private closeAfter = false;
   // The exchange in flight.
@@ -168,12 +151,11 @@ export class FastConnection implements UpstreamSink {
     readonly socket: Socket,
     /** The listener: its caller (null for the ingress), read per request as it may change. */
     readonly listener: { source: RequestParty | null; ingress: boolean },
-    keepAliveTimeoutMs: number,
+    private readonly sweeper: ConnectionSweep,
   ) {
     (socket as TaggedSocket)[kConn] = this;
     socket.setNoDelay(true);
-    this.idleLimit = Math.max(1, Math.ceil(keepAliveTimeoutMs / SWEEP_MS));
-    track(this);
+    sweeper.add(this);
     this.sharedReads = readIntoSharedBuffer(socket);
     if (!this.sharedReads) socket.on('data', onClientData);
     socket.on('drain', onClientDrain);
@@ -181,15 +163,66 @@ export class FastConnection implements UpstreamSink {
     socket.on('error', onClientError);
   }
 
-  /** Called once per sweep: closes the connection once it has been idle (no request, no bytes) long enough. */
+  /**
+   * Called once per sweep. A client that takes no byte of its answer for the send timeout is cut (its upstream
+   * connection with it, so it cannot be pinned); a request waiting for a free upstream connection gets a 503 at the
+   * queue timeout; a head not complete within the header timeout gets a 408; an idle keep-alive connection closes.
+   */
   sweep(): void {
-    if (this.busy) return; // waiting on the upstream: its own timeout applies
-    // An answer still queued for a slow reader is progress, not idleness (a per-socket timer counted writes too).
-    if (this.socket.writableLength > 0) {
-      this.idleSweeps = 0;
+    const sweeper = this.sweeper;
+    const socket = this.socket;
+    if (this.sendWatch.check(socket, sweeper.sendSweeps)) {
+      socket.destroy();
       return;
     }
-    if (++this.idleSweeps >= this.idleLimit) this.socket.destroy();
+    if (this.ending) {
+      if (socket.writableLength === 0) socket.destroy();
+      return;
+    }
+    if (this.busy) {
+      // Queued in the pool (no connection yet); once sent, the upstream timeout applies.
+      if (this.upstream === null && this.pool !== null && ++this.waitSweeps >= sweeper.queueSweeps) this.queueTimedOut();
+      return;
+    }
+    // An answer still going out to a slow reader is progress, not idleness (the send watch bounds it).
+    if (socket.writableLength > 0) {
+      this.waitSweeps = 0;
+      return;
+    }
+    ++this.waitSweeps;
+    if (this.pending !== null || this.fresh) {
+      if (this.waitSweeps >= sweeper.headerSweeps) this.headerTimedOut();
+    } else if (this.waitSweeps >= sweeper.idleSweeps) {
+      socket.destroy();
+    }
+  }
+
+  /** A head (or the small body the fast path buffers) not complete in time: 408 and close, as HAProxy does. */
+  private headerTimedOut(): void {
+    if (this.pending === null) {
+      this.socket.destroy(); // a connection that never sent a byte: nothing to answer
+      return;
+    }
+    this.ending = true;
+    this.pending = null;
+    const ms = this.sweeper.current.headerTimeoutMs;
+    this.socket.end(proxyErrorAnswer(408, 'header-timeout', `request head not received within ${ms} ms`, true));
+  }
+
+  /** Every connection to the endpoint stayed busy for the queue timeout: 503, the connection stays usable. */
+  private queueTimedOut(): void {
+    this.pool!.cancel(this);
+    this.outcome.upstreamFailure = true;
+    this.outcome.upstreamOverflow = true;
+    this.outcome.status = 503;
+    const version = this.version!;
+    const where = `${version.service} version ${version.name} at ${this.endpoint!.address}`;
+    const ms = this.sweeper.current.queueTimeoutMs;
+    this.writeError(
+      503,
+      'queue-timeout',
+      `upstream queue timeout: no free connection to ${where} within ${ms} ms (all ${this.pool!.options.maxConnections} busy)`,
+    );
   }
 
   get remoteAddress(): string {
@@ -198,8 +231,10 @@ export class FastConnection implements UpstreamSink {
 
   /** `borrowed`: the chunk lives in the shared read buffer, valid only during this call. */
   onData(chunk: Buffer, borrowed: boolean): void {
-    this.idleSweeps = 0;
+    if (this.ending) return;
     if (this.pending === null) {
+      // The first byte of a keep-alive connection's next head starts its header clock.
+      if (!this.busy && !this.fresh) this.waitSweeps = 0;
       this.pending = chunk;
       this.borrowed = borrowed;
     } else {
@@ -253,7 +288,7 @@ export class FastConnection implements UpstreamSink {
     socket.off('drain', onClientDrain);
     socket.off('close', onClientClose);
     socket.off('error', onClientError);
-    untrack(this);
+    this.sweeper.delete(this);
     (socket as TaggedSocket)[kConn] = undefined;
     const pending = this.pending !== null && this.borrowed ? Buffer.from(this.pending) : this.pending;
     this.pending = null;
@@ -294,6 +329,7 @@ export class FastConnection implements UpstreamSink {
     const pool = this.endpoint!.fastPool;
     this.pool = pool;
     this.upstream = null;
+    this.waitSweeps = 0;
     pool.send(this, this.requestHead, this.body, this.noBody);
   }
 
@@ -376,7 +412,7 @@ export class FastConnection implements UpstreamSink {
 
   onClose(): void {
     this.closed = true;
-    untrack(this);
+    this.sweeper.delete(this);
     if (!this.busy) return;
     // The client went away mid-exchange: stop the upstream request too.
     const up = this.upstream;
@@ -413,7 +449,8 @@ export class FastConnection implements UpstreamSink {
 
   private settle(): void {
     this.busy = false;
-    this.idleSweeps = 0;
+    this.waitSweeps = 0;
+    this.fresh = false;
     this.version = null;
     this.body = null;
     this.pool = null;

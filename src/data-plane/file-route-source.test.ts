@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, type RouteTable } from '../core/index.js';
 import { ensureBuilt, repoRoot } from '../../test/support/dist.js';
 import { FileRouteSource } from './file-route-source.js';
-import { parseStaticRouteFile } from './static-route-file.js';
+import { parseStaticRouteFile, readStaticRouteFile } from './static-route-file.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import { call, startUpstream, type TestUpstream } from './test-upstreams.js';
@@ -95,6 +95,28 @@ describe('parseStaticRouteFile', () => {
       'services.0.routes.0.match.0.uri.regex: not a valid RE2 regex',
     );
     expect(problemOf('services: [ { name: reviews')).toContain('not valid YAML');
+  });
+});
+
+describe("the static file's proxy: block", () => {
+  const route = '      - route: [ { version: v1, weight: 100 } ]';
+
+  it('gives the limits it names, and none without it', () => {
+    const text = `${fileWith(route)}proxy:\n  headerTimeoutMs: 2000\n  maxConnections: 50\n`;
+    expect(readStaticRouteFile(text).proxy).toEqual({ headerTimeoutMs: 2000, maxConnections: 50 });
+    expect(readStaticRouteFile(fileWith(route)).proxy).toEqual({});
+  });
+
+  it('refuses a limit out of range or unknown, naming the key and saying what is allowed', () => {
+    expect(problemOf(`${fileWith(route)}proxy:\n  headerTimeoutMs: -5\n`)).toBe(
+      'proxy.headerTimeoutMs: must be a whole number of ms from 1 to 300000, got -5',
+    );
+    expect(problemOf(`${fileWith(route)}proxy:\n  maxConnections: "many"\n`)).toContain(
+      'proxy.maxConnections: must be a whole number of connections from 1 to 1000000, got "many"',
+    );
+    expect(problemOf(`${fileWith(route)}proxy:\n  headerTimeout: 5\n`)).toMatch(
+      /^proxy\.headerTimeout: is not a proxy limit; the limits are headerTimeoutMs, idleTimeoutMs, /,
+    );
   });
 });
 

@@ -4,11 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { type ErrorDetail, InputError } from '../core/errors.js';
 import type { RouteTable } from '../core/route-table.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
+import type { ProxyLimits } from './proxy-settings.js';
 import type { RouteSource } from './route-source.js';
 
 const compilerEntry = fileURLToPath(new URL('./static-route-file-main.js', import.meta.url));
 
-type CompilerAnswer = { table: RouteTable } | { inputError: { message: string; details: ErrorDetail[] } } | { failure: string };
+type CompilerAnswer =
+  | { table: RouteTable; proxy: Partial<ProxyLimits> }
+  | { inputError: { message: string; details: ErrorDetail[] } }
+  | { failure: string };
 
 /**
  * Parses, validates and compiles the file's text into a route table. The parser, the validator and the compiler
@@ -17,10 +21,10 @@ type CompilerAnswer = { table: RouteTable } | { inputError: { message: string; d
  * following a control plane gets the same JSON from the control plane (docs/adr/0006-lean-proxy-process.md). Run
  * from the TypeScript sources (unit tests), where no compiled entry exists, the same function runs in process.
  */
-async function compileStaticFile(text: string, revision: number): Promise<RouteTable> {
+async function compileStaticFile(text: string, revision: number): Promise<{ table: RouteTable; proxy: Partial<ProxyLimits> }> {
   if (!existsSync(compilerEntry)) {
-    const { parseStaticRouteFile } = await import('./static-route-file.js');
-    return parseStaticRouteFile(text, revision);
+    const { readStaticRouteFile } = await import('./static-route-file.js');
+    return readStaticRouteFile(text, revision);
   }
   const stdout = await new Promise<string>((resolve, reject) => {
     const child = execFile(
@@ -37,7 +41,7 @@ async function compileStaticFile(text: string, revision: number): Promise<RouteT
     child.stdin?.end(text);
   });
   const answer = JSON.parse(stdout) as CompilerAnswer;
-  if ('table' in answer) return answer.table;
+  if ('table' in answer) return answer;
   if ('inputError' in answer) throw new InputError(answer.inputError.message, answer.inputError.details);
   throw new Error(answer.failure);
 }
@@ -58,6 +62,8 @@ export class FileRouteSource implements RouteSource {
   private lastText = '';
   private reloading: Promise<void> = Promise.resolve();
   private readonly logger: ProxyLogger;
+  /** The limits the file's `proxy:` block sets, as of the last load (empty without one). */
+  proxyLimits: Partial<ProxyLimits> = {};
 
   constructor(
     private readonly path: string,
@@ -76,9 +82,10 @@ export class FileRouteSource implements RouteSource {
       throw new InputError(`${this.path}: cannot read the route file: ${(err as Error).message}`);
     }
     try {
-      const table = await compileStaticFile(text, this.revision + 1);
+      const { table, proxy } = await compileStaticFile(text, this.revision + 1);
       this.revision++;
       this.lastText = text;
+      this.proxyLimits = proxy;
       return table;
     } catch (err) {
       if (err instanceof InputError) {

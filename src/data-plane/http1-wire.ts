@@ -506,6 +506,7 @@ const REASONS: Record<number, string> = {
   304: 'Not Modified',
   400: 'Bad Request',
   404: 'Not Found',
+  408: 'Request Timeout',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { cookieValue } from '../core/cookie.js';
+import { type ErrorDetail, InputError } from '../core/errors.js';
 import { emptyRouteTable, type OutboundListener, type RouteTable } from '../core/route-table.js';
 import {
   absoluteTarget,
@@ -14,11 +15,13 @@ import {
   upstreamRequestHeaders,
   type RequestHeaderFacts,
 } from './forward-headers.js';
+import { ConnectionSweep, SendWatch, type SweptConnection } from './connection-sweep.js';
 import { FastConnection, type FastPathHost } from './fast-connection.js';
-import type { RequestHead } from './http1-wire.js';
+import { proxyErrorAnswer, type RequestHead } from './http1-wire.js';
 import { ProxyExchange, sendProxyError, type ExchangeSettings } from './proxy-exchange.js';
 import { RequestOutcome, type ProxyErrorCode } from './request-outcome.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
+import { checkProxyLimits, type ProxyLimits } from './proxy-settings.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import { ReusableRequestView } from './request-view.js';
 import {
@@ -65,6 +68,8 @@ export interface MeshProxyOptions {
   fastPath?: boolean;
   /** Clock of outlier detection (milliseconds); tests inject one. Default Date.now. */
   clock?: () => number;
+  /** Limits and timeouts (docs/proxy.md, "Limits and timeouts"); each unset one takes its default. Throws InputError when one is out of range. */
+  limits?: Partial<ProxyLimits>;
 }
 
 interface ListenerState {
@@ -85,7 +90,48 @@ interface OpenListener {
   state: ListenerState;
 }
 
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** How long a refused connection (over the cap) may linger for its 503 to be read. */
+const REFUSED_LINGER_MS = 1000;
+/** At most one log line per this period about refused connections. */
+const REFUSED_LOG_MS = 10_000;
+
+/**
+ * A connection node:http carries (handed over by the fast path, or every one without it): node:http applies the
+ * header and idle timeouts itself; the sweep adds the send timeout, which node:http does not have.
+ */
+class HttpConnection implements SweptConnection {
+  private readonly watch = new SendWatch();
+  /** The latest request forwarded on this connection, and the sweeps it has been queued for. */
+  exchange: ProxyExchange | null = null;
+  queuedSweeps = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly sweeper: ConnectionSweep,
+    private readonly connectionsPerEndpoint: number,
+  ) {}
+
+  sweep(): void {
+    const sweeper = this.sweeper;
+    if (this.watch.check(this.socket, sweeper.sendSweeps)) {
+      this.socket.destroy();
+      return;
+    }
+    const exchange = this.exchange;
+    if (exchange === null) return;
+    if (!exchange.queued) {
+      this.queuedSweeps = 0;
+      return;
+    }
+    if (++this.queuedSweeps >= sweeper.queueSweeps) {
+      this.exchange = null;
+      exchange.queueTimedOut(sweeper.current.queueTimeoutMs, this.connectionsPerEndpoint);
+    }
+  }
+}
+
+const kHttpConnection = Symbol('canary.httpConnection');
+type WatchedSocket = Socket & { [kHttpConnection]?: HttpConnection };
 
 /** What routing decided for one request; one scratch object per proxy (routing is synchronous). */
 interface RouteDecision {
@@ -126,6 +172,12 @@ function newRequestId(): string {
   return randomUUID();
 }
 
+/** node:http's own timeouts for the connections it carries, from the proxy's limits. */
+function applyHttpLimits(http: Server, limits: ProxyLimits): void {
+  http.headersTimeout = limits.headerTimeoutMs;
+  http.keepAliveTimeout = limits.idleTimeoutMs;
+}
+
 async function closeServer(listener: OpenListener, drainTimeoutMs: number): Promise<void> {
   const { server, http, fast, tunnels } = listener;
   if (!server.listening) return;
@@ -145,6 +197,8 @@ async function closeServer(listener: OpenListener, drainTimeoutMs: number): Prom
     server.close(() => {
       clearInterval(poll);
       clearTimeout(deadline);
+      // The node:http server behind the fast path never listened: closing it only stops its connection checks.
+      if (http !== server) http.close(() => undefined);
       resolve();
     });
     closeIdle();
@@ -193,19 +247,31 @@ export class MeshProxy implements FastPathHost {
   private readonly outbound = new Map<number, OpenListener>();
   private listenerWork: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly sweeper: ConnectionSweep;
+  /** Client connections open now, over every listener (the `maxConnections` cap). */
+  private connections = 0;
+  private refused = 0;
+  private refusedLoggedAt = 0;
+  private readonly connectionsPerEndpoint: number;
 
   constructor(options: MeshProxyOptions = {}) {
     const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 15_000;
     const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs);
+    const problems: ErrorDetail[] = [];
+    const limits = checkProxyLimits(options.limits ?? {}, 'limits.', problems);
+    if (problems.length > 0) throw InputError.fromDetails(problems);
+    this.sweeper = new ConnectionSweep(limits);
     this.settings = {
       upstreamTimeoutMs,
       connectTimeoutMs,
       exposeVersionHeader: options.exposeVersionHeader ?? false,
       observer: options.observer ?? null,
+      limits,
     };
     this.tunnelSettings = this.settings;
+    this.connectionsPerEndpoint = options.connectionsPerEndpoint ?? 256;
     this.pools = new UpstreamPools({
-      connectionsPerEndpoint: options.connectionsPerEndpoint ?? 256,
+      connectionsPerEndpoint: this.connectionsPerEndpoint,
       connectTimeoutMs,
       upstreamTimeoutMs,
     });
@@ -224,6 +290,24 @@ export class MeshProxy implements FastPathHost {
         ),
     });
     this.snapshot = compileSnapshot(emptyRouteTable(), this.pools, this.outliers);
+  }
+
+  /** Client connections open now, over every listener. */
+  get openConnections(): number {
+    return this.connections;
+  }
+
+  /**
+   * New limits for every listener and connection, open ones included (a static file's edited `proxy:` block). The
+   * sweep keeps its period; node:http's own timeouts follow at once. Throws InputError when one is out of range.
+   */
+  setLimits(input: Partial<ProxyLimits>): void {
+    const problems: ErrorDetail[] = [];
+    const limits = checkProxyLimits(input, 'limits.', problems);
+    if (problems.length > 0) throw InputError.fromDetails(problems);
+    this.settings.limits = limits;
+    this.sweeper.setLimits(limits);
+    for (const l of [...this.ingress, ...this.outbound.values()]) applyHttpLimits(l.http, limits);
   }
 
   /** Revision of the route table in force (0 before the first). */
@@ -287,20 +371,62 @@ export class MeshProxy implements FastPathHost {
   }
 
   private createListener(state: ListenerState): OpenListener {
-    const http = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => this.route(req, res, state));
+    const limits = this.settings.limits;
+    const http = createServer(
+      {
+        maxHeaderSize: limits.maxHeadBytes,
+        // No cap on a whole request (a long upload streams through); the header timeout still applies.
+        requestTimeout: 0,
+        // node:http's own sweep of its connections, at the fast path's period (its default is 30 s).
+        connectionsCheckingInterval: this.sweeper.periodMs,
+      },
+      (req, res) => this.route(req, res, state),
+    );
+    applyHttpLimits(http, limits);
     // Clients that send garbage get a 400 and a closed socket, never a crash.
-    http.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
+    http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const code = err.code;
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        // node:http's header timeout, set from the proxy's: the same answer as the fast path's.
+        const ms = this.settings.limits.headerTimeoutMs;
+        socket.end(proxyErrorAnswer(408, 'header-timeout', `request head not received within ${ms} ms`, true));
+      } else if (code === 'HPE_HEADER_OVERFLOW') {
+        socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      } else {
+        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      }
     });
     const fast = new Set<FastConnection>();
     const tunnels = new Set<UpgradeTunnel>();
     http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, state, tunnels));
-    if (!this.fastPath) return { server: http, http, fast, tunnels, state };
+    if (!this.fastPath) {
+      // Without the fast path node:http accepts; a connection over the cap is closed before node:http reads it.
+      http.prependListener('connection', (socket: Socket) => {
+        if (this.connections >= this.settings.limits.maxConnections) {
+          socket.destroy();
+          return;
+        }
+        this.connections++;
+        this.watchHttp(socket, true);
+      });
+      return { server: http, http, fast, tunnels, state };
+    }
+    // node:http checks its connections' header timeout (and knows which are idle, for a graceful close) only once
+    // it has seen 'listening'; it never listens here (the fast path's net server does), so it is told so.
+    // connection-sweep.test.ts fails if a handed-over connection stops getting its 408.
+    http.emit('listening');
     const server = createNetServer({ noDelay: true }, (socket) => {
-      const conn = new FastConnection(this, socket, state, KEEP_ALIVE_TIMEOUT_MS);
+      if (!this.admit(socket)) return;
+      const conn = new FastConnection(this, socket, state, this.sweeper);
       fast.add(conn);
-      socket.once('close', () => fast.delete(conn));
+      socket.once('close', () => {
+        this.connections--;
+        fast.delete(conn);
+      });
       const handed = socket as HandedSocket;
       handed[kHttpServer] = http;
       handed[kFastSet] = fast;
@@ -323,8 +449,44 @@ export class MeshProxy implements FastPathHost {
     if (conn !== undefined) (socket as HandedSocket)[kFastSet]?.delete(conn);
     const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
     if (handle) handle._consumed = true;
+    this.watchHttp(socket, false);
     http.emit('connection', socket);
     if (pending !== null) socket.unshift(pending);
+  }
+
+  /**
+   * Counts a new client connection against `maxConnections`; over the cap it is answered 503 and closed at once,
+   * without reading it, so the connections already open keep all the proxy's attention.
+   */
+  private admit(socket: Socket): boolean {
+    const max = this.settings.limits.maxConnections;
+    if (this.connections < max) {
+      this.connections++;
+      return true;
+    }
+    socket.on('error', ignoreSocketError);
+    socket.end(proxyErrorAnswer(503, 'connection-limit', `proxy connection limit reached: ${max} client connections open`, true));
+    socket.resume(); // whatever the client sends is discarded; its close ends ours
+    socket.setTimeout(REFUSED_LINGER_MS, () => socket.destroy());
+    this.refused++;
+    const now = Date.now();
+    if (now - this.refusedLoggedAt >= REFUSED_LOG_MS) {
+      this.refusedLoggedAt = now;
+      this.logger.error(`refused ${this.refused} connection(s): ${max} open, the --max-connections limit`);
+      this.refused = 0;
+    }
+    return false;
+  }
+
+  /** Puts a node:http connection under the sweep's send timeout; `counted`: its close ends its place in the count. */
+  private watchHttp(socket: Socket, counted: boolean): void {
+    const conn = new HttpConnection(socket, this.sweeper, this.connectionsPerEndpoint);
+    (socket as WatchedSocket)[kHttpConnection] = conn;
+    this.sweeper.add(conn);
+    socket.once('close', () => {
+      this.sweeper.delete(conn);
+      if (counted) this.connections--;
+    });
   }
 
   private async reconcileOutbound(listeners: OutboundListener[]): Promise<void> {
@@ -522,6 +684,11 @@ export class MeshProxy implements FastPathHost {
       bytesInAtStart,
       this.tracer === null ? null : this.hop,
     );
+    const watched = (req.socket as WatchedSocket)[kHttpConnection];
+    if (watched !== undefined) {
+      watched.exchange = exchange;
+      watched.queuedSweeps = 0;
+    }
     exchange.start();
   }
 

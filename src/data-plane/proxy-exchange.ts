@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { downstreamResponseHeaders, rawHeader } from './forward-headers.js';
+import type { ProxyLimits } from './proxy-settings.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import { failureAnswer, type ProxyErrorCode, RequestOutcome } from './request-outcome.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
@@ -16,6 +17,8 @@ export interface ExchangeSettings {
   connectTimeoutMs: number;
   exposeVersionHeader: boolean;
   observer: RequestObserver | null;
+  /** Limits and timeouts (the sweep's; replaced as a whole when a static file's `proxy:` block changes). */
+  limits: ProxyLimits;
 }
 
 const kExchange = Symbol('canary.exchange');
@@ -114,8 +117,33 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     }
   }
 
+  /** Dispatched, but not yet given a connection by undici's pool (or a retry waiting for one). */
+  get queued(): boolean {
+    return !this.done && this.abortUpstream === null;
+  }
+
+  /**
+   * The queue timeout (connection-sweep.ts): 503 now; undici cannot drop a queued request, so when it gets a
+   * connection after all, `onConnect` aborts it before anything is sent.
+   */
+  queueTimedOut(queueTimeoutMs: number, maxConnections: number): void {
+    if (this.done || this.res.headersSent) return;
+    this.outcome.upstreamFailure = true;
+    this.outcome.upstreamOverflow = true;
+    this.outcome.status = 503;
+    const where = `${this.version.service} version ${this.version.name} at ${this.endpoint.address}`;
+    sendProxyError(
+      this.res,
+      503,
+      'queue-timeout',
+      `upstream queue timeout: no free connection to ${where} within ${queueTimeoutMs} ms (all ${maxConnections} busy)`,
+    );
+    this.finish();
+  }
+
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
+    if (this.done) abort(); // given up on in the queue
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {

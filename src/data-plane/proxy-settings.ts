@@ -1,6 +1,78 @@
 import { type ErrorDetail, InputError } from '../core/errors.js';
 
 /**
+ * What one proxy process allows a client (docs/proxy.md, "Limits and timeouts"). Flags, the static file's `proxy:`
+ * block and `canary up` map onto these; each has a default.
+ */
+export interface ProxyLimits {
+  /** Time from a connection's accept, or from the first byte of a later request, to the end of its head (408). */
+  headerTimeoutMs: number;
+  /** Time a keep-alive client connection may sit between requests before it is closed. */
+  idleTimeoutMs: number;
+  /** Time a client may take no byte of an answer that is waiting for it before it is cut (its upstream released). */
+  sendTimeoutMs: number;
+  /** Time a request may wait for a free upstream connection (all of the endpoint's busy) before a 503. */
+  queueTimeoutMs: number;
+  /** Client connections open at once in this proxy process, over all its listeners; beyond it new ones get 503. */
+  maxConnections: number;
+  /** Largest request head (request line and fields) accepted (431 beyond it). */
+  maxHeadBytes: number;
+  /** Longest request target accepted (414 beyond it). */
+  maxTargetBytes: number;
+}
+
+export const DEFAULT_PROXY_LIMITS: Readonly<ProxyLimits> = {
+  headerTimeoutMs: 10_000,
+  idleTimeoutMs: 65_000,
+  sendTimeoutMs: 30_000,
+  queueTimeoutMs: 10_000,
+  maxConnections: 10_000,
+  maxHeadBytes: 16 * 1024,
+  maxTargetBytes: 8 * 1024,
+};
+
+/** Allowed range of each limit; the header timeout stays under node:http's 300 s request timeout. */
+const LIMIT_RANGES: Record<keyof ProxyLimits, [min: number, max: number, unit: string]> = {
+  headerTimeoutMs: [1, 300_000, 'ms'],
+  idleTimeoutMs: [1, 3_600_000, 'ms'],
+  sendTimeoutMs: [1, 3_600_000, 'ms'],
+  queueTimeoutMs: [1, 3_600_000, 'ms'],
+  maxConnections: [1, 1_000_000, 'connections'],
+  maxHeadBytes: [1024, 1024 * 1024, 'bytes'],
+  maxTargetBytes: [16, 1024 * 1024, 'bytes'],
+};
+
+export const PROXY_LIMIT_KEYS = Object.keys(LIMIT_RANGES) as (keyof ProxyLimits)[];
+
+/**
+ * Checks the limits present in `input` (absent ones take their default), adding a problem per bad value under
+ * `prefix` (`proxy.headerTimeoutMs: ...` for the static file). Returns the complete limits.
+ */
+export function checkProxyLimits(input: Partial<Record<keyof ProxyLimits, unknown>>, prefix: string, problems: ErrorDetail[]): ProxyLimits {
+  const limits = { ...DEFAULT_PROXY_LIMITS };
+  for (const key of PROXY_LIMIT_KEYS) {
+    const v = input[key];
+    if (v === undefined) continue;
+    const [min, max, unit] = LIMIT_RANGES[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      problems.push({
+        path: `${prefix}${key}`,
+        message: `must be a whole number of ${unit} from ${min} to ${max}, got ${JSON.stringify(v)}`,
+      });
+    } else {
+      limits[key] = v;
+    }
+  }
+  if (limits.maxTargetBytes > limits.maxHeadBytes) {
+    problems.push({
+      path: `${prefix}maxTargetBytes`,
+      message: `must not exceed maxHeadBytes (${limits.maxHeadBytes}): the target is part of the head`,
+    });
+  }
+  return limits;
+}
+
+/**
  * The settings of `canary proxy`; CLI flags and environment map onto these. Checked by hand rather than with the
  * core's zod schemas: a proxy process that never loads zod starts about 14 MB smaller (docs/adr/0006-lean-proxy-process.md).
  */
@@ -30,6 +102,20 @@ export interface ProxySettingsInput {
    * --metrics-port / --otlp-endpoint / --trace-sampling is given; off otherwise (a static proxy then records nothing).
    */
   telemetry?: boolean | undefined;
+  /** `--header-timeout MS` (ProxyLimits); unset ones come from the static file's `proxy:` block, else the default. */
+  headerTimeoutMs?: number | undefined;
+  /** `--idle-timeout MS`. */
+  idleTimeoutMs?: number | undefined;
+  /** `--send-timeout MS`. */
+  sendTimeoutMs?: number | undefined;
+  /** `--queue-timeout MS`. */
+  queueTimeoutMs?: number | undefined;
+  /** `--max-connections N`. */
+  maxConnections?: number | undefined;
+  /** `--max-head-bytes N`. */
+  maxHeadBytes?: number | undefined;
+  /** `--max-target-bytes N`. */
+  maxTargetBytes?: number | undefined;
 }
 
 export interface ProxySettings extends ProxySettingsInput {
@@ -52,6 +138,7 @@ const KNOWN = new Set<string>([
   'traceSampling',
   'otlpEndpoint',
   'telemetry',
+  ...PROXY_LIMIT_KEYS,
 ]);
 
 function isHttpUrl(value: string): boolean {
@@ -105,6 +192,7 @@ export function parseProxySettings(input: ProxySettingsInput): ProxySettings {
   if (traceSampling !== undefined && (typeof traceSampling !== 'number' || !(traceSampling >= 0 && traceSampling <= 1))) {
     problem('traceSampling', 'must be from 0 to 1');
   }
+  checkProxyLimits(input, '', problems);
   if ((input.config === undefined) === (input.controlPlane === undefined)) {
     problem('', 'give either --config FILE (a static route file) or --control-plane URL --token T, not both and not neither');
   }

@@ -19,6 +19,8 @@ export interface RequestFlags {
   retried: boolean;
   /** A copy was sent to a mirror version. */
   mirrored: boolean;
+  /** The request waited for a free upstream connection past the queue timeout (503, Envoy's `UO`). */
+  upstreamOverflow?: boolean;
 }
 
 /**

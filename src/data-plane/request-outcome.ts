@@ -23,6 +23,8 @@ export class RequestOutcome {
   bytesOut = 0;
   retried = false;
   upstreamFailure = false;
+  /** Gave up waiting for an upstream connection (queue timeout): Envoy's UO flag. */
+  upstreamOverflow = false;
   mirrored = false;
   /** performance.now() at the start of the request. */
   startedAt = 0;
@@ -39,6 +41,7 @@ export class RequestOutcome {
     this.bytesOut = 0;
     this.retried = false;
     this.upstreamFailure = false;
+    this.upstreamOverflow = false;
     this.mirrored = mirrored;
     this.startedAt = startedAt;
     if (hop !== null) {
@@ -114,7 +117,13 @@ export class RequestOutcome {
         status: this.status,
         startTime: performance.timeOrigin + this.startedAt,
         durationMs: performance.now() - this.startedAt,
-        flags: { noRoute, upstreamFailure: this.upstreamFailure, retried: this.retried, mirrored: this.mirrored },
+        flags: {
+          noRoute,
+          upstreamFailure: this.upstreamFailure,
+          retried: this.retried,
+          mirrored: this.mirrored,
+          upstreamOverflow: this.upstreamOverflow,
+        },
         bytesIn: this.bytesIn,
         bytesOut: this.bytesOut,
         upstreamAddress,
@@ -139,7 +148,10 @@ export type ProxyErrorCode =
   | 'upstream-connect-failure'
   | 'upstream-failure'
   | 'upstream-timeout'
-  | 'upgrade-with-body';
+  | 'upgrade-with-body'
+  | 'queue-timeout'
+  | 'header-timeout'
+  | 'connection-limit';
 
 /** The proxy's own answer to a failed exchange: status, `x-canary-error` and the plain-text reason. */
 export interface FailureAnswer {

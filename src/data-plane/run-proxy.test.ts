@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FileRouteSource } from './file-route-source.js';
 import { runProxy } from './run-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import { call, startUpstream, type TestUpstream } from './test-upstreams.js';
@@ -132,6 +134,71 @@ describe('canary proxy as a process', () => {
     expect((await call(p.port)).body).toBe('v2');
     p.child.kill('SIGTERM');
     expect(await p.exit).toBe(0);
+  });
+});
+
+/** Sends an unfinished head to the proxy; resolves with what came back once the proxy closed (or after `ms`). */
+function unfinishedHead(port: number, ms: number): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /reviews/1 HTTP/1.1\r\nhost: reviews\r\n'));
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closed: false });
+    }, ms);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true });
+    });
+  });
+}
+
+describe('limits', () => {
+  it.skipIf(!existsSync(cliEntry))('takes them as flags of `canary proxy` (a head not finished in --header-timeout gets 408)', async () => {
+    const config = routesFile('limits-flag.yaml', '      - route: [ { version: v1, weight: 100 } ]');
+    const args = [join(root, 'bin', 'canary.js'), 'proxy', '--config', config, '--listen', '127.0.0.1:0', '--workers', '1'];
+    const p = await spawnProxy([...args, '--header-timeout', '300']);
+    const cut = await unfinishedHead(p.port, 5000);
+    expect(cut.closed).toBe(true);
+    expect(cut.text).toMatch(/^HTTP\/1\.1 408 /);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+  });
+
+  it("takes them from the file's proxy: block, the flags winning, and follows an edit of the block", async () => {
+    const path = routesFile('limits-file.yaml', '      - route: [ { version: v1, weight: 100 } ]');
+    const base = readFileSync(path, 'utf8');
+    writeFileSync(path, `${base}proxy:\n  headerTimeoutMs: 300\n`);
+    const fromFile = await runProxy({ config: path, listen: '127.0.0.1:0', logger: silentProxyLogger, handleSignals: false, watch: false });
+    try {
+      expect((await unfinishedHead(fromFile.address.port, 5000)).text).toMatch(/^HTTP\/1\.1 408 /);
+      // An edit raises it: a head unfinished for a second is no longer cut.
+      writeFileSync(path, `${base}proxy:\n  headerTimeoutMs: 20000\n`);
+      expect(await (fromFile.source as FileRouteSource).reload()).toBe(true);
+      expect((await unfinishedHead(fromFile.address.port, 1000)).closed).toBe(false);
+      // An invalid block changes nothing.
+      writeFileSync(path, `${base}proxy:\n  headerTimeoutMs: 0\n`);
+      expect(await (fromFile.source as FileRouteSource).reload()).toBe(false);
+      expect((await unfinishedHead(fromFile.address.port, 1000)).closed).toBe(false);
+    } finally {
+      await fromFile.close();
+    }
+    writeFileSync(path, `${base}proxy:\n  headerTimeoutMs: 300\n`);
+    const flagWins = await runProxy({
+      config: path,
+      listen: '127.0.0.1:0',
+      logger: silentProxyLogger,
+      handleSignals: false,
+      watch: false,
+      headerTimeoutMs: 20_000,
+    });
+    try {
+      expect((await unfinishedHead(flagWins.address.port, 1000)).closed).toBe(false);
+    } finally {
+      await flagWins.close();
+    }
   });
 });
 

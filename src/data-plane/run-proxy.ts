@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { RouteTable } from '../core/route-table.js';
 import { hostAndPort } from './http1-wire.js';
-import { parseProxySettings, type ProxySettingsInput } from './proxy-settings.js';
+import { PROXY_LIMIT_KEYS, parseProxySettings, type ProxyLimits, type ProxySettingsInput } from './proxy-settings.js';
 import { ControlPlaneRouteSource } from './control-plane-route-source.js';
 import { FileRouteSource } from './file-route-source.js';
 import { MeshProxy } from './mesh-proxy.js';
@@ -67,7 +67,14 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
               for (const o of observers) o.onRequest(r);
             },
           };
+  // Limits given as flags win over the static file's `proxy:` block, which wins over the defaults.
+  const flagLimits: Partial<ProxyLimits> = {};
+  for (const key of PROXY_LIMIT_KEYS) {
+    const v = settings[key];
+    if (v !== undefined) flagLimits[key] = v;
+  }
   const proxy = new MeshProxy({
+    limits: flagLimits,
     upstreamTimeoutMs: settings.upstreamTimeoutMs,
     exposeVersionHeader: settings.exposeVersionHeader,
     logger,
@@ -86,6 +93,8 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
   let latest: RouteTable | null = null;
   try {
     await source.start(async (table) => {
+      // A file's limits come with its table: both apply, or (an invalid mix) neither.
+      if (source instanceof FileRouteSource) proxy.setLimits({ ...source.proxyLimits, ...flagLimits });
       if (deferred) latest = table;
       else await proxy.applyRouteTable(table);
     });

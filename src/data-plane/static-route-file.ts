@@ -10,6 +10,7 @@ import {
   type RouteTable,
   type Service,
 } from '../core/index.js';
+import { checkProxyLimits, PROXY_LIMIT_KEYS, type ProxyLimits } from './proxy-settings.js';
 
 /**
  * The static route file of `canary proxy --config FILE`: services in the API's shapes (versions must be of kind
@@ -20,6 +21,8 @@ export const StaticRouteFile = z.strictObject({
   listeners: z
     .array(z.strictObject({ port: z.int().min(1).max(65535), service: Name, version: Name, instance: z.string().min(1) }))
     .default([]),
+  /** The proxy's limits and timeouts (ProxyLimits keys); flags of `canary proxy` win over these. */
+  proxy: z.record(z.string(), z.unknown()).optional(),
 });
 export type StaticRouteFile = z.infer<typeof StaticRouteFile>;
 
@@ -60,6 +63,15 @@ function crossCheck(file: StaticRouteFile): ErrorDetail[] {
       }
     });
   });
+  if (file.proxy !== undefined) {
+    const known = new Set<string>(PROXY_LIMIT_KEYS);
+    for (const key of Object.keys(file.proxy)) {
+      if (!known.has(key)) {
+        problems.push({ path: `proxy.${key}`, message: `is not a proxy limit; the limits are ${PROXY_LIMIT_KEYS.join(', ')}` });
+      }
+    }
+    checkProxyLimits(file.proxy, 'proxy.', problems);
+  }
   const ports = new Set<number>();
   file.listeners.forEach((l, i) => {
     if (ports.has(l.port)) problems.push({ path: `listeners.${i}.port`, message: `port ${l.port} is listed twice` });
@@ -95,9 +107,29 @@ function parseText(text: string): unknown {
 
 /** Parses and validates a static route file and compiles it into a route table. Throws InputError naming the field. */
 export function parseStaticRouteFile(text: string, revision = 1): RouteTable {
+  return readStaticRouteFile(text, revision).table;
+}
+
+/** A static route file's route table and the limits its `proxy:` block sets (only those it names). */
+export interface StaticRouteFileContent {
+  table: RouteTable;
+  proxy: Partial<ProxyLimits>;
+}
+
+/** parseStaticRouteFile, with the file's `proxy:` block. */
+export function readStaticRouteFile(text: string, revision = 1): StaticRouteFileContent {
   const file = parseOrThrow(StaticRouteFile, parseText(text));
   const problems = crossCheck(file);
   if (problems.length > 0) throw InputError.fromDetails(problems);
+  const proxy: Partial<ProxyLimits> = {};
+  for (const key of PROXY_LIMIT_KEYS) {
+    const v = file.proxy?.[key];
+    if (typeof v === 'number') proxy[key] = v;
+  }
+  return { table: compileTable(file, revision), proxy };
+}
+
+function compileTable(file: StaticRouteFile, revision: number): RouteTable {
   const services: Service[] = file.services.map((svc) => ({ ...svc, ...STATIC_META }));
   const addresses = new Map<string, string[]>();
   for (const svc of file.services) {

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { BYTES_SLOTS, FINE_SLOTS } from './histogram-layout.js';
 import { TEXT_LIMITS, truncateText } from './text-limits.js';
 
-export { FLAG_MIRRORED, FLAG_NO_ROUTE, FLAG_RETRIED, FLAG_UPSTREAM_FAILURE, responseFlagsOf } from './response-flags.js';
+export {
+  FLAG_MIRRORED,
+  FLAG_NO_ROUTE,
+  FLAG_RETRIED,
+  FLAG_UPSTREAM_FAILURE,
+  FLAG_UPSTREAM_OVERFLOW,
+  responseFlagsOf,
+} from './response-flags.js';
 
 // Text fields take any length here: truncateBatch() cuts what is over TEXT_LIMITS after parsing, so an over-long
 // value costs its own characters, never the batch (issue 13). The body limit bounds the whole.
@@ -14,7 +21,7 @@ export const EdgeSample = z.object({
   source: Party.nullable(),
   destination: Party.nullable(),
   code: z.int().min(0).max(999),
-  flags: z.int().min(0).max(15),
+  flags: z.int().min(0).max(31),
   count: z.int().min(1),
   durationSumMs: z.number().min(0),
   /** Sparse fine latency histogram: [slot, count, slot, count, ...] (see histogram-layout.ts). */

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { reportError } from '../client-command.js';
-import { port, ratio, registerProxyCommand } from './proxy-command.js';
+import { addLimitOptions, limitArgs, limitsFromFlags, port, ratio, registerProxyCommand } from './proxy-command.js';
 
 interface UpFlags {
   demo?: string;
@@ -81,7 +81,7 @@ async function upOnCluster(opts: UpFlags): Promise<void> {
 
 /** `canary up` and `canary proxy`: the servers. Their modules load only when run, so one missing part breaks only its command. */
 export function registerRunCommands(program: Command): void {
-  program
+  const up = program
     .command('up')
     .description('start everything on this machine: control plane + console, mesh proxy, workloads (and a demo)')
     .option('--demo <name>', 'also register a demo application: bookinfo')
@@ -111,7 +111,9 @@ export function registerRunCommands(program: Command): void {
       'with --kubernetes: take over routing objects Canary Mesh did not create; delete retired Deployments it did not create',
     )
     .option('--prometheus <url>', 'with --kubernetes: Prometheus scraping Istio metrics, for observed shares and topology')
-    .option('--tracing <url>', 'with --kubernetes: Jaeger query URL (or Tempo), for traces')
+    .option('--tracing <url>', 'with --kubernetes: Jaeger query URL (or Tempo), for traces');
+  // The local proxy's limits, passed on to it as they are (see `canary proxy --help`).
+  addLimitOptions(up)
     .addHelpText(
       'after',
       `
@@ -128,9 +130,14 @@ tokens with less power (viewer, operator). The API answers only to its own host 
 Started as root, process workloads run as --run-as (default nobody), each in its own directory under the
 OS temp dir: their commands and scripts must be readable by that user (docs/operations.md).`,
     )
-    .action(async (opts: UpFlags) => {
+    .action(async (opts: UpFlags & Record<string, unknown>) => {
       try {
+        const proxyArgs = limitArgs(opts);
+        if (opts.kubernetes && proxyArgs.length > 0) {
+          throw new Error(`${proxyArgs[0]}: not with --kubernetes (Envoy is the data plane; set its limits in the mesh)`);
+        }
         if (opts.kubernetes) return await upOnCluster(opts);
+        limitsFromFlags(opts); // a bad value fails here, not in a proxy process restarting over and over
         const clusterOnly = CLUSTER_FLAGS.find((k) => opts[k] !== undefined);
         if (clusterOnly) throw new Error(`${flagName(clusterOnly)}: only with --kubernetes`);
         const { runUp } = (await import('../../control-plane/up.js')) as typeof import('../../control-plane/up.js');
@@ -145,6 +152,7 @@ OS temp dir: their commands and scripts must be readable by that user (docs/oper
           ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
           ...(opts.runAs ? { runAs: opts.runAs } : {}),
           ...(opts.orphanGrace !== undefined ? { orphanGraceMs: seconds(opts.orphanGrace, '--orphan-grace') * 1000 } : {}),
+          ...(proxyArgs.length > 0 ? { proxyArgs } : {}),
         });
       } catch (err) {
         reportError(err);

@@ -1,5 +1,11 @@
 import { BYTES_SLOTS, bytesSlot, durationSlot, FINE_SLOTS } from '../../telemetry/histogram-layout.js';
-import { FLAG_MIRRORED, FLAG_NO_ROUTE, FLAG_RETRIED, FLAG_UPSTREAM_FAILURE } from '../../telemetry/response-flags.js';
+import {
+  FLAG_MIRRORED,
+  FLAG_NO_ROUTE,
+  FLAG_RETRIED,
+  FLAG_UPSTREAM_FAILURE,
+  FLAG_UPSTREAM_OVERFLOW,
+} from '../../telemetry/response-flags.js';
 import type { EdgeSample } from '../../telemetry/telemetry-batch.js';
 import type { RequestParty, RequestRecord } from '../request-observer.js';
 
@@ -51,8 +57,9 @@ export class EdgeAggregator {
       (f.noRoute ? FLAG_NO_ROUTE : 0) |
       (f.upstreamFailure ? FLAG_UPSTREAM_FAILURE : 0) |
       (f.retried ? FLAG_RETRIED : 0) |
-      (f.mirrored ? FLAG_MIRRORED : 0);
-    const key = r.status * 16 + flags;
+      (f.mirrored ? FLAG_MIRRORED : 0) |
+      (f.upstreamOverflow ? FLAG_UPSTREAM_OVERFLOW : 0);
+    const key = r.status * 32 + flags;
     let cell = byDestination.get(key);
     if (cell === undefined) {
       cell = {

@@ -7,6 +7,7 @@ const INGRESS = 'ingress';
 
 function responseFlags(r: RequestRecord): string {
   if (r.flags.noRoute) return 'NR';
+  if (r.flags.upstreamOverflow) return 'UO';
   if (r.flags.upstreamFailure) return r.status === 503 ? 'UH' : r.status === 504 ? 'UT' : r.status === 0 ? 'UC' : 'UF';
   return r.status === 0 ? 'DC' : '-';
 }
