@@ -2,19 +2,22 @@ import type { Socket } from 'node:net';
 import { rawHeader } from './forward-headers.js';
 import type { Http1Pool, Http1Upstream, UpstreamSink } from './http1-upstream.js';
 import {
+  ANSWER_OPTIONS,
   BODY_CHUNKED,
   BODY_UNTIL_CLOSE,
-  emptyRequestHead,
-  headEnd,
-  MAX_HEAD_BYTES,
-  parseRequestHead,
+  FORWARD,
+  optionsAnswer,
   proxyErrorAnswer,
   type RequestHead,
+  refusal,
+  requestVerdict,
   type ResponseHead,
 } from './http1-wire.js';
+import { llhttpParser, MAX_HEAD_BYTES } from './llhttp.js';
 import type { ExchangeSettings, ProxyErrorCode } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
+import { HEAD_INCOMPLETE, HEAD_REFUSED, RequestParser } from './request-parser.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
 import { isConnectFailure, isIdempotent, isTimeout } from './upstream-failure.js';
 
@@ -123,11 +126,12 @@ function untrack(conn: FastConnection): void {
 }
 
 /**
- * One client connection on the fast path: reads HTTP/1.1 request heads straight off the socket, one exchange at a
- * time (pipelined requests wait their turn), and relays the upstream's answer with as few writes as it can (the
- * head and the first body bytes in one). Anything unusual — Upgrade, Expect, chunked request bodies, HTTP/1.0,
- * large bodies, malformed heads — hands the connection over to node:http for good, before any byte of that
- * request is consumed. The connection object is also the exchange (and the upstream sink): a request costs no
+ * One client connection on the fast path: frames HTTP/1.1 request heads with llhttp straight off the socket, one
+ * exchange at a time (pipelined requests wait their turn), and relays the upstream's answer with as few writes as
+ * it can (the head and the first body bytes in one). A head llhttp or the proxy's rules refuse gets 400/414/431/501
+ * and the connection closes, before anything is forwarded. Anything unusual but valid — Upgrade, Expect, chunked
+ * request bodies, HTTP/1.0, large bodies — hands the connection over to node:http for good, before any byte of
+ * that request is consumed. The connection object is also the exchange (and the upstream sink): a request costs no
  * per-request object beyond its header list.
  */
 export class FastConnection implements UpstreamSink {
@@ -139,14 +143,15 @@ export class FastConnection implements UpstreamSink {
   /** The socket reads into the shared buffer rather than emitting 'data'. */
   private readonly sharedReads: boolean;
   private handedOff = false;
+  /** A request was refused: the connection is closing, later bytes are dropped. */
+  private refused = false;
+  private readonly parser: RequestParser;
   /** Sweeps since the last request or byte; the connection closes at `idleLimit`. */
   private idleSweeps = 0;
   private readonly idleLimit: number;
   private closed = false;
   private closeAfter = false;
   // The exchange in flight.
-  /** The request head, refilled for each request (one at a time per connection). */
-  private readonly head: RequestHead = emptyRequestHead();
   private method = '';
   private path = '';
   private raw: string[] = [];
@@ -179,6 +184,8 @@ export class FastConnection implements UpstreamSink {
     keepAliveTimeoutMs: number,
   ) {
     (socket as TaggedSocket)[kConn] = this;
+    // MeshProxy opens fast connections only where llhttp passed its check.
+    this.parser = new RequestParser(llhttpParser()!);
     socket.setNoDelay(true);
     this.idleLimit = Math.max(1, Math.ceil(keepAliveTimeoutMs / SWEEP_MS));
     track(this);
@@ -207,6 +214,7 @@ export class FastConnection implements UpstreamSink {
   /** `borrowed`: the chunk lives in the shared read buffer, valid only during this call. */
   onData(chunk: Buffer, borrowed: boolean): void {
     this.idleSweeps = 0;
+    if (this.refused) return;
     if (this.pending === null) {
       this.pending = chunk;
       this.borrowed = borrowed;
@@ -223,35 +231,74 @@ export class FastConnection implements UpstreamSink {
 
   /** Starts the next buffered request, if a whole one is there. */
   private next(): void {
-    const buf = this.pending;
-    if (buf === null || this.handedOff || this.closed) return;
-    if (this.socket.isPaused()) this.socket.resume();
-    const end = headEnd(buf, 0);
-    if (end === -1) {
-      if (buf.length > MAX_HEAD_BYTES) this.handOff();
+    // A loop, not recursion: requests the connection answers itself (`OPTIONS *`) may come pipelined by thousands.
+    for (;;) {
+      const buf = this.pending;
+      if (buf === null || this.handedOff || this.closed || this.refused) return;
+      if (this.socket.isPaused()) this.socket.resume();
+      const parser = this.parser;
+      const state = parser.parse(buf);
+      if (state === HEAD_INCOMPLETE) {
+        // llhttp counts field bytes only: a head of empty-ish lines is bounded here.
+        if (buf.length > 4 * MAX_HEAD_BYTES) this.refuse('HPE_HEADER_OVERFLOW');
+        return;
+      }
+      if (state === HEAD_REFUSED) {
+        this.refuse(parser.error);
+        return;
+      }
+      const head = parser.head;
+      const verdict = requestVerdict(head.method, head.url, head.versionMinor, head.raw);
+      if (verdict !== FORWARD && verdict !== ANSWER_OPTIONS) {
+        this.refuse(verdict);
+        return;
+      }
+      if (head.versionMinor !== 1 || head.chunked || head.upgrade || head.expect || head.bodyBytes > MAX_FAST_BODY_BYTES) {
+        this.handOff();
+        return;
+      }
+      const total = head.headBytes + head.bodyBytes;
+      if (buf.length < total) return; // the rest of the body is on its way
+      this.pending = buf.length === total ? null : buf.subarray(total);
+      parser.messageDone();
+      if (verdict === ANSWER_OPTIONS) {
+        this.socket.write(optionsAnswer(head.close));
+        if (head.close) {
+          this.refused = true;
+          this.socket.end();
+          return;
+        }
+        continue;
+      }
+      // The body is kept until the answer (a retry sends it again): a copy when it sits in the shared read buffer.
+      const body =
+        head.bodyBytes === 0
+          ? null
+          : this.borrowed
+            ? Buffer.from(buf.subarray(head.headBytes, total))
+            : buf.subarray(head.headBytes, total);
+      this.busy = true;
+      this.closeAfter = head.close;
+      this.method = head.method;
+      this.raw = head.raw;
+      this.bytesIn = total;
+      this.host.routeFast(this, head, body);
       return;
     }
-    const head = this.head;
-    if (!parseRequestHead(buf, 0, end, head) || head.bodyBytes > MAX_FAST_BODY_BYTES) {
-      this.handOff();
-      return;
-    }
-    const total = head.headBytes + head.bodyBytes;
-    if (buf.length < total) return; // the rest of the body is on its way
-    // The body is kept until the answer (a retry sends it again): a copy when it sits in the shared read buffer.
-    const body =
-      head.bodyBytes === 0 ? null : this.borrowed ? Buffer.from(buf.subarray(head.headBytes, total)) : buf.subarray(head.headBytes, total);
-    this.pending = buf.length === total ? null : buf.subarray(total);
-    this.busy = true;
-    this.closeAfter = head.close;
-    this.method = head.method;
-    this.raw = head.raw;
-    this.bytesIn = total;
-    this.host.routeFast(this, head, body);
+  }
+
+  /** Answers a refused request (400/414/431/501) and closes: nothing of it, nor after it, is forwarded. */
+  private refuse(reason: number | string): void {
+    const r = refusal(reason);
+    this.refused = true;
+    this.pending = null;
+    this.borrowed = false;
+    this.socket.end(proxyErrorAnswer(r.status, r.code, r.message, true));
   }
 
   private handOff(): void {
     this.handedOff = true;
+    this.parser.close();
     const socket = this.socket;
     if (this.sharedReads) {
       const slots = userBufferSlots!;
@@ -344,10 +391,8 @@ export class FastConnection implements UpstreamSink {
       buf.copy(out, headBytes, start, end);
       return this.socket.write(out);
     }
-    // A copy: `buf` is the upstream's reused read buffer, and a write that does not complete at once keeps its bytes.
-    const out = Buffer.allocUnsafe(n);
-    buf.copy(out, 0, start, end);
-    return this.socket.write(out);
+    // The bytes are ours to keep (llhttp hands over copies): written as they are.
+    return this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
   }
 
   onUpstreamEnd(): void {
@@ -420,6 +465,7 @@ export class FastConnection implements UpstreamSink {
   onClose(): void {
     this.closed = true;
     untrack(this);
+    if (!this.handedOff) this.parser.close();
     if (!this.busy) return;
     // The client went away mid-exchange: stop the upstream request too.
     const up = this.upstream;

@@ -16,6 +16,7 @@ import {
 } from './forward-headers.js';
 import { FastConnection, type FastPathHost } from './fast-connection.js';
 import type { RequestHead } from './http1-wire.js';
+import { llhttpParser } from './llhttp.js';
 import { ProxyExchange, sendProxyError, type ExchangeSettings, type ProxyErrorCode } from './proxy-exchange.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
@@ -199,7 +200,9 @@ export class MeshProxy implements FastPathHost {
       connectTimeoutMs,
       upstreamTimeoutMs,
     });
-    this.fastPath = options.fastPath ?? true;
+    // The fast path frames with Node's own llhttp, driven directly: when that interface is not what it checks for,
+    // node:http and undici carry everything (slower, same behaviour).
+    this.fastPath = (options.fastPath ?? true) && llhttpParser() !== null;
     this.tracer = options.tracer ?? null;
     this.logger = options.logger ?? consoleProxyLogger;
     this.outboundHost = options.outboundHost ?? '127.0.0.1';

@@ -1,0 +1,165 @@
+import { equalsLower } from './forward-headers.js';
+import { MAX_TARGET_BYTES, type RequestHead, targetTooLongSoFar } from './http1-wire.js';
+import {
+  type HeadersCompleteCallback,
+  type LlhttpBinding,
+  type LlhttpParser,
+  llhttpMethodName,
+  MAX_HEAD_BYTES,
+  STOP_AFTER_HEAD,
+} from './llhttp.js';
+
+/** `parse` found no whole head yet: more bytes are needed. */
+export const HEAD_INCOMPLETE = 0;
+/** A whole head, in `head`. */
+export const HEAD_COMPLETE = 1;
+/** llhttp refused the bytes (or they exceed a limit): `error` says why; the connection gets 400/414/431 and closes. */
+export const HEAD_REFUSED = 2;
+
+/**
+ * Frames request heads of one client connection with llhttp (Node's own parser, see llhttp.ts), one message at a
+ * time. llhttp stops right after each head (`STOP_AFTER_HEAD`), so the caller knows exactly where the head ended
+ * and decides about the body itself: a Content-Length body is taken by its length (which llhttp has validated),
+ * anything else is handed over whole to node:http, whose own llhttp parses it from the same first byte.
+ * Pipelined requests: the next `parse` starts a new message where the caller says the previous one ended.
+ */
+export class RequestParser {
+  readonly head: RequestHead = {
+    method: '',
+    url: '',
+    raw: [],
+    headBytes: 0,
+    bodyBytes: 0,
+    close: false,
+    versionMinor: 1,
+    chunked: false,
+    transferEncoding: null,
+    upgrade: false,
+    expect: false,
+  };
+  /** The llhttp error code (`HPE_*`) of a refused head, or the limit it broke (`HPE_HEADER_OVERFLOW`, `URI_TOO_LONG`). */
+  error = '';
+  private readonly parser: LlhttpParser;
+  /** Bytes of the current message already given to llhttp. */
+  private fed = 0;
+  private complete = false;
+  /** Fields and target handed over early through kOnHeaders (heads with more than 32 fields). */
+  private early: string[] | null = null;
+  private earlyUrl = '';
+
+  constructor(b: LlhttpBinding) {
+    const parser = new b();
+    parser.initialize(b.REQUEST, {}, MAX_HEAD_BYTES, b.kLenientNone);
+    parser[b.kOnHeaders] = (headers: string[], url: string) => {
+      this.early ??= [];
+      for (let i = 0; i < headers.length; i++) this.early.push(headers[i]!);
+      this.earlyUrl += url;
+    };
+    parser[b.kOnHeadersComplete] = ((_major, minor, headers, method, url, _s, _m, upgrade, keepAlive) => {
+      this.headComplete(minor, headers, method, url, upgrade, keepAlive);
+      return STOP_AFTER_HEAD;
+    }) as HeadersCompleteCallback;
+    parser[b.kOnMessageComplete] = noop;
+    parser[b.kOnBody] = noop;
+    this.parser = parser;
+  }
+
+  /**
+   * Parses the current message's bytes `buf` (from its first byte; bytes already seen are not parsed again).
+   * HEAD_COMPLETE: `head` holds it and `head.headBytes` is its length in `buf`; call `messageDone` once its body
+   * is taken. HEAD_INCOMPLETE: keep `buf` and call again with more. HEAD_REFUSED: `error` says why.
+   */
+  parse(buf: Buffer): number {
+    if (this.complete) return HEAD_COMPLETE; // waiting for the body: the head stands
+    const from = this.fed;
+    if (from >= buf.length) return HEAD_INCOMPLETE;
+    const r = this.parser.execute(from === 0 ? buf : buf.subarray(from));
+    if (typeof r !== 'number') {
+      // A target over llhttp's head limit is 414, as when it stays under that limit but over ours.
+      this.error = r.code === 'HPE_HEADER_OVERFLOW' && targetTooLongSoFar(buf, buf.length) ? 'URI_TOO_LONG' : r.code;
+      return HEAD_REFUSED;
+    }
+    if (!this.complete) {
+      this.fed = buf.length;
+      // Judged on what has arrived, however it was cut into reads.
+      if (targetTooLongSoFar(buf, buf.length)) {
+        this.error = 'URI_TOO_LONG';
+        return HEAD_REFUSED;
+      }
+      return HEAD_INCOMPLETE;
+    }
+    this.head.headBytes = from + r;
+    if (this.head.url.length > MAX_TARGET_BYTES) {
+      this.error = 'URI_TOO_LONG';
+      return HEAD_REFUSED;
+    }
+    return HEAD_COMPLETE;
+  }
+
+  /** The message's head (and body, if any) has been consumed: the next `parse` starts a new one. */
+  messageDone(): void {
+    this.fed = 0;
+    this.complete = false;
+  }
+
+  close(): void {
+    this.parser.close();
+  }
+
+  private headComplete(
+    minor: number,
+    headers: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): void {
+    const head = this.head;
+    let raw = headers;
+    let target = url;
+    if (this.early !== null) {
+      raw = headers === undefined ? this.early : this.early.concat(headers);
+      target = this.earlyUrl + (url ?? '');
+      this.early = null;
+      this.earlyUrl = '';
+    }
+    raw ??= [];
+    head.method = llhttpMethodName(method);
+    head.url = target ?? '';
+    head.raw = raw;
+    head.versionMinor = minor;
+    head.close = !keepAlive;
+    head.upgrade = upgrade;
+    // One pass for the fields that decide how the body is framed and who carries the request.
+    let bodyBytes = 0;
+    let transferEncoding: string | null = null;
+    let expect = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      switch (name.length) {
+        case 6:
+          if (equalsLower(name, 'expect')) expect = true;
+          break;
+        case 7:
+          if (equalsLower(name, 'upgrade')) head.upgrade = true;
+          break;
+        case 14:
+          // llhttp has checked it: digits only, one field.
+          if (equalsLower(name, 'content-length')) bodyBytes = Number(raw[i + 1]);
+          break;
+        case 17:
+          if (equalsLower(name, 'transfer-encoding')) transferEncoding = raw[i + 1]!;
+          break;
+      }
+    }
+    head.bodyBytes = bodyBytes;
+    head.transferEncoding = transferEncoding;
+    head.chunked = transferEncoding !== null;
+    head.expect = expect;
+    this.complete = true;
+  }
+}
+
+function noop(): void {
+  // llhttp stops after each head: it reaches no body and no message end.
+}

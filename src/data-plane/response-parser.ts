@@ -1,0 +1,207 @@
+import { equalsLower, isHopByHopResponseHeader } from './forward-headers.js';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, type ResponseHead, reasonPhrase } from './http1-wire.js';
+import { type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser, MAX_HEAD_BYTES, SKIP_BODY } from './llhttp.js';
+
+/** Bytes after the answer ended (a second answer nobody asked for): the connection cannot be trusted again. */
+export const EXTRA_BYTES = 'UPSTREAM_EXTRA_BYTES';
+
+/**
+ * Frames the answers of one upstream connection with llhttp (Node's own parser, see llhttp.ts): status, fields,
+ * body and trailers come out decoded, and the proxy frames them again for its client, so nothing the upstream wrote
+ * reaches the client unchecked (a chunk extension, a bare LF in a trailer, `Transfer-Encoding: xchunked`, a
+ * 4-digit status, Content-Length beside Transfer-Encoding all fail the answer instead). One answer at a time:
+ * `begin` before each request, then `feed` every read; what a read produced is in `body`, `trailers`, `done`.
+ */
+export class ResponseParser {
+  readonly head: ResponseHead = { status: 0, statusLine: '', fields: '', framing: BODY_NONE, contentLength: 0, close: false };
+  /** The final head has been parsed (interim 1xx heads are skipped). */
+  headReady = false;
+  /** Decoded body pieces of the last `feed` (llhttp hands over copies: they may be kept). */
+  readonly body: Buffer[] = [];
+  /** Trailer fields of a chunked answer, `name: value\r\n` lines (framing and hop-by-hop ones dropped). */
+  trailers = '';
+  /** The answer is complete. */
+  done = false;
+  /** Why the answer cannot be relayed (`HPE_*`, or a reason of the proxy's own), else ''. */
+  error = '';
+  private readonly parser: LlhttpParser;
+  private noBody = false;
+  private interim = false;
+  /** Fields handed over before the head completed (heads with more than 32 fields). */
+  private early: string[] | null = null;
+
+  constructor(b: LlhttpBinding) {
+    const parser = new b();
+    parser.initialize(b.RESPONSE, {}, MAX_HEAD_BYTES, b.kLenientNone);
+    parser[b.kOnMessageBegin] = () => {
+      if (this.done && this.error === '') this.error = EXTRA_BYTES;
+    };
+    parser[b.kOnHeaders] = (fields: string[]) => {
+      // After the head, only trailers come this way (heads with more than 32 fields come here first too).
+      if (this.headReady) this.trailers += trailerLines(fields);
+      else this.early = this.early === null ? fields.slice() : this.early.concat(fields);
+    };
+    parser[b.kOnHeadersComplete] = ((major, minor, fields, _m, _u, status, reason, _upgrade, keepAlive) => {
+      return this.headComplete(major, minor, fields, status, reason, keepAlive);
+    }) as HeadersCompleteCallback;
+    parser[b.kOnBody] = (chunk: Buffer) => {
+      if (!this.done) this.body.push(chunk);
+    };
+    parser[b.kOnMessageComplete] = () => {
+      if (this.interim) {
+        this.interim = false;
+        return;
+      }
+      this.done = true;
+    };
+    this.parser = parser;
+  }
+
+  /** Readies the parser for the answer to the next request; `noBody`: it was a HEAD request. */
+  begin(noBody: boolean): void {
+    this.noBody = noBody;
+    this.headReady = false;
+    this.done = false;
+    this.trailers = '';
+    this.body.length = 0;
+  }
+
+  /** Parses one read. False when the answer cannot be relayed (`error` says why). */
+  feed(chunk: Buffer): boolean {
+    this.body.length = 0;
+    const r = this.parser.execute(chunk);
+    if (typeof r !== 'number') {
+      if (this.error === '') this.error = r.code;
+      return false;
+    }
+    return this.error === '';
+  }
+
+  /** The upstream closed: completes an answer delimited by the close. False when the answer was cut short. */
+  end(): boolean {
+    this.body.length = 0;
+    const r = this.parser.finish();
+    if (r !== undefined && typeof r !== 'number') {
+      if (this.error === '') this.error = r.code;
+      return false;
+    }
+    return this.done && this.error === '';
+  }
+
+  close(): void {
+    this.parser.close();
+  }
+
+  private headComplete(
+    major: number,
+    minor: number,
+    given: string[] | undefined,
+    status: number,
+    reason: string | undefined,
+    keepAlive: boolean,
+  ): number {
+    let fields = given ?? [];
+    if (this.early !== null) {
+      fields = given === undefined ? this.early : this.early.concat(given);
+      this.early = null;
+    }
+    if (status < 200) {
+      // 101 was never asked for (upgrades take their own connection); other interim answers are skipped.
+      if (status === 101) this.error = 'UPSTREAM_SWITCHED_PROTOCOLS';
+      this.interim = true;
+      return 0;
+    }
+    const head = this.head;
+    let out = '';
+    let length = -1;
+    let transferEncoding: string | null = null;
+    let named: string[] | null = null;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      const value = fields[i + 1]!;
+      if (name.length === 14 && equalsLower(name, 'content-length')) {
+        length = Number(value); // llhttp has checked it: digits, one field
+        continue;
+      }
+      if (isHopByHopResponseHeader(name)) {
+        if (name.length === 17) transferEncoding = value;
+        else if (name.length === 10 && equalsLower(name, 'connection')) named = connectionNames(value, named);
+        continue;
+      }
+      out += `${name}: ${value}\r\n`;
+    }
+    if (named !== null) out = withoutNamedFields(out, named);
+    // Only plain chunked coding is relayed: llhttp reads `xchunked` or `gzip` until the close and keeps the
+    // coding inside the body, which the client could not tell from the data.
+    if (transferEncoding !== null && !equalsLower(transferEncoding, 'chunked')) {
+      this.error = 'UPSTREAM_TRANSFER_ENCODING';
+      return 0;
+    }
+    head.status = status;
+    head.statusLine = `HTTP/1.1 ${status} ${reasonPhrase(status, cleanReason(reason))}\r\n`;
+    head.close = !keepAlive || major !== 1 || minor === 0;
+    head.contentLength = 0;
+    const noBody = this.noBody || status === 204 || status === 304;
+    if (noBody) {
+      head.framing = BODY_NONE;
+      // A HEAD answer keeps its Content-Length: it describes the GET's body.
+      if (length !== -1) out += `content-length: ${length}\r\n`;
+    } else if (transferEncoding !== null) {
+      head.framing = BODY_CHUNKED;
+    } else if (length !== -1) {
+      head.framing = length === 0 ? BODY_NONE : BODY_LENGTH;
+      head.contentLength = length;
+      out += `content-length: ${length}\r\n`;
+    } else {
+      head.framing = BODY_UNTIL_CLOSE;
+      head.close = true;
+    }
+    head.fields = out;
+    this.headReady = true;
+    return this.noBody ? SKIP_BODY : 0;
+  }
+}
+
+/** A reason phrase fit to send on: no control characters (llhttp lets them through), else the standard one. */
+function cleanReason(reason: string | undefined): string {
+  if (reason === undefined) return '';
+  for (let i = 0; i < reason.length; i++) {
+    const c = reason.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return '';
+  }
+  return reason;
+}
+
+function connectionNames(value: string, into: string[] | null): string[] | null {
+  let out = into;
+  for (const part of value.split(',')) {
+    const token = part.trim().toLowerCase();
+    // Framing is the proxy's to decide: Content-Length is never dropped because Connection names it.
+    if (token && token !== 'close' && token !== 'keep-alive' && token !== 'content-length') {
+      out ??= [];
+      out.push(token);
+    }
+  }
+  return out;
+}
+
+/** Removes the field lines whose (lower-cased) names Connection listed. Rare: allocation is fine here. */
+function withoutNamedFields(fields: string, named: string[]): string {
+  let out = '';
+  for (const line of fields.split('\r\n')) {
+    if (line === '') continue;
+    if (!named.includes(line.slice(0, line.indexOf(':')).toLowerCase())) out += `${line}\r\n`;
+  }
+  return out;
+}
+
+function trailerLines(fields: string[]): string {
+  let out = '';
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    // Framing and routing fields are not allowed in trailers (RFC 9110 6.5.1).
+    if (isHopByHopResponseHeader(name) || equalsLower(name, 'content-length') || equalsLower(name, 'host')) continue;
+    out += `${name}: ${fields[i + 1]}\r\n`;
+  }
+  return out;
+}
