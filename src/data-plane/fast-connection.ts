@@ -254,7 +254,9 @@ export class FastConnection implements UpstreamSink {
         return;
       }
       if (head.versionMinor !== 1 || head.chunked || head.upgrade || head.expect || head.bodyBytes > MAX_FAST_BODY_BYTES) {
-        this.handOff();
+        const error = head.chunked ? parser.chunkedBodyError(buf) : null;
+        if (error) this.refuse(error);
+        else this.handOff();
         return;
       }
       const total = head.headBytes + head.bodyBytes;

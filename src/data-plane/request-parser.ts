@@ -40,6 +40,7 @@ export class RequestParser {
   /** The llhttp error code (`HPE_*`) of a refused head, or the limit it broke (`HPE_HEADER_OVERFLOW`, `URI_TOO_LONG`). */
   error = '';
   private readonly parser: LlhttpParser;
+  private readonly b: LlhttpBinding;
   /** Bytes of the current message already given to llhttp. */
   private fed = 0;
   private complete = false;
@@ -48,6 +49,7 @@ export class RequestParser {
   private earlyUrl = '';
 
   constructor(b: LlhttpBinding) {
+    this.b = b;
     const parser = new b();
     parser.initialize(b.REQUEST, {}, MAX_HEAD_BYTES, b.kLenientNone);
     parser[b.kOnHeaders] = (headers: string[], url: string) => {
@@ -104,6 +106,32 @@ export class RequestParser {
 
   close(): void {
     this.parser.close();
+  }
+
+  /**
+   * For a chunked request about to be handed to node:http, which streams its body upstream as it comes: when the
+   * whole message is already in `buf` (from its first byte), llhttp reads it once here, so a malformed body is
+   * refused before its head is forwarded. '' when the message is whole and valid, the error code (`HPE_*`) when
+   * it is not, null when it goes on past `buf` (then node:http finds any error, and the upstream request is cut).
+   */
+  chunkedBodyError(buf: Buffer): string | null {
+    const b = this.b;
+    const check = new b();
+    let complete = false;
+    try {
+      check.initialize(b.REQUEST, {}, MAX_HEAD_BYTES, b.kLenientNone);
+      check[b.kOnHeadersComplete] = () => 0;
+      check[b.kOnBody] = noop;
+      check[b.kOnMessageComplete] = () => {
+        complete = true;
+      };
+      const r = check.execute(buf);
+      // An error after the message ended belongs to the next request, judged in its turn.
+      if (typeof r !== 'number' && !complete) return r.code;
+      return complete ? '' : null;
+    } finally {
+      check.close();
+    }
   }
 
   private headComplete(
