@@ -2,27 +2,21 @@ import type { Socket } from 'node:net';
 import { rawHeader } from './forward-headers.js';
 import type { Http1Pool, Http1Upstream, UpstreamSink } from './http1-upstream.js';
 import {
-  ANSWER_OPTIONS,
   BODY_CHUNKED,
   BODY_UNTIL_CLOSE,
-  FORWARD,
   optionsAnswer,
   proxyErrorAnswer,
   type RequestHead,
   refusal,
-  requestVerdict,
   type ResponseHead,
 } from './http1-wire.js';
 import { llhttpParser, MAX_HEAD_BYTES } from './llhttp.js';
 import type { ExchangeSettings, ProxyErrorCode } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
-import { HEAD_INCOMPLETE, HEAD_REFUSED, RequestParser } from './request-parser.js';
+import { FRAME_HAND_OFF, FRAME_MORE, FRAME_OPTIONS, FRAME_REFUSE, MAX_FAST_BODY_BYTES, RequestParser } from './request-parser.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
 import { isConnectFailure, isIdempotent, isTimeout } from './upstream-failure.js';
-
-/** Largest Content-Length body the fast path buffers before forwarding; bigger ones stream through node:http. */
-export const MAX_FAST_BODY_BYTES = 64 * 1024;
 
 /** What a fast connection needs from its proxy. */
 export interface FastPathHost {
@@ -223,7 +217,7 @@ export class FastConnection implements UpstreamSink {
       this.borrowed = false;
     }
     if (!this.busy) this.next();
-    else if (this.pending.length > MAX_HEAD_BYTES + MAX_FAST_BODY_BYTES) this.socket.pause(); // a pipelining flood
+    else if (this.pending.length > 4 * MAX_HEAD_BYTES + MAX_FAST_BODY_BYTES) this.socket.pause(); // a pipelining flood
     // Bytes kept for later (a partial request, pipelined ones) must not stay in the shared read buffer.
     if (this.borrowed && this.pending !== null) this.pending = Buffer.from(this.pending);
     this.borrowed = false;
@@ -237,33 +231,21 @@ export class FastConnection implements UpstreamSink {
       if (buf === null || this.handedOff || this.closed || this.refused) return;
       if (this.socket.isPaused()) this.socket.resume();
       const parser = this.parser;
-      const state = parser.parse(buf);
-      if (state === HEAD_INCOMPLETE) {
-        // llhttp counts field bytes only: a head of empty-ish lines is bounded here.
-        if (buf.length > 4 * MAX_HEAD_BYTES) this.refuse('HPE_HEADER_OVERFLOW');
+      const frame = parser.frame(buf);
+      if (frame === FRAME_MORE) return;
+      if (frame === FRAME_REFUSE) {
+        this.refuse(parser.refusalReason);
         return;
       }
-      if (state === HEAD_REFUSED) {
-        this.refuse(parser.error);
+      if (frame === FRAME_HAND_OFF) {
+        this.handOff();
         return;
       }
       const head = parser.head;
-      const verdict = requestVerdict(head.method, head.url, head.versionMinor, head.raw);
-      if (verdict !== FORWARD && verdict !== ANSWER_OPTIONS) {
-        this.refuse(verdict);
-        return;
-      }
-      if (head.versionMinor !== 1 || head.chunked || head.upgrade || head.expect || head.bodyBytes > MAX_FAST_BODY_BYTES) {
-        const error = head.chunked ? parser.chunkedBodyError(buf) : null;
-        if (error) this.refuse(error);
-        else this.handOff();
-        return;
-      }
-      const total = head.headBytes + head.bodyBytes;
-      if (buf.length < total) return; // the rest of the body is on its way
+      const total = parser.total;
       this.pending = buf.length === total ? null : buf.subarray(total);
       parser.messageDone();
-      if (verdict === ANSWER_OPTIONS) {
+      if (frame === FRAME_OPTIONS) {
         this.socket.write(optionsAnswer(head.close));
         if (head.close) {
           this.refused = true;

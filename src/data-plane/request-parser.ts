@@ -1,5 +1,5 @@
 import { equalsLower } from './forward-headers.js';
-import { MAX_TARGET_BYTES, type RequestHead, targetTooLongSoFar } from './http1-wire.js';
+import { ANSWER_OPTIONS, FORWARD, MAX_TARGET_BYTES, type RequestHead, requestVerdict, targetTooLongSoFar } from './http1-wire.js';
 import {
   type HeadersCompleteCallback,
   type LlhttpBinding,
@@ -15,6 +15,20 @@ export const HEAD_INCOMPLETE = 0;
 export const HEAD_COMPLETE = 1;
 /** llhttp refused the bytes (or they exceed a limit): `error` says why; the connection gets 400/414/431 and closes. */
 export const HEAD_REFUSED = 2;
+
+/** `frame`: more bytes are needed. */
+export const FRAME_MORE = 0;
+/** `frame`: a whole request for the fast path, `total` bytes (head and Content-Length body) from the start. */
+export const FRAME_REQUEST = 1;
+/** `frame`: a whole `OPTIONS *`, `total` bytes, which the proxy answers itself. */
+export const FRAME_OPTIONS = 2;
+/** `frame`: a valid request the fast path does not carry (chunked or large body, HTTP/1.0, Upgrade, Expect). */
+export const FRAME_HAND_OFF = 3;
+/** `frame`: refused (`refusalReason`: a REFUSE_* verdict or an llhttp error code); the connection closes. */
+export const FRAME_REFUSE = 4;
+
+/** Largest Content-Length body the fast path buffers before forwarding; bigger ones stream through node:http. */
+export const MAX_FAST_BODY_BYTES = 64 * 1024;
 
 /**
  * Frames request heads of one client connection with llhttp (Node's own parser, see llhttp.ts), one message at a
@@ -37,6 +51,10 @@ export class RequestParser {
     upgrade: false,
     expect: false,
   };
+  /** Bytes of the request `frame` found (head and body). */
+  total = 0;
+  /** Why `frame` refused the request. */
+  refusalReason: number | string = 0;
   /** The llhttp error code (`HPE_*`) of a refused head, or the limit it broke (`HPE_HEADER_OVERFLOW`, `URI_TOO_LONG`). */
   error = '';
   private readonly parser: LlhttpParser;
@@ -96,6 +114,43 @@ export class RequestParser {
       return HEAD_REFUSED;
     }
     return HEAD_COMPLETE;
+  }
+
+  /**
+   * The fast path's whole framing decision for the next request in `buf` (from its first byte): llhttp's verdict
+   * on the head, then the proxy's rules (requestVerdict), then who carries it. The differential test
+   * (http1-differential.ts) drives exactly this against node:http.
+   */
+  frame(buf: Buffer): number {
+    const state = this.parse(buf);
+    if (state === HEAD_INCOMPLETE) {
+      // llhttp counts field bytes only: a head of empty-ish lines is bounded here.
+      if (buf.length <= 4 * MAX_HEAD_BYTES) return FRAME_MORE;
+      this.refusalReason = 'HPE_HEADER_OVERFLOW';
+      return FRAME_REFUSE;
+    }
+    if (state === HEAD_REFUSED) {
+      this.refusalReason = this.error;
+      return FRAME_REFUSE;
+    }
+    const head = this.head;
+    const verdict = requestVerdict(head.method, head.url, head.versionMinor, head.raw);
+    if (verdict !== FORWARD && verdict !== ANSWER_OPTIONS) {
+      this.refusalReason = verdict;
+      return FRAME_REFUSE;
+    }
+    if (head.versionMinor !== 1 || head.chunked || head.upgrade || head.expect || head.bodyBytes > MAX_FAST_BODY_BYTES) {
+      const error = head.chunked ? this.chunkedBodyError(buf) : null;
+      if (error) {
+        this.refusalReason = error;
+        return FRAME_REFUSE;
+      }
+      return FRAME_HAND_OFF;
+    }
+    const total = head.headBytes + head.bodyBytes;
+    if (buf.length < total) return FRAME_MORE; // the rest of the body is on its way
+    this.total = total;
+    return verdict === ANSWER_OPTIONS ? FRAME_OPTIONS : FRAME_REQUEST;
   }
 
   /** The message's head (and body, if any) has been consumed: the next `parse` starts a new one. */
