@@ -100,6 +100,13 @@ export class RequestParser {
       return HEAD_REFUSED;
     }
     if (!this.complete) {
+      if (r < buf.length - from) {
+        // llhttp stopped short of the end without a head: an error. After a message it was told to stop at
+        // ("upgrade"), Node's binding returns the position of an error instead of the error itself, so the
+        // message is read again by a fresh parser for its code (only ever on this refusal path).
+        this.error = this.errorCode(buf);
+        return HEAD_REFUSED;
+      }
       this.fed = buf.length;
       // Judged on what has arrived, however it was cut into reads.
       if (targetTooLongSoFar(buf, buf.length)) {
@@ -161,6 +168,22 @@ export class RequestParser {
 
   close(): void {
     this.parser.close();
+  }
+
+  /** llhttp's error code for a message (`buf` from its first byte) it refuses. */
+  private errorCode(buf: Buffer): string {
+    const b = this.b;
+    const check = new b();
+    try {
+      check.initialize(b.REQUEST, {}, MAX_HEAD_BYTES, b.kLenientNone);
+      check[b.kOnHeadersComplete] = () => STOP_AFTER_HEAD;
+      check[b.kOnMessageComplete] = noop;
+      const r = check.execute(buf);
+      if (typeof r !== 'number') return r.code === 'HPE_HEADER_OVERFLOW' && targetTooLongSoFar(buf, buf.length) ? 'URI_TOO_LONG' : r.code;
+      return 'HPE_INVALID';
+    } finally {
+      check.close();
+    }
   }
 
   /**

@@ -71,7 +71,9 @@ export class ResponseParser {
     this.body.length = 0;
     const r = this.parser.execute(chunk);
     if (typeof r !== 'number') {
-      if (this.error === '') this.error = r.code;
+      // Whatever llhttp makes of bytes after a complete answer (`HPE_CLOSED_CONNECTION` after Connection: close),
+      // they are bytes nobody asked for.
+      if (this.error === '') this.error = this.done ? EXTRA_BYTES : r.code;
       return false;
     }
     return this.error === '';
