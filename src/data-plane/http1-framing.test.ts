@@ -288,6 +288,20 @@ describe.each([
     }
   });
 
+  it('answers the requests before a malformed one, then 400, and forwards nothing after it', async () => {
+    const t = await talk(
+      [
+        'GET /public/ok HTTP/1.1\r\nHost: echo\r\n\r\n' +
+          'GET /public/bad HTTP/1.1\r\nHost: echo\r\nX Foo: 1\r\n\r\n' +
+          'GET /public/after HTTP/1.1\r\nHost: echo\r\n\r\n',
+      ],
+      { port: target() },
+    );
+    expect(statuses(t.text)).toEqual([200, 400]);
+    expect(t.closed).toBe(true);
+    expect(seen.map((s) => s.target)).toEqual(['/public/ok']);
+  });
+
   it('answers 400 however the bytes are cut into reads', async () => {
     for (const seed of [1, 2, 3]) {
       const t = await talk(

@@ -2,6 +2,9 @@ import { equalsLower, isHopByHopResponseHeader } from './forward-headers.js';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, type ResponseHead, reasonPhrase } from './http1-wire.js';
 import { type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser, MAX_HEAD_BYTES, SKIP_BODY } from './llhttp.js';
 
+/** No body bytes in this read (shared: emptying an array with `length = 0` is a runtime call). */
+const NO_PIECES: Buffer[] = [];
+
 /** Bytes after the answer ended (a second answer nobody asked for): the connection cannot be trusted again. */
 export const EXTRA_BYTES = 'UPSTREAM_EXTRA_BYTES';
 
@@ -17,7 +20,7 @@ export class ResponseParser {
   /** The final head has been parsed (interim 1xx heads are skipped). */
   headReady = false;
   /** Decoded body pieces of the last `feed` (llhttp hands over copies: they may be kept). */
-  readonly body: Buffer[] = [];
+  body: Buffer[] = NO_PIECES;
   /** Trailer fields of a chunked answer, `name: value\r\n` lines (framing and hop-by-hop ones dropped). */
   trailers = '';
   /** The answer is complete. */
@@ -45,7 +48,9 @@ export class ResponseParser {
       return this.headComplete(major, minor, fields, status, reason, keepAlive);
     }) as HeadersCompleteCallback;
     parser[b.kOnBody] = (chunk: Buffer) => {
-      if (!this.done) this.body.push(chunk);
+      if (this.done) return;
+      if (this.body === NO_PIECES) this.body = [chunk];
+      else this.body.push(chunk);
     };
     parser[b.kOnMessageComplete] = () => {
       if (this.interim) {
@@ -63,12 +68,12 @@ export class ResponseParser {
     this.headReady = false;
     this.done = false;
     this.trailers = '';
-    this.body.length = 0;
+    this.body = NO_PIECES;
   }
 
   /** Parses one read. False when the answer cannot be relayed (`error` says why). */
   feed(chunk: Buffer): boolean {
-    this.body.length = 0;
+    this.body = NO_PIECES;
     const r = this.parser.execute(chunk);
     if (typeof r !== 'number') {
       // Whatever llhttp makes of bytes after a complete answer (`HPE_CLOSED_CONNECTION` after Connection: close),
@@ -81,7 +86,7 @@ export class ResponseParser {
 
   /** The upstream closed: completes an answer delimited by the close. False when the answer was cut short. */
   end(): boolean {
-    this.body.length = 0;
+    this.body = NO_PIECES;
     const r = this.parser.finish();
     if (r !== undefined && typeof r !== 'number') {
       if (this.error === '') this.error = r.code;
