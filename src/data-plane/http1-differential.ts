@@ -608,7 +608,8 @@ export class ResponseOracle {
         res.on('end', () => {
           const te = res.headers['transfer-encoding'];
           // The proxy relays plain chunked coding only (llhttp reads any other coding until the close).
-          if (te === undefined || te.toLowerCase() === 'chunked') {
+          // Nor a status below 100 (llhttp takes `000`).
+          if ((te === undefined || te.toLowerCase() === 'chunked') && (res.statusCode ?? 0) >= 100) {
             out.accepted = true;
             out.status = res.statusCode ?? 0;
             out.fields = endToEnd(res.rawHeaders);
@@ -653,9 +654,11 @@ export interface DifferentialStats {
   divergences: Divergence[];
 }
 
-function sameRequests(a: FramingResult, b: FramingResult): boolean {
-  // Refused by both, or accepted by both with the same requests and the same end.
-  return a.end === b.end && JSON.stringify(a.requests) === JSON.stringify(b.requests);
+function sameRequests(ours: FramingResult, theirs: FramingResult): boolean {
+  // Refused by both, or accepted by both with the same requests and the same end. One rule is the proxy's own:
+  // a target already longer than MAX_TARGET_BYTES gets 414 before its head ends, where node:http still waits.
+  const end = ours.end === 'refused' && ours.status === 414 && theirs.end === 'incomplete' ? 'incomplete' : ours.end;
+  return end === theirs.end && JSON.stringify(ours.requests) === JSON.stringify(theirs.requests);
 }
 
 function sameResponse(a: FramedResponse, b: FramedResponse): boolean {
@@ -673,6 +676,7 @@ export async function runDifferential(options: {
   concurrency?: number;
   deadlineMs?: number;
   onProgress?: (done: number, stats: DifferentialStats) => void;
+  onDivergence?: (d: Divergence) => void;
 }): Promise<DifferentialStats> {
   const b = llhttpParser();
   if (b === null) throw new Error(`llhttp is not reachable on Node ${process.version}: nothing to compare`);
@@ -695,7 +699,9 @@ export async function runDifferential(options: {
       else stats.accepted++;
       if (ours.handedOver) stats.handedOver++;
       if (!sameRequests(ours, theirs)) {
-        stats.divergences.push({ kind: 'request', seed, input: input.toString('latin1'), proxy: ours, oracle: theirs });
+        const d: Divergence = { kind: 'request', seed, input: input.toString('latin1'), proxy: ours, oracle: theirs };
+        stats.divergences.push(d);
+        options.onDivergence?.(d);
       }
     } else {
       const input = generateResponse(r);
@@ -703,7 +709,9 @@ export async function runDifferential(options: {
       const theirs = await responses.read(input);
       stats.responseInputs++;
       if (!sameResponse(ours, theirs)) {
-        stats.divergences.push({ kind: 'response', seed, input: input.toString('latin1'), proxy: ours, oracle: theirs });
+        const d: Divergence = { kind: 'response', seed, input: input.toString('latin1'), proxy: ours, oracle: theirs };
+        stats.divergences.push(d);
+        options.onDivergence?.(d);
       }
     }
   };

@@ -27,6 +27,9 @@ export const FRAME_HAND_OFF = 3;
 /** `frame`: refused (`refusalReason`: a REFUSE_* verdict or an llhttp error code); the connection closes. */
 export const FRAME_REFUSE = 4;
 
+/** The async resource llhttp's parsers are initialised with (Node's binding requires an object). */
+const PARSER_RESOURCE = {};
+
 /** Largest Content-Length body the fast path buffers before forwarding; bigger ones stream through node:http. */
 export const MAX_FAST_BODY_BYTES = 64 * 1024;
 
@@ -69,7 +72,7 @@ export class RequestParser {
   constructor(b: LlhttpBinding) {
     this.b = b;
     const parser = new b();
-    parser.initialize(b.REQUEST, {}, MAX_HEAD_BYTES, b.kLenientNone);
+    parser.initialize(b.REQUEST, PARSER_RESOURCE, MAX_HEAD_BYTES, b.kLenientNone);
     parser[b.kOnHeaders] = (headers: string[], url: string) => {
       this.early ??= [];
       for (let i = 0; i < headers.length; i++) this.early.push(headers[i]!);
@@ -101,9 +104,8 @@ export class RequestParser {
     }
     if (!this.complete) {
       if (r < buf.length - from) {
-        // llhttp stopped short of the end without a head: an error. After a message it was told to stop at
-        // ("upgrade"), Node's binding returns the position of an error instead of the error itself, so the
-        // message is read again by a fresh parser for its code (only ever on this refusal path).
+        // llhttp stopped short of the end without a head: an error it did not report as one (see messageDone).
+        // The message is read again by a fresh parser for its code (only ever on this refusal path).
         this.error = this.errorCode(buf);
         return HEAD_REFUSED;
       }
@@ -164,6 +166,10 @@ export class RequestParser {
   messageDone(): void {
     this.fed = 0;
     this.complete = false;
+    // A fresh llhttp state per message: after a head it was told to stop at (its "upgrade"), Node's binding would
+    // report the next message's errors as a byte count, not an error (node_http_parser.cc checks the stale flag).
+    const b = this.b;
+    this.parser.initialize(b.REQUEST, PARSER_RESOURCE, MAX_HEAD_BYTES, b.kLenientNone);
   }
 
   close(): void {

@@ -112,6 +112,11 @@ export class ResponseParser {
       fields = given === undefined ? this.early : this.early.concat(given);
       this.early = null;
     }
+    if (status < 100) {
+      // llhttp takes `000`; no client could make sense of it.
+      this.error = 'UPSTREAM_STATUS';
+      return 0;
+    }
     if (status < 200) {
       // 101 was never asked for (upgrades take their own connection); other interim answers are skipped.
       if (status === 101) this.error = 'UPSTREAM_SWITCHED_PROTOCOLS';
