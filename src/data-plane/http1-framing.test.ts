@@ -273,6 +273,8 @@ describe.each([
     ['two Hosts (defect 7)', 'GET /public HTTP/1.1\r\nHost: echo\r\nHost: evil\r\n\r\n'],
     ['a Host with a space', 'GET /public HTTP/1.1\r\nHost: echo evil\r\n\r\n'],
     ['asterisk target on GET', 'GET * HTTP/1.1\r\nHost: echo\r\n\r\n'],
+    ['an upgrade without Host', 'GET /public HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n'],
+    ['an upgrade with two Hosts', 'GET /public HTTP/1.1\r\nHost: echo\r\nHost: evil\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n'],
   ])('answers 400 and closes before forwarding anything: %s', async (_case, bytes) => {
     const t = await talk([`${bytes}GET /public/after HTTP/1.1\r\nHost: echo\r\n\r\n`], { port: target() });
     expect(statuses(t.text)).toEqual([400]);

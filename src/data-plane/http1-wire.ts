@@ -193,6 +193,16 @@ const REASONS: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
+/** A reason phrase fit to send on: no control characters (llhttp lets them through), else '' (the standard one). */
+export function cleanReason(reason: string | undefined): string {
+  if (reason === undefined) return '';
+  for (let i = 0; i < reason.length; i++) {
+    const c = reason.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return '';
+  }
+  return reason;
+}
+
 /** The status line's reason phrase the proxy sends (the upstream's own when it gave one). */
 export function reasonPhrase(status: number, given: string): string {
   if (given !== '') return given;

@@ -1,5 +1,5 @@
 import { equalsLower, isHopByHopResponseHeader } from './forward-headers.js';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, type ResponseHead, reasonPhrase } from './http1-wire.js';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, cleanReason, type ResponseHead, reasonPhrase } from './http1-wire.js';
 import { type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser, MAX_HEAD_BYTES, SKIP_BODY } from './llhttp.js';
 
 /** No body bytes in this read (shared: emptying an array with `length = 0` is a runtime call). */
@@ -172,16 +172,6 @@ export class ResponseParser {
     this.headReady = true;
     return this.noBody ? SKIP_BODY : 0;
   }
-}
-
-/** A reason phrase fit to send on: no control characters (llhttp lets them through), else the standard one. */
-function cleanReason(reason: string | undefined): string {
-  if (reason === undefined) return '';
-  for (let i = 0; i < reason.length; i++) {
-    const c = reason.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127) return '';
-  }
-  return reason;
 }
 
 function connectionNames(value: string, into: string[] | null): string[] | null {
