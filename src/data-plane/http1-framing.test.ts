@@ -429,9 +429,24 @@ describe('answers the upstream sends', () => {
     ['a bare LF in a trailer', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX: a\nY: b\r\n\r\n'],
     ['gzip, chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'],
     ['an unasked 101', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n'],
-  ])('answers 502 to an answer that cannot be framed safely (%s) and closes that upstream connection', async (_case, answer) => {
-    answers.set('/public/bad', answer);
-    const t = await talk(['GET /public/bad HTTP/1.1\r\nHost: echo\r\n\r\nGET /public/fine HTTP/1.1\r\nHost: echo\r\n\r\n']);
+  ])('answers 502 to an answer that cannot be framed safely (%s) and closes that upstream connection', async (what, answer) => {
+    // undici (the node:http path's client) has its own llhttp build, which takes these two: the body reaches the
+    // client framed again by node:http, nothing of the upstream's chunking passes.
+    const lenientThere = what.startsWith('a NUL') || what.startsWith('a bare LF');
+    for (const target of lenientThere ? [port] : [port, slowPort]) {
+      answers.set('/public/bad', answer);
+      seen = [];
+      closedByProxy = [];
+      await badAnswer(target);
+    }
+  });
+});
+
+async function badAnswer(target: number): Promise<void> {
+  {
+    const t = await talk(['GET /public/bad HTTP/1.1\r\nHost: echo\r\n\r\nGET /public/fine HTTP/1.1\r\nHost: echo\r\n\r\n'], {
+      port: target,
+    });
     expect(statuses(t.text)).toEqual([502, 200]);
     expect(t.text).toContain('x-canary-error: upstream-failure');
     // The connection that carried the bad answer is never reused: the next request came on another one.
@@ -440,5 +455,5 @@ describe('answers the upstream sends', () => {
     expect(fine.conn).not.toBe(bad.conn);
     await new Promise((r) => setTimeout(r, 50));
     expect(closedByProxy).toContain(bad.conn);
-  });
-});
+  }
+}
