@@ -86,6 +86,9 @@ function onClientDrain(this: Socket): void {
 function onClientClose(this: Socket): void {
   (this as TaggedSocket)[kConn]!.onClose();
 }
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
 function onClientError(): void {
   // 'close' follows; nothing to add.
 }
@@ -249,6 +252,7 @@ export class FastConnection implements UpstreamSink {
         this.socket.write(optionsAnswer(head.close));
         if (head.close) {
           this.refused = true;
+          this.socket.once('finish', destroySocket);
           this.socket.end();
           return;
         }
@@ -277,6 +281,8 @@ export class FastConnection implements UpstreamSink {
     this.refused = true;
     this.pending = null;
     this.borrowed = false;
+    // Closed once the answer is out: this socket is not read any more, so no end-of-stream would close it.
+    this.socket.once('finish', destroySocket);
     this.socket.end(proxyErrorAnswer(r.status, r.code, r.message, true));
   }
 

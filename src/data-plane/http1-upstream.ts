@@ -164,7 +164,8 @@ export class Http1Upstream {
     const pieces = p.body;
     if (p.head.framing !== BODY_CHUNKED) {
       if (pieces.length === 0) return true;
-      const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+      // A view of the shared read buffer: the sink keeps what it gets, so a copy.
+      const out = Buffer.from(pieces[0]!);
       return sink.onUpstreamBody(out, 0, out.length);
     }
     let size = 0;

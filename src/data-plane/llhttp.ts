@@ -62,8 +62,6 @@ export type HeadersCompleteCallback = (
 
 /** Stop right after the head (see HeadersCompleteCallback). */
 export const STOP_AFTER_HEAD = 2;
-/** No body follows this head (an answer to HEAD). */
-export const SKIP_BODY = 1;
 
 /** The largest head llhttp accepts, as node:http's own servers (`--max-http-header-size`, 16 KiB by default). */
 export const MAX_HEAD_BYTES = 16 * 1024;
