@@ -5,22 +5,19 @@ import type { Http1Pool, Http1Upstream, UpstreamSink } from './http1-upstream.js
 import {
   BODY_CHUNKED,
   BODY_UNTIL_CLOSE,
-  emptyRequestHead,
-  headEnd,
-  MAX_HEAD_BYTES,
-  parseRequestHead,
+  optionsAnswer,
   proxyErrorAnswer,
   type RequestHead,
+  refusal,
   type ResponseHead,
 } from './http1-wire.js';
+import { llhttpParser, MAX_HEAD_BYTES } from './llhttp.js';
 import type { ExchangeSettings } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
 import { failureAnswer, type ProxyErrorCode, RequestOutcome } from './request-outcome.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
+import { FRAME_HAND_OFF, FRAME_MORE, FRAME_OPTIONS, FRAME_REFUSE, MAX_FAST_BODY_BYTES, RequestParser } from './request-parser.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
-
-/** Largest Content-Length body the fast path buffers before forwarding; bigger ones stream through node:http. */
-export const MAX_FAST_BODY_BYTES = 64 * 1024;
 
 /** What a fast connection needs from its proxy. */
 export interface FastPathHost {
@@ -92,16 +89,20 @@ function onClientDrain(this: Socket): void {
 function onClientClose(this: Socket): void {
   (this as TaggedSocket)[kConn]!.onClose();
 }
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
 function onClientError(): void {
   // 'close' follows; nothing to add.
 }
 
 /**
- * One client connection on the fast path: reads HTTP/1.1 request heads straight off the socket, one exchange at a
- * time (pipelined requests wait their turn), and relays the upstream's answer with as few writes as it can (the
- * head and the first body bytes in one). Anything unusual — Upgrade, Expect, chunked request bodies, HTTP/1.0,
- * large bodies, malformed heads — hands the connection over to node:http for good, before any byte of that
- * request is consumed. The connection object is also the exchange (and the upstream sink): a request costs no
+ * One client connection on the fast path: frames HTTP/1.1 request heads with llhttp straight off the socket, one
+ * exchange at a time (pipelined requests wait their turn), and relays the upstream's answer with as few writes as
+ * it can (the head and the first body bytes in one). A head llhttp or the proxy's rules refuse gets 400/414/431/501
+ * and the connection closes, before anything is forwarded. Anything unusual but valid — Upgrade, Expect, chunked
+ * request bodies, HTTP/1.0, large bodies — hands the connection over to node:http for good, before any byte of
+ * that request is consumed. The connection object is also the exchange (and the upstream sink): a request costs no
  * per-request object beyond its header list.
  */
 export class FastConnection implements UpstreamSink {
@@ -125,11 +126,12 @@ export class FastConnection implements UpstreamSink {
   private ending = false;
   /** Progress of the answer bytes waiting for the client (send timeout). */
   readonly sendWatch = new SendWatch();
+  /** A request was refused: the connection is closing, later bytes are dropped. */
+  private refused = false;
+  private readonly parser: RequestParser;
   private closed = false;
   private closeAfter = false;
   // The exchange in flight.
-  /** The request head, refilled for each request (one at a time per connection). */
-  private readonly head: RequestHead = emptyRequestHead();
   private method = '';
   private path = '';
   private raw: string[] = [];
@@ -154,6 +156,8 @@ export class FastConnection implements UpstreamSink {
     private readonly sweeper: ConnectionSweep,
   ) {
     (socket as TaggedSocket)[kConn] = this;
+    // MeshProxy opens fast connections only where llhttp passed its check.
+    this.parser = new RequestParser(llhttpParser()!);
     socket.setNoDelay(true);
     sweeper.add(this);
     this.sharedReads = readIntoSharedBuffer(socket);
@@ -175,7 +179,7 @@ export class FastConnection implements UpstreamSink {
       socket.destroy();
       return;
     }
-    if (this.ending) {
+    if (this.ending || this.refused) {
       if (socket.writableLength === 0) socket.destroy();
       return;
     }
@@ -231,7 +235,7 @@ export class FastConnection implements UpstreamSink {
 
   /** `borrowed`: the chunk lives in the shared read buffer, valid only during this call. */
   onData(chunk: Buffer, borrowed: boolean): void {
-    if (this.ending) return;
+    if (this.ending || this.refused) return;
     if (this.pending === null) {
       // The first byte of a keep-alive connection's next head starts its header clock.
       if (!this.busy && !this.fresh) this.waitSweeps = 0;
@@ -242,7 +246,7 @@ export class FastConnection implements UpstreamSink {
       this.borrowed = false;
     }
     if (!this.busy) this.next();
-    else if (this.pending.length > MAX_HEAD_BYTES + MAX_FAST_BODY_BYTES) this.socket.pause(); // a pipelining flood
+    else if (this.pending.length > 4 * MAX_HEAD_BYTES + MAX_FAST_BODY_BYTES) this.socket.pause(); // a pipelining flood
     // Bytes kept for later (a partial request, pipelined ones) must not stay in the shared read buffer.
     if (this.borrowed && this.pending !== null) this.pending = Buffer.from(this.pending);
     this.borrowed = false;
@@ -250,35 +254,67 @@ export class FastConnection implements UpstreamSink {
 
   /** Starts the next buffered request, if a whole one is there. */
   private next(): void {
-    const buf = this.pending;
-    if (buf === null || this.handedOff || this.closed) return;
-    if (this.socket.isPaused()) this.socket.resume();
-    const end = headEnd(buf, 0);
-    if (end === -1) {
-      if (buf.length > MAX_HEAD_BYTES) this.handOff();
+    // A loop, not recursion: requests the connection answers itself (`OPTIONS *`) may come pipelined by thousands.
+    for (;;) {
+      const buf = this.pending;
+      if (buf === null || this.handedOff || this.closed || this.refused) return;
+      if (this.socket.isPaused()) this.socket.resume();
+      const parser = this.parser;
+      const frame = parser.frame(buf);
+      if (frame === FRAME_MORE) return;
+      if (frame === FRAME_REFUSE) {
+        this.refuse(parser.refusalReason);
+        return;
+      }
+      if (frame === FRAME_HAND_OFF) {
+        this.handOff();
+        return;
+      }
+      const head = parser.head;
+      const total = parser.total;
+      this.pending = buf.length === total ? null : buf.subarray(total);
+      parser.messageDone();
+      if (frame === FRAME_OPTIONS) {
+        this.socket.write(optionsAnswer(head.close));
+        if (head.close) {
+          this.refused = true;
+          this.socket.once('finish', destroySocket);
+          this.socket.end();
+          return;
+        }
+        continue;
+      }
+      // The body is kept until the answer (a retry sends it again): a copy when it sits in the shared read buffer.
+      const body =
+        head.bodyBytes === 0
+          ? null
+          : this.borrowed
+            ? Buffer.from(buf.subarray(head.headBytes, total))
+            : buf.subarray(head.headBytes, total);
+      this.busy = true;
+      this.closeAfter = head.close;
+      this.method = head.method;
+      this.raw = head.raw;
+      this.bodyBytes = head.bodyBytes;
+      this.host.routeFast(this, head, body);
       return;
     }
-    const head = this.head;
-    if (!parseRequestHead(buf, 0, end, head) || head.bodyBytes > MAX_FAST_BODY_BYTES) {
-      this.handOff();
-      return;
-    }
-    const total = head.headBytes + head.bodyBytes;
-    if (buf.length < total) return; // the rest of the body is on its way
-    // The body is kept until the answer (a retry sends it again): a copy when it sits in the shared read buffer.
-    const body =
-      head.bodyBytes === 0 ? null : this.borrowed ? Buffer.from(buf.subarray(head.headBytes, total)) : buf.subarray(head.headBytes, total);
-    this.pending = buf.length === total ? null : buf.subarray(total);
-    this.busy = true;
-    this.closeAfter = head.close;
-    this.method = head.method;
-    this.raw = head.raw;
-    this.bodyBytes = head.bodyBytes;
-    this.host.routeFast(this, head, body);
+  }
+
+  /** Answers a refused request (400/414/431/501) and closes: nothing of it, nor after it, is forwarded. */
+  private refuse(reason: number | string): void {
+    const r = refusal(reason);
+    this.refused = true;
+    this.pending = null;
+    this.borrowed = false;
+    // Closed once the answer is out: this socket is not read any more, so no end-of-stream would close it.
+    this.socket.once('finish', destroySocket);
+    this.socket.end(proxyErrorAnswer(r.status, r.code, r.message, true));
   }
 
   private handOff(): void {
     this.handedOff = true;
+    this.parser.close();
     const socket = this.socket;
     if (this.sharedReads) {
       const slots = userBufferSlots!;
@@ -357,10 +393,8 @@ export class FastConnection implements UpstreamSink {
       buf.copy(out, headBytes, start, end);
       return this.socket.write(out);
     }
-    // A copy: `buf` is the upstream's reused read buffer, and a write that does not complete at once keeps its bytes.
-    const out = Buffer.allocUnsafe(n);
-    buf.copy(out, 0, start, end);
-    return this.socket.write(out);
+    // The bytes are ours to keep (llhttp hands over copies): written as they are.
+    return this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
   }
 
   onUpstreamEnd(): void {
@@ -413,6 +447,7 @@ export class FastConnection implements UpstreamSink {
   onClose(): void {
     this.closed = true;
     this.sweeper.delete(this);
+    if (!this.handedOff) this.parser.close();
     if (!this.busy) return;
     // The client went away mid-exchange: stop the upstream request too.
     const up = this.upstream;

@@ -166,10 +166,21 @@ export function connectionNamedFields(raw: readonly string[]): string[] | null {
 }
 
 /**
- * Builds the header list sent upstream: hop-by-hop fields removed (and those the Connection header names),
- * `te: trailers` kept (gRPC and others rely on it end to end), `x-forwarded-for` appended with the client
- * address, `x-forwarded-proto` and `x-request-id` added when absent. Trace headers (traceparent, tracestate,
- * b3, x-b3-*) pass untouched like every other end-to-end field.
+ * Names a client's Connection header can never remove: the fields that frame and address the request (dropping
+ * Content-Length would let its body be read upstream as a second request), and `te: trailers`, which the proxy
+ * forwards on purpose (RFC 9110 asks a TE sender to name it in Connection).
+ */
+function isProtectedFromConnection(lower: string): boolean {
+  return lower === 'content-length' || lower === 'transfer-encoding' || lower === 'host' || lower === 'te';
+}
+
+/**
+ * Builds the header list sent upstream: hop-by-hop fields removed (and those the Connection header names, except
+ * framing fields and Host), `te: trailers` kept (gRPC and others rely on it end to end); then, after that
+ * removal, the proxy's own fields: the client address appended to `x-forwarded-for`, `x-forwarded-proto` and
+ * `x-request-id` added when absent. A client's `x-forwarded-*` or `x-request-id` named in Connection is dropped
+ * as hop-by-hop and the proxy's own value takes its place. Trace headers (traceparent, tracestate, b3, x-b3-*)
+ * pass untouched like every other end-to-end field.
  */
 export function upstreamRequestHeaders(
   raw: readonly string[],
@@ -179,7 +190,7 @@ export function upstreamRequestHeaders(
 ): string[] {
   // A fresh list: emptying a reused one (`length = 0`) is a runtime call, dearer than a young allocation.
   const out: string[] = [];
-  let xffDone = false;
+  let xffIndex = -1;
   let xfpSeen = false;
   let ridSeen = false;
   let named: string[] | null = null;
@@ -206,10 +217,11 @@ export function upstreamRequestHeaders(
         }
         break;
       case XFF:
-        if (!xffDone) {
-          out.push(name, `${value}, ${clientAddress}`);
-          xffDone = true;
-        }
+        // Several fields are one list (RFC 9110 5.3); the client's address is appended once, at the end.
+        if (xffIndex === -1) {
+          xffIndex = out.length + 1;
+          out.push(name, value);
+        } else out[xffIndex] = `${out[xffIndex]}, ${value}`;
         break;
       case XFP:
         xfpSeen = true;
@@ -244,18 +256,28 @@ export function upstreamRequestHeaders(
     }
   }
   if (named !== null) {
-    const drop = named;
+    // Rare (a Connection header naming fields). A client's x-forwarded-* or x-request-id named there is hop-by-hop:
+    // it goes, and the proxy's own value takes its place below.
+    if (named.includes('x-forwarded-proto')) xfpSeen = false;
+    if (named.includes('x-request-id')) ridSeen = false;
     for (let i = out.length - 2; i >= 0; i -= 2) {
-      if (drop.includes(out[i]!.toLowerCase())) {
-        if (i < facts.hostIndex) facts.hostIndex -= 2;
-        out.splice(i, 2);
-      }
+      const lower = out[i]!.toLowerCase();
+      if (named.includes(lower) && !isProtectedFromConnection(lower)) out.splice(i, 2);
     }
-    // Rare (a Connection header naming fields): find the trace headers again in what is left.
+    // Find every index again in what is left.
+    xffIndex = -1;
+    facts.hostIndex = -1;
     resetTraceIndexes(trace);
-    for (let i = 0; i < out.length; i += 2) noteTraceHeader(classifyRequestHeader(out[i]!), trace, i + 1);
+    for (let i = 0; i < out.length; i += 2) {
+      const kind = classifyRequestHeader(out[i]!);
+      if (kind === HOST) {
+        if (facts.hostIndex === -1) facts.hostIndex = i + 1;
+      } else if (kind === XFF) xffIndex = i + 1;
+      else noteTraceHeader(kind, trace, i + 1);
+    }
   }
-  if (!xffDone) out.push('x-forwarded-for', clientAddress);
+  if (xffIndex >= 0) out[xffIndex] = `${out[xffIndex]}, ${clientAddress}`;
+  else out.push('x-forwarded-for', clientAddress);
   if (!xfpSeen) out.push('x-forwarded-proto', 'http');
   if (!ridSeen) out.push('x-request-id', newRequestId());
   return out;
@@ -302,7 +324,11 @@ export function downstreamResponseHeaders(raw: readonly Buffer[], extraName: str
   }
   if (named !== null) {
     const drop = named;
-    for (let i = out.length - 2; i >= 0; i -= 2) if (drop.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      const lower = out[i]!.toLowerCase();
+      // The body's length is not the upstream's to remove.
+      if (drop.includes(lower) && lower !== 'content-length') out.splice(i, 2);
+    }
   }
   if (extraName !== null) out.push(extraName, extraValue);
   return out;

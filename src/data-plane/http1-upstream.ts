@@ -1,16 +1,7 @@
 import { connect, type Socket } from 'node:net';
-import {
-  BODY_CHUNKED,
-  BODY_LENGTH,
-  BODY_NONE,
-  BODY_UNTIL_CLOSE,
-  ChunkedScanner,
-  headEnd,
-  hostAndPort,
-  MAX_HEAD_BYTES,
-  parseResponseHead,
-  type ResponseHead,
-} from './http1-wire.js';
+import { BODY_CHUNKED, BODY_UNTIL_CLOSE, hostAndPort, type ResponseHead } from './http1-wire.js';
+import { llhttpParser } from './llhttp.js';
+import { EXTRA_BYTES, ResponseParser } from './response-parser.js';
 
 /** What an upstream connection reports to the request it carries (the fast path's downstream connection). */
 export interface UpstreamSink {
@@ -19,8 +10,8 @@ export interface UpstreamSink {
   /** The final response head (interim 1xx heads are skipped). */
   onUpstreamHead(head: ResponseHead): void;
   /**
-   * Body bytes `buf[start..end)` as framed on the wire (chunked coding kept); false asks for a pause. `buf` is valid
-   * only during the call (the connection's read buffer is reused): bytes kept longer must be copied.
+   * Body bytes `buf[start..end)` framed again for the client (chunked coding made by the proxy, trailers
+   * included); false asks for a pause. `buf` is the sink's to keep.
    */
   onUpstreamBody(buf: Buffer, start: number, end: number): boolean;
   onUpstreamEnd(): void;
@@ -34,9 +25,6 @@ export interface Http1PoolOptions {
   /** Inactivity allowed while waiting for a response (head or body bytes) before UND_ERR_HEADERS_TIMEOUT. */
   timeoutMs: number;
 }
-
-const HEAD = 0;
-const BODY = 1;
 
 /**
  * Every upstream connection reads into this one buffer (node:net's `onread`): no buffer is allocated per read and
@@ -73,12 +61,8 @@ type TaggedSocket = Socket & { [kUpstream]?: Http1Upstream };
 /** One keep-alive connection to an upstream, carrying one request at a time. */
 export class Http1Upstream {
   sink: UpstreamSink | null = null;
-  private state = HEAD;
-  private partial: Buffer | null = null;
-  private readonly head: ResponseHead = { status: 0, statusLine: '', fields: '', framing: BODY_NONE, contentLength: 0, close: false };
-  private remaining = 0;
-  private scanner: ChunkedScanner | null = null;
-  private noBody = false;
+  /** llhttp, reading every answer of this connection (response-parser.ts). */
+  private readonly parser: ResponseParser;
   private started = false;
   private paused = false;
   private connected = false;
@@ -91,6 +75,8 @@ export class Http1Upstream {
     readonly socket: Socket,
   ) {
     (socket as TaggedSocket)[kUpstream] = this;
+    // The fast path runs only where llhttp passed its check (MeshProxy), so the binding is there.
+    this.parser = new ResponseParser(llhttpParser()!);
     socket.setNoDelay(true);
     socket.on('error', onSocketError);
     socket.on('end', onSocketEnd);
@@ -104,8 +90,7 @@ export class Http1Upstream {
   send(sink: UpstreamSink, head: string, body: Buffer | null, noBody: boolean): void {
     this.sink = sink;
     sink.upstream = this;
-    this.state = HEAD;
-    this.noBody = noBody;
+    this.parser.begin(noBody);
     this.started = false;
     if (body === null) {
       this.socket.write(head, 'latin1');
@@ -144,96 +129,69 @@ export class Http1Upstream {
     this.socket.setTimeout(this.pool.options.timeoutMs);
   }
 
-  /** `chunk` lives in the shared read buffer: valid only during this call. */
+  /** `chunk` lives in the shared read buffer: valid only during this call (llhttp copies what it hands over). */
   onData(chunk: Buffer): void {
-    if (this.sink === null) {
+    if (this.dead) return;
+    const sink = this.sink;
+    if (sink === null) {
       // Bytes on an idle connection: the upstream is confused; do not reuse it.
       this.kill();
       return;
     }
-    let buf = chunk;
-    let at = 0;
-    if (this.state === HEAD) {
-      if (this.partial !== null) {
-        buf = Buffer.concat([this.partial, chunk]);
-        this.partial = null;
-      }
-      for (;;) {
-        const end = headEnd(buf, at);
-        if (end === -1) {
-          if (buf.length - at > MAX_HEAD_BYTES) {
-            this.fail('UND_ERR_HEADERS_OVERFLOW');
-            return;
-          }
-          this.partial = Buffer.from(buf.subarray(at)); // a copy: the read buffer is reused
-          return;
-        }
-        if (!parseResponseHead(buf, at, end, this.noBody, this.head)) {
-          this.fail('HPE_INVALID_RESPONSE');
-          return;
-        }
-        at = end + 4;
-        if (this.head.status >= 200) break;
-        // An interim answer (100, 103): the final one follows.
-      }
-      const head = this.head;
-      this.state = BODY;
+    const p = this.parser;
+    // A complete answer followed by more bytes is relayed, and the connection closed after it.
+    const ok = p.feed(chunk) || (p.done && p.error === EXTRA_BYTES);
+    if (!ok) {
+      // Before the head went out this is a 502; after, the client's connection is cut.
+      this.fail(p.error);
+      return;
+    }
+    if (!this.started) {
+      if (!p.headReady) return; // the head goes on in the next read (or only an interim 1xx came)
       this.started = true;
-      this.remaining = head.contentLength;
-      if (head.framing === BODY_CHUNKED) {
-        this.scanner ??= new ChunkedScanner();
-        this.scanner.reset();
-      }
-      this.sink.onUpstreamHead(head);
+      sink.onUpstreamHead(p.head);
       if (this.sink === null) return;
-      if (head.framing === BODY_NONE) {
-        this.complete(at < buf.length);
-        return;
-      }
     }
-    if (at >= buf.length) return;
-    const sink = this.sink;
-    switch (this.head.framing) {
-      case BODY_LENGTH: {
-        const take = Math.min(this.remaining, buf.length - at);
-        this.remaining -= take;
-        const more = sink.onUpstreamBody(buf, at, at + take);
-        if (this.remaining === 0) {
-          this.complete(at + take < buf.length);
-          return;
-        }
-        if (!more) this.pause();
-        return;
-      }
-      case BODY_CHUNKED: {
-        const scanner = this.scanner!;
-        const end = scanner.scan(buf, at);
-        if (scanner.failed) {
-          this.fail('HPE_INVALID_CHUNK_SIZE');
-          return;
-        }
-        const more = sink.onUpstreamBody(buf, at, end === -1 ? buf.length : end);
-        if (end !== -1) {
-          this.complete(end < buf.length);
-          return;
-        }
-        if (!more) this.pause();
-        return;
-      }
-      case BODY_UNTIL_CLOSE: {
-        if (!sink.onUpstreamBody(buf, at, buf.length)) this.pause();
-        return;
-      }
-      default:
-        // Bytes after a bodiless answer.
-        this.kill();
+    const more = this.relay(sink);
+    if (this.sink === null) return;
+    if (p.done) this.complete(p.error === EXTRA_BYTES);
+    else if (!more) this.pause();
+  }
+
+  /** Hands the body decoded by this read to the sink, framed again (one buffer per read). */
+  private relay(sink: UpstreamSink): boolean {
+    const p = this.parser;
+    const pieces = p.body;
+    if (p.head.framing !== BODY_CHUNKED) {
+      if (pieces.length === 0) return true;
+      // A view of the shared read buffer: the sink keeps what it gets, so a copy.
+      const out = Buffer.from(pieces[0]!);
+      return sink.onUpstreamBody(out, 0, out.length);
     }
+    let size = 0;
+    for (const piece of pieces) if (piece.length > 0) size += piece.length + piece.length.toString(16).length + 4;
+    const last = p.done ? `0\r\n${p.trailers}\r\n` : '';
+    size += last.length;
+    if (size === 0) return true;
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const piece of pieces) {
+      if (piece.length === 0) continue;
+      at += out.write(`${piece.length.toString(16)}\r\n`, at, 'latin1');
+      at += piece.copy(out, at);
+      at += out.write('\r\n', at, 'latin1');
+    }
+    if (last !== '') at += out.write(last, at, 'latin1');
+    return sink.onUpstreamBody(out, 0, at);
   }
 
   onEnd(): void {
-    if (this.sink !== null && this.state === BODY && this.head.framing === BODY_UNTIL_CLOSE) {
-      this.complete(true);
-      return;
+    const sink = this.sink;
+    if (sink !== null && this.started && this.parser.head.framing === BODY_UNTIL_CLOSE && !this.dead) {
+      if (this.parser.end()) {
+        this.complete(true);
+        return;
+      }
     }
     this.onFailure('UND_ERR_SOCKET');
   }
@@ -271,8 +229,7 @@ export class Http1Upstream {
     this.sink = null;
     this.answered++;
     this.paused = false;
-    this.partial = null;
-    if (extraBytes || this.head.close) this.kill();
+    if (extraBytes || this.parser.head.close) this.kill();
     else this.pool.release(this);
     sink.onUpstreamEnd();
   }
@@ -282,6 +239,7 @@ export class Http1Upstream {
     this.dead = true;
     this.pool.forget(this);
     this.socket.destroy();
+    this.parser.close();
   }
 
   get isDead(): boolean {

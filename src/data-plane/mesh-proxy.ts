@@ -17,7 +17,19 @@ import {
 } from './forward-headers.js';
 import { ConnectionSweep, SendWatch, type SweptConnection } from './connection-sweep.js';
 import { FastConnection, type FastPathHost } from './fast-connection.js';
-import { proxyErrorAnswer, type RequestHead } from './http1-wire.js';
+import {
+  ANSWER_OPTIONS,
+  FORWARD,
+  REFUSE_CONNECT,
+  REFUSE_TARGET,
+  type Refusal,
+  type RequestHead,
+  proxyErrorAnswer,
+  refusal,
+  requestVerdict,
+  targetTooLongSoFar,
+} from './http1-wire.js';
+import { llhttpParser } from './llhttp.js';
 import { ProxyExchange, sendProxyError, type ExchangeSettings } from './proxy-exchange.js';
 import { RequestOutcome, type ProxyErrorCode } from './request-outcome.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
@@ -159,6 +171,20 @@ const MIRROR_HANDLER: Dispatcher.DispatchHandlers = {
   onError: () => undefined,
 };
 
+/** Requests of one node:http connection, forwarded one at a time in the order received. */
+interface RequestLine {
+  busy: boolean;
+  /** A request was refused: nothing after it is forwarded. */
+  refused: boolean;
+  /** The answer to bytes llhttp refused, written once the requests before them are answered. */
+  refusal: Refusal | null;
+  /** The request being forwarded. */
+  current: { req: IncomingMessage; res: ServerResponse } | null;
+  waiting: { req: IncomingMessage; res: ServerResponse; listener: ListenerState }[];
+}
+const kLine = Symbol('canary.line');
+type OrderedSocket = Socket & { [kLine]?: RequestLine };
+
 const kHttpServer = Symbol('canary.http');
 const kFastSet = Symbol('canary.fastSet');
 const kFastConn = Symbol('canary.fastConn');
@@ -275,7 +301,9 @@ export class MeshProxy implements FastPathHost {
       connectTimeoutMs,
       upstreamTimeoutMs,
     });
-    this.fastPath = options.fastPath ?? true;
+    // The fast path frames with Node's own llhttp, driven directly: when that interface is not what it checks for,
+    // node:http and undici carry everything (slower, same behaviour).
+    this.fastPath = (options.fastPath ?? true) && llhttpParser() !== null;
     this.tracer = options.tracer ?? null;
     this.logger = options.logger ?? consoleProxyLogger;
     this.outboundHost = options.outboundHost ?? '127.0.0.1';
@@ -372,33 +400,61 @@ export class MeshProxy implements FastPathHost {
 
   private createListener(state: ListenerState): OpenListener {
     const limits = this.settings.limits;
+    // Host is judged by requestVerdict, as on the fast path (node:http's own check answers without a reason).
     const http = createServer(
       {
         maxHeaderSize: limits.maxHeadBytes,
+        requireHostHeader: false,
         // No cap on a whole request (a long upload streams through); the header timeout still applies.
         requestTimeout: 0,
         // node:http's own sweep of its connections, at the fast path's period (its default is 30 s).
         connectionsCheckingInterval: this.sweeper.periodMs,
       },
-      (req, res) => this.route(req, res, state),
+      (req, res) => this.inOrder(req, res, state),
     );
     applyHttpLimits(http, limits);
-    // Clients that send garbage get a 400 and a closed socket, never a crash.
-    http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Bytes llhttp refuses get the fast path's answer (400, 431, 414) and a closed socket, never a crash.
+    http.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
       if (!socket.writable) {
         socket.destroy();
         return;
       }
-      const code = err.code;
-      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
         // node:http's header timeout, set from the proxy's: the same answer as the fast path's.
         const ms = this.settings.limits.headerTimeoutMs;
         socket.end(proxyErrorAnswer(408, 'header-timeout', `request head not received within ${ms} ms`, true));
-      } else if (code === 'HPE_HEADER_OVERFLOW') {
-        socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      } else {
-        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
       }
+      const packet = err.rawPacket;
+      const reason =
+        err.code === 'HPE_HEADER_OVERFLOW' && packet !== undefined && targetTooLongSoFar(packet, packet.length)
+          ? 'URI_TOO_LONG'
+          : (err.code ?? 'HPE_UNKNOWN');
+      const line = (socket as OrderedSocket)[kLine];
+      if (line?.refused) return; // the request was refused already; its answer closes the connection
+      const r = refusal(reason);
+      const current = line?.current;
+      if (current !== undefined && current !== null && !current.req.complete) {
+        // The bad bytes are in the body being streamed upstream: that request cannot complete. Closing the client
+        // connection aborts the upstream request; the client gets the 400 unless an answer had already started.
+        line!.refused = true;
+        if (current.res.headersSent) socket.destroy();
+        else sendSocketError(socket, r.status, r.code, r.message);
+        return;
+      }
+      if (line?.busy) {
+        // Requests before the bad bytes are answered first, in order; the refusal follows them.
+        line.refused = true;
+        line.refusal = r;
+        return;
+      }
+      sendSocketError(socket, r.status, r.code, r.message);
+    });
+    // CONNECT (a tunnel through the proxy) is not offered: a clear 501 rather than a silent close.
+    http.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.on('error', ignoreSocketError);
+      const r = refusal(REFUSE_CONNECT);
+      sendSocketError(socket, r.status, r.code, r.message);
     });
     const fast = new Set<FastConnection>();
     const tunnels = new Set<UpgradeTunnel>();
@@ -646,8 +702,58 @@ export class MeshProxy implements FastPathHost {
     return d;
   }
 
+  /**
+   * node:http emits every pipelined request as soon as it has parsed its head, even while an earlier one's body is
+   * still streaming upstream: each client connection forwards one request at a time, in the order received, as the
+   * fast path does. A refused request ends the connection: nothing after it is forwarded.
+   */
+  private inOrder(req: IncomingMessage, res: ServerResponse, listener: ListenerState): void {
+    const socket = req.socket as OrderedSocket;
+    const line = socket[kLine];
+    if (line === undefined) {
+      socket[kLine] = { busy: true, refused: false, refusal: null, current: { req, res }, waiting: [] };
+    } else if (line.refused && line.refusal === null) {
+      return; // the connection closes after the refusal's answer
+    } else if (line.busy) {
+      line.waiting.push({ req, res, listener });
+      return;
+    } else {
+      line.busy = true;
+      line.current = { req, res };
+    }
+    res.once('close', () => this.nextInLine(socket));
+    this.route(req, res, listener);
+  }
+
+  private nextInLine(socket: OrderedSocket): void {
+    const line = socket[kLine];
+    if (line === undefined) return;
+    line.busy = false;
+    line.current = null;
+    // A refused request closes the connection: the ones after it are dropped.
+    if (line.refused && line.refusal === null) return;
+    const next = line.waiting.shift();
+    if (next === undefined || socket.destroyed) {
+      const r = line.refusal;
+      if (r !== null && !socket.destroyed) {
+        line.refusal = null;
+        sendSocketError(socket, r.status, r.code, r.message);
+      }
+      return;
+    }
+    line.busy = true;
+    line.current = next;
+    next.res.once('close', () => this.nextInLine(socket));
+    this.route(next.req, next.res, next.listener);
+  }
+
   /** The node:http path: synchronous from the `request` event to the upstream dispatch. */
   private route(req: IncomingMessage, res: ServerResponse, listener: ListenerState): void {
+    const verdict = requestVerdict(req.method ?? '', req.url ?? '', req.httpVersionMinor, req.rawHeaders);
+    if (verdict !== FORWARD) {
+      this.refuse(req, res, verdict);
+      return;
+    }
     const observer = this.settings.observer;
     const startedAt = observer === null ? 0 : performance.now();
     const bytesInAtStart = observer === null ? 0 : req.socket.bytesRead;
@@ -692,6 +798,31 @@ export class MeshProxy implements FastPathHost {
     exchange.start();
   }
 
+  /** The node:http path's answer to `OPTIONS *` and to requests the framing rules refuse (then the connection closes). */
+  private refuse(req: IncomingMessage, res: ServerResponse, verdict: number): void {
+    if (verdict === ANSWER_OPTIONS) {
+      res.writeHead(200, ['allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH', 'content-length', '0']);
+      res.end();
+      return;
+    }
+    const line = (req.socket as OrderedSocket)[kLine];
+    if (line !== undefined) line.refused = true;
+    const r = refusal(verdict);
+    const body = `${r.message}\n`;
+    res.shouldKeepAlive = false;
+    res.writeHead(r.status, [
+      'content-type',
+      'text/plain; charset=utf-8',
+      'content-length',
+      String(Buffer.byteLength(body)),
+      'x-canary-error',
+      r.code,
+      'connection',
+      'close',
+    ]);
+    res.end(body);
+  }
+
   /**
    * node:http's 'upgrade' (WebSocket and other `Upgrade` requests, also those the fast path handed over): routed by
    * the same decision as every request, then tunnelled to the picked endpoint on a connection of its own.
@@ -702,6 +833,12 @@ export class MeshProxy implements FastPathHost {
     const startedAt = this.settings.observer === null ? 0 : performance.now();
     const method = req.method ?? 'GET';
     const peer = socket.remoteAddress ?? '';
+    const verdict = requestVerdict(method, req.url ?? '', req.httpVersionMinor, req.rawHeaders);
+    if (verdict !== FORWARD) {
+      const r = refusal(verdict === ANSWER_OPTIONS ? REFUSE_TARGET : verdict);
+      sendSocketError(socket, r.status, r.code, r.message);
+      return;
+    }
     const d = this.decide(method, req.url ?? '/', req.rawHeaders, peer, listener, true);
     let status = d.status;
     if (status !== 0) {

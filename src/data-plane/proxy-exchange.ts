@@ -46,6 +46,17 @@ export function sendProxyError(res: ServerResponse, status: number, code: ProxyE
   res.end(body);
 }
 
+/** No Transfer-Encoding, or exactly `chunked`. */
+function plainTransferCoding(raw: Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 17 && name.toString('latin1').toLowerCase() === 'transfer-encoding') {
+      if (raw[i + 1]!.toString('latin1').trim().toLowerCase() !== 'chunked') return false;
+    }
+  }
+  return true;
+}
+
 /**
  * Request body bytes: the Content-Length when there is one (what the fast path counts too), else what the client
  * socket read since the request began (a chunked body: approximate, it includes the chunk framing).
@@ -147,6 +158,21 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // The framing rules of the fast path's answers (response-parser.ts): a status below 100, an unasked 101, or a
+    // transfer coding other than plain chunked (read until the close, the coding left in the body) is a 502, and
+    // aborting closes that upstream connection.
+    if (statusCode < 100 || statusCode === 101 || !plainTransferCoding(rawHeaders)) {
+      this.outcome.upstreamFailure = true;
+      this.outcome.attemptFailed(this.endpoint, 'HPE_UNFRAMEABLE_ANSWER');
+      this.abortUpstream?.();
+      const res = this.res;
+      if (!res.headersSent) {
+        sendProxyError(res, 502, 'upstream-failure', `upstream ${this.endpoint.address} sent an answer that cannot be framed safely`);
+        this.outcome.status = 502;
+      }
+      this.finish();
+      return false;
+    }
     // 1xx: Node's server answers Expect: 100-continue itself; other interim responses are not relayed.
     if (statusCode < 200) return true;
     this.resumeFn = resume;

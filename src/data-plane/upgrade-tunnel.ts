@@ -1,7 +1,7 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { connectionNamedFields, isHopByHopResponseHeader, rawHeader } from './forward-headers.js';
-import { hostAndPort, proxyErrorAnswer, reasonPhrase } from './http1-wire.js';
+import { cleanReason, hostAndPort, proxyErrorAnswer, reasonPhrase } from './http1-wire.js';
 import type { ExchangeSettings } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
 import { failureAnswer, RequestOutcome } from './request-outcome.js';
@@ -179,7 +179,7 @@ export class UpgradeTunnel {
     this.phase = TUNNEL;
     this.clearTimer();
     this.outcome.answered(this.endpoint, 101);
-    let text = `HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}\r\n`;
+    let text = `HTTP/1.1 101 ${cleanReason(res.statusMessage) || 'Switching Protocols'}\r\n`;
     const raw = res.rawHeaders;
     // A 101's Connection and Upgrade are the handshake itself: its head is relayed as the upstream sent it.
     for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
@@ -216,7 +216,7 @@ export class UpgradeTunnel {
     this.clearTimer();
     const status = res.statusCode ?? 502;
     this.outcome.answered(this.endpoint, status);
-    let text = `HTTP/1.1 ${status} ${reasonPhrase(status, res.statusMessage ?? '')}\r\n`;
+    let text = `HTTP/1.1 ${status} ${reasonPhrase(status, cleanReason(res.statusMessage))}\r\n`;
     const raw = res.rawHeaders;
     const named = connectionNamedFields(raw);
     for (let i = 0; i < raw.length; i += 2) {
