@@ -203,6 +203,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
   api.put(
     '/api/v1/services/:name/outlier-detection',
     {
+      config: { permission: 'routes:write' },
       schema: {
         tags,
         summary: "Replace the service's outlier detection (If-Match honoured); proxies apply it with the next route table",

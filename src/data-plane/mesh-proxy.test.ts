@@ -505,7 +505,7 @@ describe('listeners', () => {
       upstreamAddress: upstreams.v2!.address,
     });
     expect(records[0]!.durationMs).toBeGreaterThan(0);
-    expect(records[0]!.flags).toEqual({ noRoute: false, upstreamFailure: false, retried: false, mirrored: false });
+    expect(records[0]!.flags).toEqual({ noRoute: false, upstreamFailure: false, retried: false, mirrored: false, upstreamOverflow: false });
     // Outbound listeners route by Host only; ingress paths do not apply to them.
     expect((await call(outboundPort, { url: '/', headers: { host: '127.0.0.1' } })).status).toBe(404);
     expect(records.at(-1)).toMatchObject({ status: 404, destination: null, flags: { noRoute: true } });
