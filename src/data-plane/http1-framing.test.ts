@@ -340,6 +340,28 @@ describe.each([
     expect(wire).toBe('');
   });
 
+  it('takes its head and target limits from the proxy settings (--max-head-bytes, --max-target-bytes)', async () => {
+    const p = new MeshProxy({ logger: silentProxyLogger, fastPath: !slow, limits: { maxHeadBytes: 4096, maxTargetBytes: 512 } });
+    const pp = (await p.listenIngress('127.0.0.1', 0)).port;
+    const address = `127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    await p.applyRouteTable(
+      routeTable(1, [{ name: 'echo', versions: { v1: [address] }, rules: [{ route: [{ version: 'v1', weight: 100 }] }] }]),
+    );
+    try {
+      const within = await talk([`GET /public/${'a'.repeat(400)} HTTP/1.1\r\nHost: echo\r\n\r\n`], { port: pp });
+      expect(statuses(within.text)).toEqual([200]);
+      const tooLong = await talk([`GET /public/${'a'.repeat(600)} HTTP/1.1\r\nHost: echo\r\n\r\n`], { port: pp });
+      expect(statuses(tooLong.text)).toEqual([414]);
+      expect(tooLong.text).toContain('longer than 512 bytes');
+      const big = `GET /public HTTP/1.1\r\nHost: echo\r\n${Array.from({ length: 10 }, (_, i) => `x-f${i}: ${'v'.repeat(500)}\r\n`).join('')}\r\n`;
+      expect(statuses((await talk([big], { port: pp })).text)).toEqual([431]);
+      expect(seen.map((r) => r.target.length)).toEqual([408]);
+    } finally {
+      await p.close();
+      proxy.setLimits({}); // the limits are the process's: back to the defaults the shared proxies run with
+    }
+  });
+
   it('answers OPTIONS * itself, keeps the connection, and CONNECT gets 501 (defect 7)', async () => {
     const t = await talk(['OPTIONS * HTTP/1.1\r\nHost: echo\r\n\r\nGET /public/next HTTP/1.1\r\nHost: echo\r\n\r\n'], { port: target() });
     expect(statuses(t.text)).toEqual([200, 200]);

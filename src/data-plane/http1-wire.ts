@@ -10,6 +10,17 @@ import { equalsLower } from './forward-headers.js';
 /** Longest request target the proxy takes (nginx's default line buffer); longer ones get 414. */
 export const MAX_TARGET_BYTES = 8 * 1024;
 
+/**
+ * The request limits framing applies in this process: `--max-head-bytes` (431) and `--max-target-bytes` (414). A
+ * proxy process holds one MeshProxy, which sets them from its settings (and again on each change of its limits).
+ */
+export const requestLimits = { maxHeadBytes: 16 * 1024, maxTargetBytes: MAX_TARGET_BYTES };
+
+export function setRequestLimits(maxHeadBytes: number, maxTargetBytes: number): void {
+  requestLimits.maxHeadBytes = maxHeadBytes;
+  requestLimits.maxTargetBytes = maxTargetBytes;
+}
+
 /** A request head as llhttp framed it (request-parser.ts); one per connection, refilled for each request. */
 export interface RequestHead {
   method: string;
@@ -37,14 +48,15 @@ export interface RequestHead {
  * MAX_TARGET_BYTES. Judged on the bytes, not on how the reads cut them.
  */
 export function targetTooLongSoFar(buf: Buffer, length: number): boolean {
-  if (length <= MAX_TARGET_BYTES) return false;
+  const max = requestLimits.maxTargetBytes;
+  if (length <= max) return false;
   let i = 0;
   while (i < length && (buf[i] === 13 || buf[i] === 10)) i++; // llhttp skips empty lines before a request
   const space = buf.indexOf(32, i);
   if (space === -1 || space >= length) return false;
   const lineEnd = buf.indexOf(10, space);
   const targetEnd = lineEnd === -1 || lineEnd >= length ? length : lineEnd;
-  return targetEnd - space - 1 > MAX_TARGET_BYTES + 9; // " HTTP/1.1\r" may follow the target
+  return targetEnd - space - 1 > max + 9; // " HTTP/1.1\r" may follow the target
 }
 
 /** What the proxy does with a request head llhttp accepted (`requestVerdict`). */
@@ -104,7 +116,7 @@ export function requestVerdict(method: string, url: string, versionMinor: number
   if (hosts === 0 && versionMinor >= 1) return REFUSE_NO_HOST;
   if (hosts === 1 && !validHost(host)) return REFUSE_BAD_HOST;
   if (transferEncoding !== null && (contentLength || !equalsLower(transferEncoding, 'chunked'))) return REFUSE_TRANSFER_ENCODING;
-  if (url.length > MAX_TARGET_BYTES) return REFUSE_TARGET_TOO_LONG;
+  if (url.length > requestLimits.maxTargetBytes) return REFUSE_TARGET_TOO_LONG;
   const first = url.charCodeAt(0);
   if (first === 47 /* / */) return FORWARD;
   if (url === '*') return method === 'OPTIONS' ? ANSWER_OPTIONS : REFUSE_TARGET;
@@ -138,11 +150,11 @@ export function refusal(reason: number | string): Refusal {
       return { status: 400, code: 'bad-request', message: 'bad request: the target must start with / (or be absolute, or * for OPTIONS)' };
     case REFUSE_TARGET_TOO_LONG:
     case 'URI_TOO_LONG':
-      return { status: 414, code: 'target-too-long', message: `request target longer than ${MAX_TARGET_BYTES} bytes` };
+      return { status: 414, code: 'target-too-long', message: `request target longer than ${requestLimits.maxTargetBytes} bytes` };
     case REFUSE_CONNECT:
       return { status: 501, code: 'method-not-supported', message: 'CONNECT is not supported by this proxy' };
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, code: 'head-too-large', message: 'request head larger than 16384 bytes' };
+      return { status: 431, code: 'head-too-large', message: `request head larger than ${requestLimits.maxHeadBytes} bytes` };
     default:
       return { status: 400, code: 'bad-request', message: `bad request: malformed HTTP/1.1 (${reason})` };
   }

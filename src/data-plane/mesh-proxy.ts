@@ -27,6 +27,7 @@ import {
   proxyErrorAnswer,
   refusal,
   requestVerdict,
+  setRequestLimits,
   targetTooLongSoFar,
 } from './http1-wire.js';
 import { llhttpParser } from './llhttp.js';
@@ -287,6 +288,7 @@ export class MeshProxy implements FastPathHost {
     const limits = checkProxyLimits(options.limits ?? {}, 'limits.', problems);
     if (problems.length > 0) throw InputError.fromDetails(problems);
     this.sweeper = new ConnectionSweep(limits);
+    setRequestLimits(limits.maxHeadBytes, limits.maxTargetBytes);
     this.settings = {
       upstreamTimeoutMs,
       connectTimeoutMs,
@@ -335,6 +337,7 @@ export class MeshProxy implements FastPathHost {
     if (problems.length > 0) throw InputError.fromDetails(problems);
     this.settings.limits = limits;
     this.sweeper.setLimits(limits);
+    setRequestLimits(limits.maxHeadBytes, limits.maxTargetBytes);
     for (const l of [...this.ingress, ...this.outbound.values()]) applyHttpLimits(l.http, limits);
   }
 

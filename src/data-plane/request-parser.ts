@@ -1,13 +1,6 @@
 import { equalsLower } from './forward-headers.js';
-import { ANSWER_OPTIONS, FORWARD, MAX_TARGET_BYTES, type RequestHead, requestVerdict, targetTooLongSoFar } from './http1-wire.js';
-import {
-  type HeadersCompleteCallback,
-  type LlhttpBinding,
-  type LlhttpParser,
-  llhttpMethodName,
-  MAX_HEAD_BYTES,
-  STOP_AFTER_HEAD,
-} from './llhttp.js';
+import { ANSWER_OPTIONS, FORWARD, type RequestHead, requestLimits, requestVerdict, targetTooLongSoFar } from './http1-wire.js';
+import { type HeadersCompleteCallback, type LlhttpBinding, type LlhttpParser, llhttpMethodName, STOP_AFTER_HEAD } from './llhttp.js';
 
 /** `parse` found no whole head yet: more bytes are needed. */
 export const HEAD_INCOMPLETE = 0;
@@ -72,7 +65,7 @@ export class RequestParser {
   constructor(b: LlhttpBinding) {
     this.b = b;
     const parser = new b();
-    parser.initialize(b.REQUEST, PARSER_RESOURCE, MAX_HEAD_BYTES, b.kLenientNone);
+    parser.initialize(b.REQUEST, PARSER_RESOURCE, requestLimits.maxHeadBytes, b.kLenientNone);
     parser[b.kOnHeaders] = (headers: string[], url: string) => {
       this.early ??= [];
       for (let i = 0; i < headers.length; i++) this.early.push(headers[i]!);
@@ -118,7 +111,7 @@ export class RequestParser {
       return HEAD_INCOMPLETE;
     }
     this.head.headBytes = from + r;
-    if (this.head.url.length > MAX_TARGET_BYTES) {
+    if (this.head.url.length > requestLimits.maxTargetBytes) {
       this.error = 'URI_TOO_LONG';
       return HEAD_REFUSED;
     }
@@ -134,7 +127,7 @@ export class RequestParser {
     const state = this.parse(buf);
     if (state === HEAD_INCOMPLETE) {
       // llhttp counts field bytes only: a head of empty-ish lines is bounded here.
-      if (buf.length <= 4 * MAX_HEAD_BYTES) return FRAME_MORE;
+      if (buf.length <= 4 * requestLimits.maxHeadBytes) return FRAME_MORE;
       this.refusalReason = 'HPE_HEADER_OVERFLOW';
       return FRAME_REFUSE;
     }
@@ -169,7 +162,7 @@ export class RequestParser {
     // A fresh llhttp state per message: after a head it was told to stop at (its "upgrade"), Node's binding would
     // report the next message's errors as a byte count, not an error (node_http_parser.cc checks the stale flag).
     const b = this.b;
-    this.parser.initialize(b.REQUEST, PARSER_RESOURCE, MAX_HEAD_BYTES, b.kLenientNone);
+    this.parser.initialize(b.REQUEST, PARSER_RESOURCE, requestLimits.maxHeadBytes, b.kLenientNone);
   }
 
   close(): void {
@@ -181,7 +174,7 @@ export class RequestParser {
     const b = this.b;
     const check = new b();
     try {
-      check.initialize(b.REQUEST, {}, MAX_HEAD_BYTES, b.kLenientNone);
+      check.initialize(b.REQUEST, {}, requestLimits.maxHeadBytes, b.kLenientNone);
       check[b.kOnHeadersComplete] = () => STOP_AFTER_HEAD;
       check[b.kOnMessageComplete] = noop;
       const r = check.execute(buf);
@@ -203,7 +196,7 @@ export class RequestParser {
     const check = new b();
     let complete = false;
     try {
-      check.initialize(b.REQUEST, {}, MAX_HEAD_BYTES, b.kLenientNone);
+      check.initialize(b.REQUEST, {}, requestLimits.maxHeadBytes, b.kLenientNone);
       check[b.kOnHeadersComplete] = () => 0;
       check[b.kOnBody] = noop;
       check[b.kOnMessageComplete] = () => {
