@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { downstreamResponseHeaders, rawHeader } from './forward-headers.js';
+import { downstreamResponseHeaders } from './forward-headers.js';
 import type { ProxyLimits } from './proxy-settings.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import { failureAnswer, type ProxyErrorCode, RequestOutcome } from './request-outcome.js';
@@ -270,16 +270,6 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     // A client that left before any answer gets status 0, as on the fast path.
     if (!res.headersSent) this.outcome.status = 0;
     if (this.hasBody) this.outcome.bytesIn = requestBodyBytes(req, this.bytesInAtStart);
-    this.outcome.report(
-      observer,
-      this.source,
-      this.endpoint.party,
-      req.method ?? '',
-      this.path,
-      this.endpoint.address,
-      rawHeader(req.rawHeaders, 'traceparent'),
-      this.peerAddress,
-      false,
-    );
+    this.outcome.reportExchange(observer, this.source, this.endpoint, req, this.path, this.peerAddress);
   }
 }

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import { rawHeader } from './forward-headers.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
 import { retryEndpoint } from './route-snapshot.js';
@@ -138,6 +140,28 @@ export class RequestOutcome {
     } catch {
       // An observer must not break the proxy.
     }
+  }
+
+  /** `report` for a request node:http parsed (the node:http + undici path and the upgrade tunnel). */
+  reportExchange(
+    observer: RequestObserver,
+    source: RequestParty | null,
+    endpoint: CompiledEndpoint,
+    req: IncomingMessage,
+    path: string,
+    peerAddress: string,
+  ): void {
+    this.report(
+      observer,
+      source,
+      endpoint.party,
+      req.method ?? '',
+      path,
+      endpoint.address,
+      rawHeader(req.rawHeaders, 'traceparent'),
+      peerAddress,
+      false,
+    );
   }
 }
 

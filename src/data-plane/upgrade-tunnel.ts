@@ -1,6 +1,6 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { connectionNamedFields, isHopByHopResponseHeader, rawHeader } from './forward-headers.js';
+import { connectionNamedFields, isHopByHopResponseHeader } from './forward-headers.js';
 import { cleanReason, hostAndPort, proxyErrorAnswer, reasonPhrase } from './http1-wire.js';
 import type { ExchangeSettings } from './proxy-exchange.js';
 import type { RequestParty } from './request-observer.js';
@@ -262,17 +262,6 @@ export class UpgradeTunnel {
     this.reported = true;
     const observer = this.settings.observer;
     if (observer === null) return;
-    const req = this.req;
-    this.outcome.report(
-      observer,
-      this.source,
-      this.endpoint.party,
-      req.method ?? '',
-      this.path,
-      this.endpoint.address,
-      rawHeader(req.rawHeaders, 'traceparent'),
-      this.client.remoteAddress ?? '',
-      false,
-    );
+    this.outcome.reportExchange(observer, this.source, this.endpoint, this.req, this.path, this.client.remoteAddress ?? '');
   }
 }
