@@ -379,7 +379,7 @@ export class FastConnection implements UpstreamSink {
     this.responseHead = `${text}\r\n`;
   }
 
-  onUpstreamBody(buf: Buffer, start: number, end: number): boolean {
+  onUpstreamBody(buf: Buffer, start: number, end: number, borrowed: boolean): boolean {
     const n = end - start;
     this.outcome.bytesOut += n;
     const head = this.responseHead;
@@ -393,7 +393,8 @@ export class FastConnection implements UpstreamSink {
       buf.copy(out, headBytes, start, end);
       return this.socket.write(out);
     }
-    // The bytes are ours to keep (llhttp hands over copies): written as they are.
+    // A view of the upstream's read buffer is copied (a write may hold it); the chunked framing's own buffer is ours.
+    if (borrowed) return this.socket.write(Buffer.from(buf.subarray(start, end)));
     return this.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
   }
 

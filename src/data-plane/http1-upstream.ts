@@ -11,9 +11,10 @@ export interface UpstreamSink {
   onUpstreamHead(head: ResponseHead): void;
   /**
    * Body bytes `buf[start..end)` framed again for the client (chunked coding made by the proxy, trailers
-   * included); false asks for a pause. `buf` is the sink's to keep.
+   * included); false asks for a pause. `buf` is the sink's to keep, unless `borrowed`: then it is a view of the
+   * shared read buffer, valid only during the call (what must outlive it is copied by the sink).
    */
-  onUpstreamBody(buf: Buffer, start: number, end: number): boolean;
+  onUpstreamBody(buf: Buffer, start: number, end: number, borrowed: boolean): boolean;
   onUpstreamEnd(): void;
   /** `started`: the head had been delivered (the answer can only be cut now). */
   onUpstreamError(code: string, started: boolean): void;
@@ -164,9 +165,9 @@ export class Http1Upstream {
     const pieces = p.body;
     if (p.head.framing !== BODY_CHUNKED) {
       if (pieces.length === 0) return true;
-      // A view of the shared read buffer: the sink keeps what it gets, so a copy.
-      const out = Buffer.from(pieces[0]!);
-      return sink.onUpstreamBody(out, 0, out.length);
+      // A view of the shared read buffer: the sink copies what it keeps (once, with the head for the first bytes).
+      const piece = pieces[0]!;
+      return sink.onUpstreamBody(piece, 0, piece.length, true);
     }
     let size = 0;
     for (const piece of pieces) if (piece.length > 0) size += piece.length + piece.length.toString(16).length + 4;
@@ -182,7 +183,7 @@ export class Http1Upstream {
       at += out.write('\r\n', at, 'latin1');
     }
     if (last !== '') at += out.write(last, at, 'latin1');
-    return sink.onUpstreamBody(out, 0, at);
+    return sink.onUpstreamBody(out, 0, at, false);
   }
 
   onEnd(): void {
