@@ -175,6 +175,24 @@ describe('roles and tokens', () => {
     expect((await t.callAs(again, 'GET', '/api/v1/route-table')).status).toBe(200);
     expect(t.cp.store.listTokens()).toEqual([]);
   });
+  it('gives a stored proxy-role token no more than the proxy credential, and keeps the minted proxy name reserved', async () => {
+    t.cp.tokens.mintInMemory('proxy', 'proxy');
+    expect((await t.call('POST', '/api/v1/tokens', { name: 'proxy', role: 'admin' })).status).toBe(409);
+    expect((await t.call('DELETE', '/api/v1/tokens/proxy')).status).toBe(409);
+    const res = await t.call('POST', '/api/v1/tokens', { name: 'edge-proxy', role: 'proxy' });
+    expect(res.status).toBe(201);
+    const remote = res.body.token as string;
+    expect((await t.callAs(remote, 'GET', '/api/v1/route-table')).status).toBe(200);
+    for (const [method, url, body] of [
+      ['GET', '/api/v1/whoami'],
+      ['GET', '/api/v1/services'],
+      ['GET', '/api/v1/tokens'],
+      ['POST', '/api/v1/tokens', { name: 'x', role: 'admin' }],
+      ['POST', '/api/v1/releases', reviewsCanary],
+    ] as [string, string, unknown?][]) {
+      expect((await t.callAs(remote, method, url, body)).status, `${method} ${url}`).toBe(403);
+    }
+  });
 });
 
 describe('repeated failed sign-ins', () => {
