@@ -254,3 +254,161 @@ describe('authorization on the matched route', () => {
     }
   });
 });
+
+/** An attacker's odd request shapes, over raw sockets: what each one gets back. */
+describe('odd headers and token shapes (raw TCP)', () => {
+  let t: TestControlPlane;
+  let port: number;
+  let viewer: string;
+  let operator: string;
+  beforeAll(async () => {
+    // Many rejected tokens below: a throttle that never trips, so each answer is the token check's own.
+    t = await startTestControlPlane({ signInThrottle: { freeFailures: 1_000_000 } });
+    port = Number(new URL(await t.cp.app.listen({ host: '127.0.0.1', port: 0 })).port);
+    expect((await t.call('POST', '/api/v1/services', reviewsService)).status).toBe(201);
+    expect((await t.call('POST', '/api/v1/releases', reviewsCanary)).status).toBe(201);
+    viewer = t.tokenFor('viewer');
+    operator = t.tokenFor('operator');
+  });
+  afterAll(async () => {
+    await t.destroy();
+  });
+  const get = (fields: string, target = '/api/v1/services') => rawRequest(port, `GET ${target} HTTP/1.1\r\n${fields}`);
+  const host = () => `host: 127.0.0.1:${port}`;
+
+  it('uses only the first of two Authorization headers: a second one never adds a role', async () => {
+    expect((await get(`${host()}\r\nauthorization: Bearer wrong\r\nauthorization: Bearer ${t.token}`)).status).toBe(401);
+    const create = await rawRequest(
+      port,
+      `POST /api/v1/tokens HTTP/1.1\r\n${host()}\r\nauthorization: Bearer ${viewer}\r\nauthorization: Bearer ${t.token}\r\ncontent-type: application/json`,
+      JSON.stringify({ name: 'doubled', role: 'admin' }),
+    );
+    expect(create.status).toBe(403);
+    expect(t.cp.tokens.list().map((x) => x.name)).not.toContain('doubled');
+  });
+
+  it('judges the first of two Host headers, and refuses Host spellings that are not a plain name', async () => {
+    const auth = `authorization: Bearer ${viewer}`;
+    expect((await get(`host: evil.example\r\nhost: 127.0.0.1:${port}\r\n${auth}`)).status).toBe(421);
+    for (const h of [`LOCALHOST:${port}`, `localhost.:${port}`, `127.0.0.1.:${port}`, `[::1]`, '127.0.0.2']) {
+      expect((await get(`host: ${h}\r\n${auth}`)).status, h).toBe(200);
+    }
+    for (const h of [
+      `user@127.0.0.1:${port}`,
+      `127.0.0.1@evil.example:${port}`,
+      `[0:0:0:0:0:0:0:1]:${port}`, // browsers send [::1]: the long form is refused, which is safe
+      `evil.example@127.0.0.1:${port}`,
+      '127.1',
+      '2130706433',
+      '0.0.0.0',
+      '[::ffff:127.0.0.1]',
+      `127.0.0.1:${port}.evil.example`,
+      'localhost.evil.example',
+      `127.0.0.1 evil.example`,
+      `[::1`,
+      '',
+    ]) {
+      const r = await get(`host: ${h}\r\n${auth}`);
+      expect([400, 421], `${h} -> ${r.status}`).toContain(r.status);
+    }
+  });
+
+  it('refuses a change from Origin null, a doubled Origin, or an Origin that only differs by scheme tricks', async () => {
+    const before = t.snapshot();
+    for (const origin of [
+      'null',
+      `http://evil.example\r\norigin: http://127.0.0.1:${port}`,
+      `http://127.0.0.1:${port}\r\norigin: http://evil.example`,
+      `http://127.0.0.1:${port}@evil.example`,
+      `file://127.0.0.1:${port}`,
+      `http://127.0.0.1:${port}.evil.example`,
+      '',
+    ]) {
+      const r = await rawRequest(
+        port,
+        `POST /api/v1/releases/reviews-canary/rollback HTTP/1.1\r\n${host()}\r\norigin: ${origin}\r\nauthorization: Bearer ${operator}\r\ncontent-length: 0`,
+      );
+      expect(r.status, JSON.stringify(origin)).toBe(403);
+    }
+    expect(t.snapshot()).toEqual(before);
+  });
+
+  it('accepts the Bearer scheme in any case and tabs around the token, and nothing else', async () => {
+    for (const a of [`bearer ${viewer}`, `BEARER ${viewer}`, `Bearer\t${viewer}`, `Bearer   ${viewer}\t`]) {
+      expect((await get(`${host()}\r\nauthorization: ${a}`)).status, a).toBe(200);
+    }
+    for (const a of [`Basic ${viewer}`, `Bearer${viewer}`, `Bearer ${viewer} x`, `Token ${viewer}`, 'Bearer', '']) {
+      const r = await get(`${host()}\r\nauthorization: ${a}`);
+      expect(r.status, a).toBe(401);
+    }
+  });
+
+  it('refuses tokens of odd shapes: empty secret, extra underscores, other case, very long, non-ASCII', async () => {
+    const [, id, secret] = viewer.split('_') as [string, string, string];
+    const shapes = [
+      `canary_${id}_`,
+      `canary_${id}__${secret}`,
+      `canary_${id}_${secret}_`,
+      `canary_${id}_${secret}_x`,
+      `canary__${id}_${secret}`,
+      `CANARY_${id}_${secret}`,
+      `canary_${id.toUpperCase()}_${secret}`,
+      `canary_${id}_${secret.toUpperCase()}`,
+      `canary_${id}_${secret.slice(0, 63)}`,
+      `canary_${id}_${secret}0`,
+      `canary_${id}_${'0'.repeat(64)}`,
+      `canary_${'0'.repeat(12)}_${secret}`,
+      `canary_${id}_${secret}`.replace(/.$/, 'é'),
+      `${t.token}x`,
+      t.token.slice(0, -1),
+      'x'.repeat(8000),
+    ];
+    for (const s of shapes) {
+      const r = await get(`${host()}\r\nauthorization: Bearer ${s}`);
+      expect(r.status, s.slice(0, 90)).toBe(401);
+      expect(JSON.parse(r.body).error.message).toMatch(/^invalid token/);
+    }
+    // A header too large for the server is refused before any check, never served.
+    const huge = await get(`${host()}\r\nauthorization: Bearer ${'x'.repeat(20_000)}`);
+    expect(huge.status).toBe(431);
+  });
+
+  it('keeps an operator from setting a candidate workload through PATCH (the body takes traffic only)', async () => {
+    const before = t.snapshot();
+    for (const body of [
+      { candidate: { name: 'v2', workload: { command: '/bin/sh', args: ['-c', 'id'] } } },
+      { traffic: { weights: { v1: 90, v2: 10 } }, candidate: { name: 'v2', workload: { env: { NODE_OPTIONS: '--require /tmp/x.js' } } } },
+    ]) {
+      const r = await t.callAs(operator, 'PATCH', '/api/v1/releases/reviews-canary', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+    }
+    expect(t.snapshot()).toEqual(before);
+    // Nor mint a token of any role, the proxy's included.
+    for (const role of ['proxy', 'viewer', 'operator']) {
+      expect((await t.callAs(operator, 'POST', '/api/v1/tokens', { name: `op-${role}`, role })).status).toBe(403);
+    }
+  });
+});
+
+describe('the failed sign-in throttle against a lock-out', () => {
+  it('counts only rejected tokens: a page without a token, a malformed header or a foreign Host cannot lock the admin out', async () => {
+    const t = await startTestControlPlane({ signInThrottle: { freeFailures: 2, baseDelayMs: 60_000 } });
+    try {
+      const port = Number(new URL(await t.cp.app.listen({ host: '127.0.0.1', port: 0 })).port);
+      for (let i = 0; i < 10; i++) {
+        // What a cross-site page can send (no-cors: no Authorization), a malformed header, and a rebinding page's token guess.
+        expect((await rawRequest(port, `GET /api/v1/services HTTP/1.1\r\nhost: 127.0.0.1:${port}`)).status).toBe(401);
+        expect(
+          (await rawRequest(port, `GET /api/v1/services HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Basic eA==`)).status,
+        ).toBe(401);
+        expect(
+          (await rawRequest(port, `GET /api/v1/services HTTP/1.1\r\nhost: evil.example:${port}\r\nauthorization: Bearer guess${i}`)).status,
+        ).toBe(421);
+        expect((await rawRequest(port, `GET /api/v1/nothing HTTP/1.1\r\nhost: 127.0.0.1:${port}`)).status).toBe(401);
+      }
+      expect((await t.call('GET', '/api/v1/services')).status).toBe(200);
+    } finally {
+      await t.destroy();
+    }
+  });
+});

@@ -177,7 +177,8 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
     if (need === undefined) throw new ForbiddenError('this route declares no permission; refused'); // fail closed
 
     const address = req.socket.remoteAddress ?? 'unknown';
-    const wait = throttle.waitMs(address);
+    const throttleKey = throttleKeyOf(address);
+    const wait = throttle.waitMs(throttleKey);
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
       reply.header('retry-after', String(seconds));
@@ -193,7 +194,7 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
     if (!m) throw new AuthError('malformed Authorization header: expected "Bearer <token>"');
     const verdict = tokens.verify(m[1]!);
     if ('problem' in verdict) {
-      throttle.failed(address);
+      throttle.failed(throttleKey);
       throw new AuthError(
         verdict.problem === 'expired'
           ? 'token expired: ask an admin for a new one (canary token create)'
@@ -209,6 +210,25 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
     }
   });
   return routes;
+}
+
+/**
+ * Whom the sign-in throttle counts: an IPv4 client (IPv4-mapped too) by its address, an IPv6 client by its /64, which
+ * one client usually holds whole; counted by address, it would get a fresh set of guesses from each of 2^64 addresses.
+ */
+export function throttleKeyOf(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  const halves = address.split('%')[0]!.toLowerCase().split('::');
+  const left = halves[0] ? halves[0].split(':') : [];
+  const right = halves[1] ? halves[1].split(':') : [];
+  const count = (g: string[]) => g.reduce((n, x) => n + (x.includes('.') ? 2 : 1), 0);
+  const groups = halves.length > 1 ? [...left, ...Array<string>(Math.max(0, 8 - count(left) - count(right))).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { throttleKeyOf } from './access-control.js';
 import { SignInThrottle } from './sign-in-throttle.js';
 import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
 
@@ -174,6 +175,24 @@ describe('roles and tokens', () => {
     expect((await t.callAs(again, 'GET', '/api/v1/route-table')).status).toBe(200);
     expect(t.cp.store.listTokens()).toEqual([]);
   });
+  it('gives a stored proxy-role token no more than the proxy credential, and keeps the minted proxy name reserved', async () => {
+    t.cp.tokens.mintInMemory('proxy', 'proxy');
+    expect((await t.call('POST', '/api/v1/tokens', { name: 'proxy', role: 'admin' })).status).toBe(409);
+    expect((await t.call('DELETE', '/api/v1/tokens/proxy')).status).toBe(409);
+    const res = await t.call('POST', '/api/v1/tokens', { name: 'edge-proxy', role: 'proxy' });
+    expect(res.status).toBe(201);
+    const remote = res.body.token as string;
+    expect((await t.callAs(remote, 'GET', '/api/v1/route-table')).status).toBe(200);
+    for (const [method, url, body] of [
+      ['GET', '/api/v1/whoami'],
+      ['GET', '/api/v1/services'],
+      ['GET', '/api/v1/tokens'],
+      ['POST', '/api/v1/tokens', { name: 'x', role: 'admin' }],
+      ['POST', '/api/v1/releases', reviewsCanary],
+    ] as [string, string, unknown?][]) {
+      expect((await t.callAs(remote, method, url, body)).status, `${method} ${url}`).toBe(403);
+    }
+  });
 });
 
 describe('repeated failed sign-ins', () => {
@@ -198,6 +217,30 @@ describe('repeated failed sign-ins', () => {
       expect(res.status).toBe(200);
       // Public routes are never held back.
       expect((await t.callAs(null, 'GET', '/healthz')).status).toBe(200);
+    } finally {
+      await t.destroy();
+    }
+  });
+
+  it('counts an IPv6 client by its /64, so rotating addresses buys no fresh guesses; IPv4-mapped by the IPv4 address', async () => {
+    expect(throttleKeyOf('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(throttleKeyOf('2001:0db8:0001:0002:ffff:0:0:9')).toBe('2001:db8:1:2::/64');
+    expect(throttleKeyOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(throttleKeyOf('::1')).toBe('0:0:0:0::/64');
+    expect(throttleKeyOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(throttleKeyOf('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(throttleKeyOf('::ffff:10.1.2.4')).not.toBe(throttleKeyOf('::ffff:10.1.2.3'));
+    expect(throttleKeyOf('10.1.2.3')).toBe('10.1.2.3');
+    const t = await startTestControlPlane({ signInThrottle: { freeFailures: 3, baseDelayMs: 60_000 } });
+    try {
+      const from = (remoteAddress: string, token: string) =>
+        t.cp.app.inject({ method: 'GET', url: '/api/v1/services', remoteAddress, headers: { authorization: `Bearer ${token}` } });
+      for (let i = 1; i <= 3; i++) expect((await from(`2001:db8:1:2::${i}`, 'wrong')).statusCode).toBe(401);
+      // The next address of the same /64, even with the right token, waits; another /64 and an IPv4 client do not.
+      expect((await from('2001:db8:1:2:dead:beef:0:1', 'wrong')).statusCode).toBe(429);
+      expect((await from('2001:db8:1:2::99', t.token)).statusCode).toBe(429);
+      expect((await from('2001:db8:1:3::1', t.token)).statusCode).toBe(200);
+      expect((await from('::ffff:10.1.2.3', t.token)).statusCode).toBe(200);
     } finally {
       await t.destroy();
     }
