@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../support/dist.js';
+import { bookinfoReviewsCanary } from '../../src/control-plane/test-harness.js';
 import { echoServiceSpec } from '../support/echo-service.js';
 import { freePort } from '../support/ports.js';
 import {
@@ -120,14 +121,7 @@ describe('canary up under chaos', () => {
     await until('both echo replicas', () => instance('echo-v1-1') && instance('echo-v1-2'), 30_000);
     await until('/env through the ingress', () => answers('/env'), 30_000);
     // A live release: reviews v1/v2 at 50/50, which must survive the restart of canary up.
-    const release = await api('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      strategy: 'canary',
-      baseline: 'v1',
-      candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    const release = await api('POST', '/api/v1/releases', bookinfoReviewsCanary);
     expect(release.status, JSON.stringify(release.body)).toBe(201);
     await until('the release in force', async () => (await reviewVersions(6)).size === 2, 60_000);
     await until('a standby proxy', () => running((r) => r.name === 'proxy-standby').length === 1, 30_000);
