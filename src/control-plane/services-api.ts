@@ -46,6 +46,22 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
     }
     return { ...svc, status };
   };
+  /**
+   * A PUT that changes what the proxies route (routes, outlier detection): validated as the real call, then
+   * planned on the cluster; `?dryRun=true` answers the plan, and an object someone else owns refuses it whole.
+   */
+  const putPlanned = async (dryRun: boolean, put: (opts: { dryRun?: boolean }) => Service) => {
+    if (dryRun || planner) {
+      const would = put({ dryRun: true });
+      const p = planner ? await planner.planRoutes(would) : { steps: [], text: '' };
+      if (dryRun) return { dryRun: true as const, service: withStatus(would), plan: p.steps, planText: p.text };
+      const refused = refusalsOf(p);
+      if (refused) throw new ConflictError(refused, 'NotOwned');
+    }
+    const svc = put({});
+    await planner?.settle();
+    return withStatus(svc);
+  };
   const tags = ['services'];
 
   api.get(
@@ -183,21 +199,8 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
         response: { 200: z.union([ServiceResource, RoutesDryRunSchema]), ...errorResponses },
       },
     },
-    async (req) => {
-      const dryRun = isDryRun(req.query);
-      const put = (opts: { dryRun?: boolean }) => controller.putRoutes(req.params.name, req.body, req.actor, ifMatchOf(req), opts);
-      if (dryRun || planner) {
-        // Validated as the real call, then planned on the cluster; an object someone else owns refuses it whole.
-        const would = put({ dryRun: true });
-        const p = planner ? await planner.planRoutes(would) : { steps: [], text: '' };
-        if (dryRun) return { dryRun: true as const, service: withStatus(would), plan: p.steps, planText: p.text };
-        const refused = refusalsOf(p);
-        if (refused) throw new ConflictError(refused, 'NotOwned');
-      }
-      const svc = put({});
-      await planner?.settle();
-      return withStatus(svc);
-    },
+    async (req) =>
+      putPlanned(isDryRun(req.query), (opts) => controller.putRoutes(req.params.name, req.body, req.actor, ifMatchOf(req), opts)),
   );
 
   api.put(
@@ -213,22 +216,9 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
         response: { 200: z.union([ServiceResource, RoutesDryRunSchema]), ...errorResponses },
       },
     },
-    async (req) => {
-      const dryRun = isDryRun(req.query);
-      const put = (opts: { dryRun?: boolean }) =>
-        controller.putOutlierDetection(req.params.name, req.body, req.actor, ifMatchOf(req), opts);
-      if (dryRun || planner) {
-        // In cluster mode the change is the DestinationRule's trafficPolicy: planned like a routes change.
-        const would = put({ dryRun: true });
-        const p = planner ? await planner.planRoutes(would) : { steps: [], text: '' };
-        if (dryRun) return { dryRun: true as const, service: withStatus(would), plan: p.steps, planText: p.text };
-        const refused = refusalsOf(p);
-        if (refused) throw new ConflictError(refused, 'NotOwned');
-      }
-      const svc = put({});
-      await planner?.settle();
-      return withStatus(svc);
-    },
+    // In cluster mode the change is the DestinationRule's trafficPolicy: planned like a routes change.
+    async (req) =>
+      putPlanned(isDryRun(req.query), (opts) => controller.putOutlierDetection(req.params.name, req.body, req.actor, ifMatchOf(req), opts)),
   );
 
   api.get(

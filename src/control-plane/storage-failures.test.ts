@@ -7,19 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/index.js';
 import { SqliteTraceStore } from '../telemetry/sqlite-trace-store.js';
 import { reviewsService, startTestControlPlane } from './test-harness.js';
-
-/** Overwrites every other page after the header of a closed SQLite file with junk. */
-function damagePages(file: string): void {
-  const pageSize = 4096;
-  const pages = Math.floor(statSync(file).size / pageSize);
-  expect(pages).toBeGreaterThan(4);
-  const fd = openSync(file, 'r+');
-  try {
-    for (let p = 2; p < pages - 1; p += 2) writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, p * pageSize);
-  } finally {
-    closeSync(fd);
-  }
-}
+import { damagePages } from '../../test/support/sqlite-damage.js';
 
 function logSink(): { stream: Writable; lines: () => { level: number; msg: string }[] } {
   const chunks: string[] = [];

@@ -115,3 +115,14 @@ export const reviewsCanary = {
   candidate: { name: 'v2' },
   traffic: { weights: { v1: 50, v2: 50 } },
 };
+
+/**
+ * The same release on the bookinfo demo (`canary up --demo bookinfo`): v2 is made from v1's workload, told its
+ * version by SERVICE_VERSION, so a page says which reviews served it.
+ */
+export const bookinfoReviewsCanary = {
+  ...reviewsCanary,
+  strategy: 'canary',
+  baseline: 'v1',
+  candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
+};

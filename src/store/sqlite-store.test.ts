@@ -1,10 +1,11 @@
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, type ReleaseStatus, ServiceSpec } from '../core/index.js';
 import { SqliteStore } from './sqlite-store.js';
+import { damagePages } from '../../test/support/sqlite-damage.js';
 
 const spec = (name = 'reviews') =>
   ServiceSpec.parse({ name, versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: ['127.0.0.1:9001'] } }] });
@@ -184,20 +185,6 @@ describe('SqliteStore', () => {
     expect(store.listRetiredVersions()).toEqual([]);
   });
 });
-
-/** Overwrites whole pages in the middle of a closed database file with junk (page 1, the header, stays intact). */
-function damagePages(file: string): void {
-  const size = statSync(file).size;
-  const pageSize = 4096;
-  const pages = Math.floor(size / pageSize);
-  expect(pages).toBeGreaterThan(4);
-  const fd = openSync(file, 'r+');
-  try {
-    for (let p = 2; p < pages - 1; p += 2) writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, p * pageSize);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describe('SqliteStore on a damaged or loosely kept data directory', () => {
   let root: string;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningUp, startUp } from '../control-plane/up.js';
+import { bookinfoReviewsCanary } from '../control-plane/test-harness.js';
 import { TrafficGenerator } from './traffic-generator.js';
 import { ensureBuilt } from '../../test/support/dist.js';
 
@@ -75,14 +76,7 @@ beforeAll(async () => {
     log: () => {},
   });
   await waitFor('the product page', async () => ((await fetch(`${up.ingressUrl}/productpage`)).status === 200 ? true : undefined), 60_000);
-  const created = await api('POST', '/api/v1/releases', {
-    name: 'reviews-canary',
-    service: 'reviews',
-    strategy: 'canary',
-    baseline: 'v1',
-    candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
-    traffic: { weights: { v1: 50, v2: 50 } },
-  });
+  const created = await api('POST', '/api/v1/releases', bookinfoReviewsCanary);
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   await waitFor(
     'reviews v2 serving',

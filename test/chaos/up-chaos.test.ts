@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, repoRoot } from '../support/dist.js';
+import { ensureBuilt } from '../support/dist.js';
+import { bookinfoReviewsCanary } from '../../src/control-plane/test-harness.js';
+import { echoServiceSpec } from '../support/echo-service.js';
 import { freePort } from '../support/ports.js';
 import {
   figures,
@@ -114,37 +116,12 @@ describe('canary up under chaos', () => {
     ingressPort = await freePort();
     up = startUpProcess(upArgs(), join(dir, 'up-1.log'));
     await until('the product page through the ingress', () => answers('/productpage'), 60_000);
-    const created = await api('POST', '/api/v1/services', {
-      name: 'echo',
-      port: 9080,
-      ingress: { paths: ['/env'] },
-      versions: [
-        {
-          name: 'v1',
-          labels: {},
-          workload: {
-            kind: 'process',
-            command: process.execPath,
-            args: [join(repoRoot, 'src', 'workloads', 'fixtures', 'fixture-server.mjs')],
-            env: {},
-            replicas: 2,
-            readiness: { path: '/health', timeoutSeconds: 30 },
-          },
-        },
-      ],
-    });
+    const created = await api('POST', '/api/v1/services', echoServiceSpec({ readiness: { path: '/health', timeoutSeconds: 30 } }));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     await until('both echo replicas', () => instance('echo-v1-1') && instance('echo-v1-2'), 30_000);
     await until('/env through the ingress', () => answers('/env'), 30_000);
     // A live release: reviews v1/v2 at 50/50, which must survive the restart of canary up.
-    const release = await api('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      strategy: 'canary',
-      baseline: 'v1',
-      candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    const release = await api('POST', '/api/v1/releases', bookinfoReviewsCanary);
     expect(release.status, JSON.stringify(release.body)).toBe(201);
     await until('the release in force', async () => (await reviewVersions(6)).size === 2, 60_000);
     await until('a standby proxy', () => running((r) => r.name === 'proxy-standby').length === 1, 30_000);

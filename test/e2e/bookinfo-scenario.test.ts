@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bookinfoReviewsCanary } from '../../src/control-plane/test-harness.js';
 import { type RunningUp, startUp } from '../../src/control-plane/up.js';
 import { http, waitFor } from '../support/http.js';
 import { freePort } from '../support/ports.js';
@@ -107,14 +108,7 @@ describe('Bookinfo canary scenario', () => {
       }
     })();
 
-    const created = await call('POST', '/api/v1/releases', {
-      name: 'reviews-canary',
-      service: 'reviews',
-      strategy: 'canary',
-      baseline: 'v1',
-      candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
-      traffic: { weights: { v1: 50, v2: 50 } },
-    });
+    const created = await call('POST', '/api/v1/releases', bookinfoReviewsCanary);
     expect(created.status, created.body).toBe(201);
     await waitFor('the release to progress', async () => ((await phase()) === 'Progressing' ? true : undefined), 60_000, 200);
     await waitFor('v2 to serve', async () => ((await servedBy()).version === 'v2' ? true : undefined), 20_000, 20);

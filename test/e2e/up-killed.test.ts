@@ -11,7 +11,8 @@ import {
   until,
   type UpProcess,
 } from '../chaos/chaos-harness.js';
-import { ensureBuilt, repoRoot } from '../support/dist.js';
+import { ensureBuilt } from '../support/dist.js';
+import { echoServiceSpec } from '../support/echo-service.js';
 import { freePort } from '../support/ports.js';
 
 /**
@@ -48,24 +49,7 @@ describe('kill -9 of canary up, and nobody starts it again', () => {
     const created = await fetch(`${cpUrl}/api/v1/services`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'echo',
-        port: 9080,
-        ingress: { paths: ['/env'] },
-        versions: [
-          {
-            name: 'v1',
-            labels: {},
-            workload: {
-              kind: 'process',
-              command: process.execPath,
-              args: [join(repoRoot, 'src', 'workloads', 'fixtures', 'fixture-server.mjs')],
-              env: { FIXTURE_GRANDCHILD: '1' },
-              replicas: 2,
-            },
-          },
-        ],
-      }),
+      body: JSON.stringify(echoServiceSpec({ env: { FIXTURE_GRANDCHILD: '1' } })),
     });
     expect(created.status).toBe(201);
     await until(
