@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRouteSource } from './file-route-source.js';
+import { compileRouteFile } from '../route-file/compile-route-file.js';
 import { runProxy } from './run-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
@@ -171,7 +172,14 @@ describe('limits', () => {
     const path = routesFile('limits-file.yaml', '      - route: [ { version: v1, weight: 100 } ]');
     const base = readFileSync(path, 'utf8');
     writeFileSync(path, `${base}proxy:\n  headerTimeoutMs: 300\n`);
-    const fromFile = await runProxy({ config: path, listen: '127.0.0.1:0', logger: silentProxyLogger, handleSignals: false, watch: false });
+    const fromFile = await runProxy({
+      compileRouteFile,
+      config: path,
+      listen: '127.0.0.1:0',
+      logger: silentProxyLogger,
+      handleSignals: false,
+      watch: false,
+    });
     try {
       expect((await unfinishedHead(fromFile.address.port, 5000)).text).toMatch(/^HTTP\/1\.1 408 /);
       // An edit raises it: a head unfinished for a second is no longer cut.
@@ -187,6 +195,7 @@ describe('limits', () => {
     }
     writeFileSync(path, `${base}proxy:\n  headerTimeoutMs: 300\n`);
     const flagWins = await runProxy({
+      compileRouteFile,
       config: path,
       listen: '127.0.0.1:0',
       logger: silentProxyLogger,
@@ -214,12 +223,21 @@ describe('runProxy options', () => {
     } finally {
       if (saved !== undefined) process.env.CANARY_TOKEN = saved;
     }
-    await expect(runProxy({ config: 'x.yaml', listen: 'localhost', handleSignals: false })).rejects.toThrow(/listen: must be HOST:PORT/);
+    await expect(runProxy({ compileRouteFile, config: 'x.yaml', listen: 'localhost', handleSignals: false })).rejects.toThrow(
+      /listen: must be HOST:PORT/,
+    );
   });
 
   it('runs in-process and closes cleanly', async () => {
     const config = routesFile('inproc.yaml', '      - route: [ { version: v1, weight: 100 } ]');
-    const running = await runProxy({ config, listen: '127.0.0.1:0', logger: silentProxyLogger, handleSignals: false, watch: false });
+    const running = await runProxy({
+      compileRouteFile,
+      config,
+      listen: '127.0.0.1:0',
+      logger: silentProxyLogger,
+      handleSignals: false,
+      watch: false,
+    });
     try {
       expect((await call(running.address.port)).body).toBe('v1');
     } finally {
