@@ -185,7 +185,7 @@ describe('renderIstio: what Istio cannot express is refused with the field named
 
   it('refuses a version the service does not have', () => {
     expect(problem([{ route: [{ version: 'v9', weight: 100 }] }])).toBe(
-      'rules.0.route.0.version: version "v9" is not a version of service "reviews" (known: v1, v2, v3)',
+      'rules.0.route.0.version: version "v9" does not exist in service "reviews" (it has v1, v2, v3)',
     );
   });
 
