@@ -92,7 +92,9 @@ export const RULES: Record<Part, PartRule> = {
   },
   cli: {
     may: ['cli/entry-points', 'cli/api-types'],
-    why: 'the CLI uses the API through its client; only its entry points (up, proxy, render, backup, restore, load) run parts in process',
+    why:
+      "the CLI uses the API through its client: take the API's types from src/cli/api-types.ts (type-only re-exports), " +
+      'and run a part in process only from an entry point in src/cli/entry-points (up, proxy, render, backup, restore, load)',
   },
   'cli/entry-points': {
     may: [
