@@ -5,7 +5,7 @@ import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { InputError, type Rule } from '../core/index.js';
-import { ROUTING_CASES, ROUTING_SERVICE, ROUTING_VERSIONS } from '../data-plane/routing-cases.js';
+import { ROUTING_CASES, ROUTING_SERVICE, ROUTING_VERSIONS } from '../../test/support/routing-cases.js';
 import { cookieHeaderRegex } from './cookie-regex.js';
 import {
   type IstioServiceInput,
