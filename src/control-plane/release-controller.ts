@@ -39,8 +39,8 @@ export interface ReleaseControllerOptions {
   feed: RouteTableFeed;
   /** Who the controller's own changes (candidate ready, failed, finished) are recorded as; default `controller`. */
   actor?: string;
-  /** How long finishing waits after routing everything to the kept version before retiring the other; default 2000 ms. */
-  drainGraceMs?: number;
+  /** How long finishing waits after routing everything to the kept version before retiring the other (`drainGraceMs`). */
+  drainGraceMs: number;
   log?: { info(msg: string): void; warn(msg: string): void; error(obj: unknown, msg: string): void };
 }
 
@@ -144,7 +144,7 @@ export class ReleaseController {
     this.runtime = options.runtime;
     this.feed = options.feed;
     this.actor = options.actor ?? 'controller';
-    this.drainGraceMs = options.drainGraceMs ?? 2000;
+    this.drainGraceMs = options.drainGraceMs;
     this.log = options.log ?? { info() {}, warn() {}, error() {} };
   }
 
