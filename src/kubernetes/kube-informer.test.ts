@@ -73,8 +73,9 @@ describe('KubeInformer: list, then watch', () => {
     await informer.start();
     await eventually(() => api.openWatches() === 1, 'the watch');
     api.dropWatches();
-    // While away: one Service goes, one comes, and the server compacts its history.
-    await fetch(`${api.url}/api/v1/namespaces/demo/services/ratings`, { method: 'DELETE' });
+    // While away (in the same tick, so no watch comes back meanwhile): one Service goes, one comes, and the
+    // server compacts its history.
+    api.remove('Service', 'demo', 'ratings');
     api.seed(svc('details'));
     api.compact();
     await eventually(() => names() === 'details,reviews', 'the re-list');
@@ -173,7 +174,7 @@ describe('KubeInformer on a real-world API server (issue 17)', () => {
       await eventually(() => api.openWatches() === 1, 'the watch');
       api.dropWatches();
       // While away: reviews is deleted and created again (kubectl delete + apply), then history is compacted.
-      await fetch(`${api.url}/api/v1/namespaces/demo/services/reviews`, { method: 'DELETE' });
+      api.remove('Service', 'demo', 'reviews');
       const newUid = api.seed(svc('reviews')).metadata.uid;
       api.compact();
       await eventually(() => watched.get('reviews')?.metadata.uid === newUid, 'the new reviews');

@@ -57,6 +57,7 @@ export class KubernetesBackend {
       traffic: options.traffic ?? 'istio',
       adopt: options.adopt ?? false,
       ...(gateway ? { gateway } : {}),
+      kubeService: (name) => this.services.get(name),
     });
     this.telemetry = options.prometheus ? new PrometheusTelemetry({ url: options.prometheus, namespace: this.namespace }) : null;
     this.traces = options.tracing ? new JaegerTraces({ url: options.tracing, namespace: this.namespace }) : null;

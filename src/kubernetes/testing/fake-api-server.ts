@@ -215,6 +215,17 @@ export class FakeApiServer {
     this.tokens?.delete(token);
   }
 
+  /** Deletes an object at once (as `kubectl delete` would), for tests that must change things in one tick. */
+  remove(kind: keyof typeof RESOURCES, namespace: string, name: string): void {
+    const key = this.key(RESOURCES[kind], namespace, name);
+    const stored = this.objects.get(key);
+    if (!stored) throw new Error(`no ${kind} ${namespace}/${name}`);
+    this.objects.delete(key);
+    this.rv++;
+    stored.object.metadata.resourceVersion = String(this.rv);
+    this.publish({ rv: this.rv, type: 'DELETED', key, object: structuredClone(stored.object) });
+  }
+
   /** Writes status, as a controller would (no ownership change, no generation bump). */
   setStatus(kind: keyof typeof RESOURCES, namespace: string, name: string, status: unknown): void {
     const stored = this.objects.get(this.key(RESOURCES[kind], namespace, name));
