@@ -7,8 +7,8 @@ import type { Deployment, KubeObject, KubeService } from './kube-object.js';
 import { RESOURCES } from './kube-object.js';
 import { KubernetesBackend } from './kubernetes-backend.js';
 import { KubernetesRuntime } from './kubernetes-runtime.js';
-import { reviewsService, reviewsV1Deployment } from './testing/bookinfo-objects.js';
-import { FakeApiServer, type FakeApiServerOptions } from './testing/fake-api-server.js';
+import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
+import { FakeApiServer, type FakeApiServerOptions } from '../../test/support/kubernetes/fake-api-server.js';
 
 /**
  * What a real cluster does and the fake API server used to let pass (issue 17): each test reproduces the

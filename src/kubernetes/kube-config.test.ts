@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { KubeClient } from './kube-client.js';
 import { loadKubeConnection } from './kube-config.js';
 import { RESOURCES } from './kube-object.js';
-import { FakeApiServer } from './testing/fake-api-server.js';
+import { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'canary-kubecfg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
