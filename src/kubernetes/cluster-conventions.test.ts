@@ -8,6 +8,7 @@ import { RESOURCES } from './kube-object.js';
 import { KubernetesBackend } from './kubernetes-backend.js';
 import { KubernetesRuntime } from './kubernetes-runtime.js';
 import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
+import { controlPlaneUser, deployRbac } from '../../test/support/kubernetes/deploy-rbac.js';
 import { FakeApiServer, type FakeApiServerOptions } from '../../test/support/kubernetes/fake-api-server.js';
 
 /**
@@ -321,5 +322,40 @@ describe('what a real API server refuses (issue 17, item 6)', () => {
     api.compact();
     const next = await fetch(`${api.url}/api/v1/namespaces/demo/services?limit=1&continue=${first.metadata.continue}`);
     expect(next.status).toBe(410);
+  });
+});
+
+describe('authentication and RBAC from deploy/ (issue 17, items 6 and 7)', () => {
+  it('runs as deploy/base’s service account in its namespace, and says what to do when pointed at another one', async () => {
+    const { api } = await fake({ tokens: { sa: controlPlaneUser('demo') }, rbac: deployRbac('demo') }, [
+      reviewsService('demo'),
+      reviewsV1Deployment('demo'),
+      { ...reviewsService('other'), metadata: { name: 'reviews', namespace: 'other' } },
+    ]);
+    const asServiceAccount = (namespace: string) =>
+      new KubeClient({
+        server: api.url,
+        namespace,
+        prepare: async (o) => {
+          o.headers = { ...o.headers, authorization: 'Bearer sa' };
+        },
+      });
+    const backend = await KubernetesBackend.connect({ client: asServiceAccount('demo'), namespace: 'demo' });
+    open.push(backend);
+    expect(backend.inventory().services.map((s) => s.name)).toEqual(['reviews']);
+    // What the Role does not grant is refused: deleting a VirtualService, reading Secrets.
+    const vs = await asServiceAccount('demo')
+      .delete(RESOURCES.VirtualService, 'reviews')
+      .catch((e: unknown) => e);
+    expect(vs).toMatchObject({ status: 403 });
+
+    const elsewhere = await KubernetesBackend.connect({ client: asServiceAccount('other'), namespace: 'other' }).catch((e: unknown) => e);
+    // Whichever LIST is refused first (Services, Deployments, Pods): the message says why and what to do.
+    expect((elsewhere as Error).message).toMatch(
+      /User "system:serviceaccount:demo:canary-mesh" cannot list resource "(services|deployments|pods)" in API group "(apps)?" in the namespace "other"\. The Role in deploy\/base grants access to the namespace it is applied in only: to manage namespace other, apply that Role there/,
+    );
+    // Without a valid token: 401.
+    const anonymous = await new KubeClient({ server: api.url, namespace: 'demo' }).list(RESOURCES.Service).catch((e: unknown) => e);
+    expect(anonymous).toMatchObject({ status: 401 });
   });
 });
