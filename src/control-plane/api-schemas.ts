@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Name, OutlierDetection, PartialWorkload, ReleasePhase, Rule, Traffic, Version } from '../core/index.js';
+import { Compare, Name, OutlierDetection, PartialWorkload, ReleasePhase, Rule, Traffic, Version } from '../core/index.js';
 
 /** Response and parameter schemas of API v1, built from the core's model so the OpenAPI document matches it. */
 
@@ -69,6 +69,7 @@ export const ReleaseResource = z.object({
   baseline: z.string(),
   candidate: z.object({ name: z.string(), workload: PartialWorkload.optional() }),
   traffic: Traffic,
+  compare: Compare.optional(),
   status: z.object({
     phase: ReleasePhase,
     governor: z.string().nullable(),
@@ -124,6 +125,7 @@ export const RouteTableSchema = z.object({
         })
         .optional()
         .meta({ description: "The service's outlier detection, defaults filled in, durations in milliseconds" }),
+      compare: Compare.optional().meta({ description: "The release's comparison of mirrored answers, when it sets one" }),
     }),
   ),
   listeners: z.array(

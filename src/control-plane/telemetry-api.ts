@@ -5,6 +5,7 @@ import { TelemetryBatch, type TelemetryHub, type TopologyInventory, TrafficGener
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses } from './api-schemas.js';
 import { eventStreams } from './event-stream.js';
+import { registerComparisonApi } from './comparison-api.js';
 import { registerObservedHistoryApi } from './observed-history-api.js';
 import type { ExternalTelemetry } from './cluster-telemetry.js';
 
@@ -128,6 +129,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   });
 
   registerObservedHistoryApi(app, ctx, hub);
+  registerComparisonApi(app, ctx, hub);
 
   app.get('/metrics', { schema: { hide: true }, config: { permission: 'public' } }, async (_req, reply) =>
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(hub.renderMetrics()),

@@ -11,3 +11,4 @@ export * from './traffic.js';
 export * from './workload-inheritance.js';
 export * from './release-lifecycle.js';
 export * from './compile-route-table.js';
+export * from './comparison/index.js';

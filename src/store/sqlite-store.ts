@@ -157,7 +157,15 @@ function serviceSpecOf(s: ServiceSpec | Service): ServiceSpec {
 }
 
 function releaseSpecOf(r: ReleaseRecord | Release): Omit<ReleaseRecord, 'status'> {
-  return { name: r.name, service: r.service, strategy: r.strategy, baseline: r.baseline, candidate: r.candidate, traffic: r.traffic };
+  return {
+    name: r.name,
+    service: r.service,
+    strategy: r.strategy,
+    baseline: r.baseline,
+    candidate: r.candidate,
+    traffic: r.traffic,
+    ...(r.compare ? { compare: r.compare } : {}),
+  };
 }
 
 function checkVersion(kind: string, name: string, current: number, expected: string | undefined): void {

@@ -1,3 +1,4 @@
+export * from './comparison-window.js';
 export * from './histogram-layout.js';
 export * from './istio-metrics.js';
 export * from './observed-history.js';

@@ -5,6 +5,7 @@ import { describeMatch } from '../describe-rules.js';
 import { formatAge, formatFields, formatShares, formatTable, formatWeights, printResult } from '../output.js';
 import { parseWeights, type ReleaseFlags, releaseFromFlags } from '../release-from-flags.js';
 import { readSpecObject } from '../spec-file.js';
+import { registerReleaseCompareCommand } from './release-compare-command.js';
 import type { ObservedHistoryAnswer } from '../../control-plane/api-schemas.js';
 
 const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
@@ -185,6 +186,8 @@ Examples:
         printResult(output, h, () => observedHistoryTable(h));
       }),
     );
+
+  registerReleaseCompareCommand(release, path);
 
   addClientOptions(
     release
