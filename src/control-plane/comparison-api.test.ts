@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { durationSlot } from '../telemetry/histogram-layout.js';
-import type { ComparisonSample } from '../telemetry/telemetry-batch.js';
+import { durationSlot } from '../telemetry-wire/histogram-layout.js';
+import type { ComparisonSample } from '../telemetry-wire/telemetry-batch.js';
 import { reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
 
 /**

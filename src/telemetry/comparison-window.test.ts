@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ComparisonWindow } from './comparison-window.js';
-import type { ComparisonSample } from './telemetry-batch.js';
+import type { ComparisonSample } from '../telemetry-wire/telemetry-batch.js';
 
 const answer = { status: 200, headers: {}, body: 'x', bodyBytes: 1 };
 

@@ -1,5 +1,5 @@
-import { FINE_SLOTS, quantileOf } from './histogram-layout.js';
-import type { ComparisonDifference, ComparisonSample, ExampleAnswer } from './telemetry-batch.js';
+import { FINE_SLOTS, quantileOf } from '../telemetry-wire/histogram-layout.js';
+import type { ComparisonDifference, ComparisonSample, ExampleAnswer } from '../telemetry-wire/telemetry-batch.js';
 
 /**
  * The control plane's memory of mirror comparisons: per release, time buckets of counters, differences and two

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../control-plane/test-harness.js';
-import { durationSlot } from '../../telemetry/histogram-layout.js';
+import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
 import { ensureBuilt, repoRoot } from '../../../test/support/dist.js';
 
 /** `canary release compare` as a user runs it (node bin/canary.js in a child process) against a real control plane. */
