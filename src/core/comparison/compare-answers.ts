@@ -157,7 +157,8 @@ function diffBodies(p: CapturedAnswer, m: CapturedAnswer, c: CompiledCompare, ou
     }
     if (pj !== undefined || mj !== undefined) {
       // One side is JSON, the other is not (or was cut): that is the difference.
-      const notJson = (a: CapturedAnswer) => (a.body.length < a.bodyBytes ? `(over ${a.body.length} bytes, not parsed)` : '(not JSON)');
+      const notJson = (a: CapturedAnswer) =>
+        a.body.length < a.bodyBytes ? `(${a.bodyBytes} bytes, over the bound: not parsed)` : '(not JSON)';
       out.push({
         kind: 'body',
         field: '$',
