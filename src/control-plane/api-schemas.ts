@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { Name, OutlierDetection, PartialWorkload, ReleasePhase, ReleaseStrategyName, Rule, Traffic, Version } from '../core/index.js';
+import {
+  Compare,
+  Name,
+  OutlierDetection,
+  PartialWorkload,
+  ReleasePhase,
+  ReleaseStrategyName,
+  Rule,
+  Traffic,
+  Version,
+} from '../core/index.js';
 
 /** Response and parameter schemas of API v1, built from the core's model so the OpenAPI document matches it. */
 
@@ -70,6 +80,7 @@ export const ReleaseResource = z.object({
   candidate: z.object({ name: z.string(), workload: PartialWorkload.optional() }),
   traffic: Traffic.optional().meta({ description: 'Absent for a blueGreen release without traffic, and a mirror release copying 100%' }),
   preview: z.object({ header: z.string() }).optional(),
+  compare: Compare.optional(),
   status: z.object({
     phase: ReleasePhase,
     governor: z.string().nullable(),
@@ -126,6 +137,7 @@ export const RouteTableSchema = z.object({
         })
         .optional()
         .meta({ description: "The service's outlier detection, defaults filled in, durations in milliseconds" }),
+      compare: Compare.optional().meta({ description: "The release's comparison of mirrored answers, when it sets one" }),
     }),
   ),
   listeners: z.array(

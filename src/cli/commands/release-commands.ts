@@ -5,6 +5,7 @@ import { describeMatch } from '../describe-rules.js';
 import { formatAge, formatFields, formatShares, formatTable, formatWeights, printResult } from '../output.js';
 import { parseWeights, type ReleaseFlags, releaseFromFlags } from '../release-from-flags.js';
 import { readSpecObject } from '../spec-file.js';
+import { registerReleaseCompareCommand } from './release-compare-command.js';
 
 const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
 
@@ -191,6 +192,8 @@ Examples:
         printResult(output, h, () => observedHistoryTable(h));
       }),
     );
+
+  registerReleaseCompareCommand(release, path);
 
   addClientOptions(
     release
