@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import { zodDetails } from '../core/validation.js';
-import { hostAndPort } from '../data-plane/http1-wire.js';
+import { hostAndPort } from '../core/address.js';
 import {
   DEFAULT_PROXY_SETTINGS,
   PROXY_LIMIT_RANGES,
