@@ -94,6 +94,7 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
     runtime,
     logLevel: 'warn',
     ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+    analysis: { ingressUrl: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.ingressPort}` },
     telemetry: {
       // The demo traces every request (the seed's tracing page); otherwise 1% unless told.
       traceSampling: opts.traceSampling ?? (opts.demo ? 1 : 0.01),

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { AnalysisSpec } from './analysis/analysis-spec.js';
+import type { AnalysisStatus } from './analysis/analysis-status.js';
 import { dns1123LabelProblem } from './names.js';
 import { durationMs } from './outlier-detection.js';
 import { regexProblem } from './regex.js';
@@ -288,6 +290,8 @@ export const ReleaseSpec = z.strictObject({
   baseline: Name.optional(),
   candidate: z.strictObject({ name: Name, workload: PartialWorkload.optional() }),
   traffic: Traffic,
+  /** Progressive delivery (strategy canary): steps, checks, webhooks; see docs/analysis.md. */
+  analysis: AnalysisSpec.optional(),
 });
 export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;
 export type ReleaseSpec = z.infer<typeof ReleaseSpec>;
@@ -308,6 +312,8 @@ export interface ReleaseStatus {
   conditions: Condition[];
   /** Whether the candidate's workload was created by this release (and so is removed if the baseline is kept). */
   candidateCreated: boolean;
+  /** The automated analysis, when the release has one: its step, verdict and evidence. */
+  analysis?: AnalysisStatus;
 }
 
 /** A stored release: the spec with its baseline resolved, its status and metadata. */

@@ -156,8 +156,11 @@ function serviceSpecOf(s: ServiceSpec | Service): ServiceSpec {
   return spec;
 }
 
+/** Everything of a release but its status and metadata, so that a field added to the model is stored without a change here. */
 function releaseSpecOf(r: ReleaseRecord | Release): Omit<ReleaseRecord, 'status'> {
-  return { name: r.name, service: r.service, strategy: r.strategy, baseline: r.baseline, candidate: r.candidate, traffic: r.traffic };
+  const { status: _status, ...rest } = r as Release;
+  const { resourceVersion: _rv, createdAt: _c, updatedAt: _u, createdBy: _b, ...spec } = rest;
+  return spec;
 }
 
 function checkVersion(kind: string, name: string, current: number, expected: string | undefined): void {

@@ -177,7 +177,8 @@ export function judgeInterval(previous: JudgeState, sample: IntervalSample, opti
   };
   const cand = clampV(sample.candidate);
   const base = clampV(sample.baseline);
-  const edges = [...sample.edges];
+  // A look without any latency (no traffic, or Prometheus had no buckets yet) keeps the bins it had.
+  const edges = sample.edges.length === 0 && previous.edges.length > 0 ? [...previous.edges] : [...sample.edges];
   const bins = edges.length + 1;
   const sameEdges = previous.edges.length === edges.length && previous.edges.every((e, i) => e === edges[i]);
   const state: JudgeState = {
