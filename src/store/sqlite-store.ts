@@ -49,7 +49,12 @@ export interface StoreWriter {
   updateService(spec: ServiceSpec, expectedVersion?: string): Service;
   deleteService(name: string): void;
   createRelease(release: ReleaseRecord, actor: string): Release;
-  updateRelease(name: string, change: { traffic?: Release['traffic']; status?: ReleaseStatus }, expectedVersion?: string): Release;
+  /** Changes a release's status, traffic or strategy (a mirror taken over becomes a canary). */
+  updateRelease(
+    name: string,
+    change: { traffic?: Release['traffic']; status?: ReleaseStatus; strategy?: Release['strategy'] },
+    expectedVersion?: string,
+  ): Release;
   deleteRelease(name: string): void;
   appendEvent(event: NewEvent): StoredEvent;
   /** Adds a token; 409 when the name is taken. */
@@ -357,6 +362,7 @@ export class SqliteStore {
           ...current,
           ...(change.traffic ? { traffic: change.traffic } : {}),
           ...(change.status ? { status: change.status } : {}),
+          ...(change.strategy ? { strategy: change.strategy } : {}),
         };
         const rev = bump();
         db.prepare('UPDATE releases SET spec = ?, status = ?, resource_version = ?, updated_at = ? WHERE name = ?').run(
