@@ -47,7 +47,8 @@ interface Counts {
   failures: number;
 }
 
-export interface JudgeState {
+// A type (not an interface) so that it fits the API schema's record of the judge's state.
+export type JudgeState = {
   looks: number;
   rankLooks: number;
   comparison: MixtureState;
@@ -61,7 +62,7 @@ export interface JudgeState {
   step: { baseline: Counts; candidate: Counts };
   /** The first failing check, kept: a failure is final. */
   failure: CheckResult | null;
-}
+};
 
 export interface VersionFigures {
   requests: number;
