@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRelease, emptyDraft, nameProblem, nextVersionName, type ReleaseDraft } from '../../web/src/release/build-release.js';
+import { buildRelease, emptyDraft, mirrorProblem, nameProblem, nextVersionName, type ReleaseDraft } from '../../web/src/release/build-release.js';
 import type { Service } from '../../web/src/api/types.js';
 
 /** What the create wizard sends: the DESIGN.md shapes, for each strategy and workload kind. */
@@ -79,5 +79,34 @@ describe('create wizard output', () => {
     expect(nameProblem('reviews-canary')).toBeNull();
     expect(nameProblem('Reviews Canary')).toBe('validation.dns1123');
     expect(nameProblem('')).toBe('validation.required');
+  });
+
+  it('sends a blue-green release without traffic: the candidate starts at 0 %', () => {
+    const body = buildRelease(draft({ mode: 'blueGreen', name: 'reviews-bg', candidateWeight: 30 }), processService);
+    expect(body.strategy).toBe('blueGreen');
+    expect(body.traffic).toBeUndefined();
+    expect(body.compare).toBeUndefined();
+  });
+
+  it('sends a mirror release with its percentage and comparison options', () => {
+    const body = buildRelease(
+      draft({ mode: 'mirror', mirrorPercent: 40, compareBody: true, ignoreHeaders: 'Date, x-request-id', ignoreJsonPaths: '$.timestamp\n$.items[0].id', maxBodyKiB: 8 }),
+      processService,
+    );
+    expect(body.strategy).toBe('mirror');
+    expect(body.traffic).toEqual({ mirror: { percent: 40 } });
+    expect(body.compare).toEqual({ body: true, ignoreHeaders: ['date', 'x-request-id'], ignoreJsonPaths: ['$.timestamp', '$.items[0].id'], maxBodyBytes: 8192 });
+  });
+
+  it('refuses mirror settings the API would refuse, naming the field', () => {
+    const mirror = (p: Partial<ReleaseDraft>) => mirrorProblem(draft({ mode: 'mirror', ...p }));
+    expect(mirror({})).toBeNull();
+    expect(mirror({ mirrorPercent: 0 })).toBe('wizard.mirror.percentRange');
+    expect(mirror({ mirrorPercent: 101 })).toBe('wizard.mirror.percentRange');
+    expect(mirror({ mirrorPercent: Number.NaN })).toBe('wizard.mirror.percentRange');
+    expect(mirror({ ignoreHeaders: 'date, x-request:id' })).toBe('wizard.mirror.badHeader');
+    expect(mirror({ ignoreJsonPaths: 'timestamp' })).toBe('wizard.mirror.badJsonPath');
+    expect(mirror({ ignoreJsonPaths: '$.a[x]' })).toBe('wizard.mirror.badJsonPath');
+    expect(mirror({ maxBodyKiB: 0 })).toBe('wizard.mirror.maxBodyRange');
   });
 });

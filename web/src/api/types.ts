@@ -67,6 +67,20 @@ export interface Traffic {
   weights?: Record<string, number>;
   match?: MatchBlock[];
   rules?: Rule[];
+  /** Strategy mirror: every answer from the baseline, this share of requests copied to the candidate. */
+  mirror?: { version?: string; percent: number };
+}
+
+/** `canary` splits traffic; `blueGreen` switches all of it at once; `mirror` copies it to the candidate. */
+export type ReleaseStrategy = 'canary' | 'blueGreen' | 'mirror';
+
+/** How a mirror release compares the candidate's answers with the primary's (CONTRACT.md). */
+export interface CompareOptions {
+  body?: boolean;
+  headers?: string[];
+  ignoreHeaders?: string[];
+  ignoreJsonPaths?: string[];
+  maxBodyBytes?: number;
 }
 
 export type ReleasePhase = 'Pending' | 'Progressing' | 'TakenOver' | 'RolledBack' | 'Failed';
@@ -82,11 +96,22 @@ export interface Condition {
 export interface Release {
   name: string;
   service: string;
-  strategy: 'canary';
+  /** Absent from control planes older than the three strategies: canary. */
+  strategy?: ReleaseStrategy;
+  /** Requests carrying `<header>: <candidate>` reach the candidate; default header `x-canary-preview`. */
+  preview?: { header?: string };
+  compare?: CompareOptions;
   baseline: string;
   candidate: { name: string; workload?: Partial<Workload> };
   traffic: Traffic;
-  status: { phase: ReleasePhase; governor: string | null; observed: Record<string, number>; conditions: Condition[] };
+  status: {
+    phase: ReleasePhase;
+    governor: string | null;
+    observed: Record<string, number>;
+    conditions: Condition[];
+    /** Blue-green after a switch: the version kept running for an instant switch back. */
+    standby?: string | null;
+  };
   resourceVersion: string;
   createdAt: string;
   createdBy: string;
@@ -95,10 +120,50 @@ export interface Release {
 export interface ReleaseInput {
   name: string;
   service: string;
-  strategy: 'canary';
+  strategy: ReleaseStrategy;
   baseline?: string;
   candidate: { name: string; workload?: Partial<Workload> };
-  traffic: Traffic;
+  /** Optional for blueGreen (the candidate starts at 0 %). */
+  traffic?: Traffic;
+  compare?: CompareOptions;
+}
+
+/** One side of a compared exchange, as kept in a difference's example. */
+export interface ExchangeSample {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body?: string | null;
+}
+
+export interface ComparisonDifference {
+  kind: 'status' | 'header' | 'body';
+  method: string;
+  path: string;
+  /** The JSON path (`$.rating`) or header name that differs; null for a status or a non-JSON body. */
+  field?: string | null;
+  primary: string | number | null;
+  mirror: string | number | null;
+  count: number;
+  example?: { primary: ExchangeSample; mirror: ExchangeSample } | null;
+}
+
+export interface LatencyPercentiles {
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+/** `GET /api/v1/releases/{name}/comparison?window=300`: the mirror's answers against the primary's. */
+export interface Comparison {
+  release: string;
+  window: number;
+  requests: number;
+  mirrored: number;
+  compared: number;
+  agree: number;
+  skipped: { bodyTooLarge: number; mirrorFailed: number };
+  differences: ComparisonDifference[];
+  latency: { primary: LatencyPercentiles; mirror: LatencyPercentiles };
 }
 
 export interface MeshEvent {

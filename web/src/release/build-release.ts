@@ -1,4 +1,4 @@
-import type { MatchBlock, MatchKind, ReleaseInput, Service, Traffic, Workload } from '../api/types.js';
+import type { CompareOptions, MatchBlock, MatchKind, ReleaseInput, ReleaseStrategy, Service, Traffic, Workload } from '../api/types.js';
 
 export type ConditionKind = 'header' | 'cookie' | 'uri' | 'os';
 export type ClientOs = 'android' | 'ios' | 'windows' | 'macos' | 'linux';
@@ -19,6 +19,8 @@ export interface EnvPair {
 
 /** Everything the create wizard collects. */
 export interface ReleaseDraft {
+  /** Which mode card started the wizard: decides the last step and the release's `strategy`. */
+  mode: ReleaseStrategy;
   name: string;
   service: string;
   baseline: string;
@@ -32,6 +34,16 @@ export interface ReleaseDraft {
   /** Candidate's share 0..100 in the "traffic distribution" strategy. */
   candidateWeight: number;
   conditions: MatchCondition[];
+  /** Mirror: the share of requests copied to the candidate, 1..100. */
+  mirrorPercent: number;
+  /** Mirror: compare bodies (JSON-aware) besides status and headers. */
+  compareBody: boolean;
+  /** Mirror: header names left out of the comparison, comma or newline separated. */
+  ignoreHeaders: string;
+  /** Mirror: JSON paths left out of the body comparison (`$.timestamp`), comma or newline separated. */
+  ignoreJsonPaths: string;
+  /** Mirror: requests with larger bodies are not mirrored (counted as skipped), in KiB. */
+  maxBodyKiB: number;
 }
 
 // User-Agent fragments per client OS; RE2 whole-string matching, hence the surrounding `.*`.
@@ -45,6 +57,7 @@ const osRegex: Record<ClientOs, string> = {
 
 export function emptyDraft(): ReleaseDraft {
   return {
+    mode: 'canary',
     name: '',
     service: '',
     baseline: '',
@@ -57,6 +70,42 @@ export function emptyDraft(): ReleaseDraft {
     strategy: 'weights',
     candidateWeight: 50,
     conditions: [{ kind: 'header', name: 'end-user', match: 'exact', value: '', os: 'android' }],
+    mirrorPercent: 100,
+    compareBody: true,
+    ignoreHeaders: 'date',
+    ignoreJsonPaths: '',
+    maxBodyKiB: 64,
+  };
+}
+
+/** `a, b\nc` -> `['a', 'b', 'c']`. */
+export function listOfNames(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// `$`, then `.name` or `[index]` segments.
+const jsonPath = /^\$(\.[A-Za-z_$][\w$-]*|\[\d+\])*$/;
+
+/** i18n key of what is wrong with the mirror step, or null. */
+export function mirrorProblem(d: ReleaseDraft): string | null {
+  if (!Number.isInteger(d.mirrorPercent) || d.mirrorPercent < 1 || d.mirrorPercent > 100) return 'wizard.mirror.percentRange';
+  if (listOfNames(d.ignoreHeaders).some((h) => !headerName.test(h))) return 'wizard.mirror.badHeader';
+  if (listOfNames(d.ignoreJsonPaths).some((p) => !jsonPath.test(p))) return 'wizard.mirror.badJsonPath';
+  if (!Number.isInteger(d.maxBodyKiB) || d.maxBodyKiB < 1 || d.maxBodyKiB > 10240) return 'wizard.mirror.maxBodyRange';
+  return null;
+}
+
+/** What a mirror release compares, as the API takes it. */
+export function buildCompare(d: ReleaseDraft): CompareOptions {
+  return {
+    body: d.compareBody,
+    ignoreHeaders: listOfNames(d.ignoreHeaders).map((h) => h.toLowerCase()),
+    ignoreJsonPaths: listOfNames(d.ignoreJsonPaths),
+    maxBodyBytes: d.maxBodyKiB * 1024,
   };
 }
 
@@ -126,12 +175,14 @@ export function buildRelease(d: ReleaseDraft, service: Service | undefined): Rel
   const existing = service?.versions.find((v) => v.name === d.candidate);
   const baselineKind = service?.versions.find((v) => v.name === d.baseline)?.workload.kind ?? 'process';
   const workload = existing ? undefined : buildWorkload(d, baselineKind);
-  return {
+  const common = {
     name: d.name,
     service: d.service,
-    strategy: 'canary',
     baseline: d.baseline || undefined,
     candidate: workload ? { name: d.candidate, workload } : { name: d.candidate },
-    traffic: buildTraffic(d),
   };
+  // Blue-green: no traffic, the candidate starts at 0 % and is reached by preview until the switch.
+  if (d.mode === 'blueGreen') return { ...common, strategy: 'blueGreen' };
+  if (d.mode === 'mirror') return { ...common, strategy: 'mirror', traffic: { mirror: { percent: d.mirrorPercent } }, compare: buildCompare(d) };
+  return { ...common, strategy: 'canary', traffic: buildTraffic(d) };
 }
