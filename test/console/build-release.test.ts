@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildRelease, emptyDraft, mirrorProblem, nameProblem, nextVersionName, type ReleaseDraft } from '../../web/src/release/build-release.js';
+import {
+  buildRelease,
+  emptyDraft,
+  mirrorProblem,
+  nameProblem,
+  nextVersionName,
+  type ReleaseDraft,
+} from '../../web/src/release/build-release.js';
 import type { Service } from '../../web/src/api/types.js';
 
 /** What the create wizard sends: the DESIGN.md shapes, for each strategy and workload kind. */
@@ -90,12 +97,24 @@ describe('create wizard output', () => {
 
   it('sends a mirror release with its percentage and comparison options', () => {
     const body = buildRelease(
-      draft({ mode: 'mirror', mirrorPercent: 40, compareBody: true, ignoreHeaders: 'Date, x-request-id', ignoreJsonPaths: '$.timestamp\n$.items[0].id', maxBodyKiB: 8 }),
+      draft({
+        mode: 'mirror',
+        mirrorPercent: 40,
+        compareBody: true,
+        ignoreHeaders: 'Date, x-request-id',
+        ignoreJsonPaths: '$.timestamp\n$.items[0].id',
+        maxBodyKiB: 8,
+      }),
       processService,
     );
     expect(body.strategy).toBe('mirror');
     expect(body.traffic).toEqual({ mirror: { percent: 40 } });
-    expect(body.compare).toEqual({ body: true, ignoreHeaders: ['date', 'x-request-id'], ignoreJsonPaths: ['$.timestamp', '$.items[0].id'], maxBodyBytes: 8192 });
+    expect(body.compare).toEqual({
+      body: true,
+      ignoreHeaders: ['date', 'x-request-id'],
+      ignoreJsonPaths: ['$.timestamp', '$.items[0].id'],
+      maxBodyBytes: 8192,
+    });
   });
 
   it('refuses mirror settings the API would refuse, naming the field', () => {

@@ -25,8 +25,14 @@ describe('console translations', () => {
   const zh = flatten(load('zh-CN'));
 
   it('have the same keys in en and zh-CN', () => {
-    expect(Object.keys(zh).filter((k) => !(k in en)), 'only in zh-CN').toEqual([]);
-    expect(Object.keys(en).filter((k) => !(k in zh)), 'only in en').toEqual([]);
+    expect(
+      Object.keys(zh).filter((k) => !(k in en)),
+      'only in zh-CN',
+    ).toEqual([]);
+    expect(
+      Object.keys(en).filter((k) => !(k in zh)),
+      'only in en',
+    ).toEqual([]);
   });
 
   it('use the same placeholders in both languages, and no empty string', () => {

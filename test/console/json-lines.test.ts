@@ -17,7 +17,11 @@ describe('body lines of a difference example', () => {
     const lines = bodyLines(body, '$.reviews[0].rating');
     expect(lines.filter((l) => l.marked).map((l) => l.text.trim())).toEqual(['"rating": {', '"stars": 5,', '"color": "black"', '}']);
     expect(lines.map((l) => l.text).join('\n')).toBe(JSON.stringify(JSON.parse(body), null, 2));
-    expect(bodyLines(body, '$.id').filter((l) => l.marked).map((l) => l.text)).toEqual(['  "id": 0,']);
+    expect(
+      bodyLines(body, '$.id')
+        .filter((l) => l.marked)
+        .map((l) => l.text),
+    ).toEqual(['  "id": 0,']);
   });
 
   it('shows a body that is not JSON as it is, and a missing field marks nothing', () => {
