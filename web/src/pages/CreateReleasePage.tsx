@@ -34,7 +34,11 @@ function modeOf(raw: string | null): ReleaseStrategy {
 }
 
 /** The last step per mode: its label and what it draws. */
-const lastStep = { canary: { label: 'wizard.stepStrategy', Step: CanaryStep }, blueGreen: { label: 'wizard.stepSwitch', Step: BlueGreenStep }, mirror: { label: 'wizard.stepMirror', Step: MirrorStep } };
+const lastStep = {
+  canary: { label: 'wizard.stepStrategy', Step: CanaryStep },
+  blueGreen: { label: 'wizard.stepSwitch', Step: BlueGreenStep },
+  mirror: { label: 'wizard.stepMirror', Step: MirrorStep },
+};
 
 export function CreateReleasePage() {
   const { t } = useTranslation();

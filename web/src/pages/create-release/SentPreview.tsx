@@ -15,7 +15,7 @@ export function SentPreview({ draft }: { draft: ReleaseDraft }) {
   return (
     <div>
       <Text size="sm" fw={500} mb={4}>
-        {t('wizard.preview')}
+        {t(draft.mode === 'canary' ? 'wizard.preview' : 'wizard.previewSent')}
       </Text>
       <Code block data-test="traffic-preview">
         {toYaml(sent)}

@@ -32,7 +32,7 @@ export function BlueGreenStatus({ release, ask }: { release: Release; ask: (a: R
                 <Text fw={700} size="lg">
                   {v}
                 </Text>
-                <Badge color={colors[r]} variant={r === 'live' ? 'filled' : 'light'} data-test="bg-role">
+                <Badge color={r === 'live' ? 'teal.9' : colors[r]} variant={r === 'live' ? 'filled' : 'light'} data-test="bg-role">
                   {t(`blueGreen.role.${r}`)}
                 </Badge>
               </Group>
@@ -52,7 +52,7 @@ export function BlueGreenStatus({ release, ask }: { release: Release; ask: (a: R
       <Group>
         {live === release.baseline ? (
           <Button
-            color="teal"
+            color='teal.9'
             disabled={!canChange || !ready}
             onClick={() => ask({ kind: 'takeover', version: candidate })}
             data-test="bg-switch"
@@ -60,7 +60,7 @@ export function BlueGreenStatus({ release, ask }: { release: Release; ask: (a: R
             {t('blueGreen.switch', { version: candidate })}
           </Button>
         ) : (
-          <Button color="orange" disabled={!canChange} onClick={() => ask({ kind: 'rollback' })} data-test="bg-switch-back">
+          <Button color='orange.9' disabled={!canChange} onClick={() => ask({ kind: 'rollback' })} data-test="bg-switch-back">
             {t('blueGreen.switchBack', { version: release.baseline })}
           </Button>
         )}
