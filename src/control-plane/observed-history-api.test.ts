@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { durationSlot } from '../telemetry/histogram-layout.js';
+import { durationSlot } from '../telemetry-wire/histogram-layout.js';
 import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
 
 /**

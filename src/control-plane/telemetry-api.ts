@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { InputError, NotAllowedError, NotFoundError } from '../core/index.js';
-import { TelemetryBatch, type TelemetryHub, type TopologyInventory, TrafficGenerator } from '../telemetry/index.js';
+import { type TelemetryHub, type TopologyInventory, TrafficGenerator } from '../telemetry/index.js';
+import { TelemetryBatch } from '../telemetry-wire/telemetry-batch.js';
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses } from './api-schemas.js';
 import { eventStreams } from './event-stream.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ObservedHistory } from './observed-history.js';
-import type { EdgeSample } from './telemetry-batch.js';
+import type { EdgeSample } from '../telemetry-wire/telemetry-batch.js';
 
 function edge(dst: string | null, code: number, count: number, src: string | null = null): EdgeSample {
   const party = (s: string) => {

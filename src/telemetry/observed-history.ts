@@ -1,4 +1,4 @@
-import type { EdgeSample } from './telemetry-batch.js';
+import type { EdgeSample } from '../telemetry-wire/telemetry-batch.js';
 
 export interface ObservedHistoryOptions {
   /** Width of a point, seconds; default 10. */

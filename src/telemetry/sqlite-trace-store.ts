@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { DamagedDatabaseError, openDatabaseFile } from '../store/database-file.js';
-import type { SpanData } from './telemetry-batch.js';
+import type { SpanData } from '../telemetry-wire/telemetry-batch.js';
 
 export interface TraceStoreOptions {
   /** The SQLite file (e.g. `<data>/traces.db`), or `:memory:`. */

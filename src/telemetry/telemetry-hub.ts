@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { IstioMetrics } from './istio-metrics.js';
+import { IstioMetrics } from '../telemetry-wire/istio-metrics.js';
 import { ObservedHistory, type ServiceHistory } from './observed-history.js';
-import { OtlpExporter } from './otlp-exporter.js';
+import { OtlpExporter } from '../telemetry-wire/otlp-exporter.js';
 import { SqliteTraceStore, type TraceQuery } from './sqlite-trace-store.js';
-import { type OutlierSample, type TelemetryBatch, truncateBatch } from './telemetry-batch.js';
+import { type OutlierSample, type TelemetryBatch, truncateBatch } from '../telemetry-wire/telemetry-batch.js';
 import { type Topology, type TopologyInventory, TopologyWindow } from './topology-window.js';
 
 export interface TelemetryHubOptions {

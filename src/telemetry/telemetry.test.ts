@@ -4,13 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BYTES_SLOTS, durationSlot, FINE_SLOTS, quantileOf } from './histogram-layout.js';
-import { IstioMetrics } from './istio-metrics.js';
-import { OtlpExporter } from './otlp-exporter.js';
+import { BYTES_SLOTS, durationSlot, FINE_SLOTS, quantileOf } from '../telemetry-wire/histogram-layout.js';
+import { IstioMetrics } from '../telemetry-wire/istio-metrics.js';
+import { OtlpExporter } from '../telemetry-wire/otlp-exporter.js';
 import { SqliteTraceStore } from './sqlite-trace-store.js';
-import { type EdgeSample, FLAG_NO_ROUTE, type SpanData } from './telemetry-batch.js';
+import { type EdgeSample, FLAG_NO_ROUTE, type SpanData } from '../telemetry-wire/telemetry-batch.js';
 import { TopologyWindow } from './topology-window.js';
-import { emptyTraceContext, parseB3Multi, parseB3Single, parseTraceparent, TraceIds } from './trace-context.js';
+import { emptyTraceContext, parseB3Multi, parseB3Single, parseTraceparent, TraceIds } from '../telemetry-wire/trace-context.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'canary-telemetry-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

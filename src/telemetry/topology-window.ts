@@ -1,5 +1,5 @@
-import { FINE_SLOTS, quantileOf } from './histogram-layout.js';
-import type { EdgeSample, Party } from './telemetry-batch.js';
+import { FINE_SLOTS, quantileOf } from '../telemetry-wire/histogram-layout.js';
+import type { EdgeSample, Party } from '../telemetry-wire/telemetry-batch.js';
 
 /** A node of the topology: the ingress, a service, a version of a service, or an unknown destination. */
 export interface TopologyNode {

@@ -1,5 +1,5 @@
 import { Agent, request } from 'node:http';
-import { durationSlot, FINE_SLOTS, quantileOf } from './histogram-layout.js';
+import { durationSlot, FINE_SLOTS, quantileOf } from '../telemetry-wire/histogram-layout.js';
 
 export interface TrafficGeneratorOptions {
   /** The URL to GET (http only). */

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestControlPlane, type TestControlPlane } from '../../control-plane/test-harness.js';
-import { durationSlot } from '../../telemetry/histogram-layout.js';
+import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
 import { ensureBuilt } from '../../../test/support/dist.js';
 
 /** `canary top | traces | trace | load` as a user runs them (node bin/canary.js) against a real control plane. */

@@ -1,12 +1,12 @@
-import { BYTES_SLOTS, bytesSlot, durationSlot, FINE_SLOTS } from '../../telemetry/histogram-layout.js';
+import { BYTES_SLOTS, bytesSlot, durationSlot, FINE_SLOTS } from '../../telemetry-wire/histogram-layout.js';
 import {
   FLAG_MIRRORED,
   FLAG_NO_ROUTE,
   FLAG_RETRIED,
   FLAG_UPSTREAM_FAILURE,
   FLAG_UPSTREAM_OVERFLOW,
-} from '../../telemetry/response-flags.js';
-import type { EdgeSample } from '../../telemetry/telemetry-batch.js';
+} from '../../telemetry-wire/response-flags.js';
+import type { EdgeSample } from '../../telemetry-wire/telemetry-batch.js';
 import type { RequestParty, RequestRecord } from '../request-observer.js';
 
 interface EdgeCell {

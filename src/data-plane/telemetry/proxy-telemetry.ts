@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { IstioMetrics } from '../../telemetry/istio-metrics.js';
-import { OtlpExporter } from '../../telemetry/otlp-exporter.js';
-import type { EdgeSample, OutlierSample, SpanData, TelemetryBatchInput } from '../../telemetry/telemetry-batch.js';
+import { IstioMetrics } from '../../telemetry-wire/istio-metrics.js';
+import { OtlpExporter } from '../../telemetry-wire/otlp-exporter.js';
+import type { EdgeSample, OutlierSample, SpanData, TelemetryBatchInput } from '../../telemetry-wire/telemetry-batch.js';
 import type { OutlierDetector } from '../outlier-detector.js';
 import type { ProxyLogger } from '../proxy-logger.js';
 import type { RequestObserver, RequestRecord } from '../request-observer.js';

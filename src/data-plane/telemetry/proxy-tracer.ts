@@ -5,7 +5,7 @@ import {
   parseB3Single,
   parseTraceparent,
   TraceIds,
-} from '../../telemetry/trace-context.js';
+} from '../../telemetry-wire/trace-context.js';
 import type { TraceHeaderIndexes } from '../forward-headers.js';
 
 /** The trace identity of one proxy hop; the proxy keeps one and copies it into the request's record. */

@@ -1,5 +1,5 @@
-import type { SpanData } from '../../telemetry/telemetry-batch.js';
-import { TEXT_LIMITS, truncateText } from '../../telemetry/text-limits.js';
+import type { SpanData } from '../../telemetry-wire/telemetry-batch.js';
+import { TEXT_LIMITS, truncateText } from '../../telemetry-wire/text-limits.js';
 import type { RequestRecord } from '../request-observer.js';
 
 /** `source_workload`-like name of the ingress in spans. */
