@@ -101,8 +101,9 @@ describe('create wizard output', () => {
         mode: 'mirror',
         mirrorPercent: 40,
         compareBody: true,
+        compareHeaders: '*',
         ignoreHeaders: 'Date, x-request-id',
-        ignoreJsonPaths: '$.timestamp\n$.items[0].id',
+        ignoreJsonPaths: "$.timestamp\n$.items[*].id, $['odd key']",
         maxBodyKiB: 8,
       }),
       processService,
@@ -111,8 +112,9 @@ describe('create wizard output', () => {
     expect(body.traffic).toEqual({ mirror: { percent: 40 } });
     expect(body.compare).toEqual({
       body: true,
+      headers: ['*'],
       ignoreHeaders: ['date', 'x-request-id'],
-      ignoreJsonPaths: ['$.timestamp', '$.items[0].id'],
+      ignoreJsonPaths: ['$.timestamp', '$.items[*].id', "$['odd key']"],
       maxBodyBytes: 8192,
     });
   });
@@ -124,6 +126,9 @@ describe('create wizard output', () => {
     expect(mirror({ mirrorPercent: 101 })).toBe('wizard.mirror.percentRange');
     expect(mirror({ mirrorPercent: Number.NaN })).toBe('wizard.mirror.percentRange');
     expect(mirror({ ignoreHeaders: 'date, x-request:id' })).toBe('wizard.mirror.badHeader');
+    expect(mirror({ compareHeaders: 'content-type, *' })).toBeNull();
+    expect(mirror({ compareHeaders: 'content/type' })).toBe('wizard.mirror.badCompareHeader');
+    expect(mirror({ maxBodyKiB: 1025 })).toBe('wizard.mirror.maxBodyRange');
     expect(mirror({ ignoreJsonPaths: 'timestamp' })).toBe('wizard.mirror.badJsonPath');
     expect(mirror({ ignoreJsonPaths: '$.a[x]' })).toBe('wizard.mirror.badJsonPath');
     expect(mirror({ maxBodyKiB: 0 })).toBe('wizard.mirror.maxBodyRange');

@@ -152,7 +152,14 @@ describe('console: blue-green and mirroring', () => {
     await wizard.byTest('step-error').waitFor();
     expect(await textOf(wizard.byTest('step-error'))).toContain('must start with $');
     expect((await env.api('GET', '/api/v1/releases/reviews-mirror')).status).toBe(404);
-    await wizard.mirrorSettings({ percent: 100, compareBody: true, ignoreHeaders: 'date, x-served-by', ignoreJsonPaths: '$.timestamp' });
+    // Every header is compared but x-served-by, which names the version and so differs on every request.
+    await wizard.mirrorSettings({
+      percent: 100,
+      compareBody: true,
+      compareHeaders: '*',
+      ignoreHeaders: 'x-served-by',
+      ignoreJsonPaths: '$.timestamp',
+    });
     await inspect('modes-04-wizard-mirror');
     await wizard.create();
     await env.page.waitForURL(/\/releases\/reviews-mirror$/);
@@ -161,7 +168,8 @@ describe('console: blue-green and mirroring', () => {
     expect(stored.traffic.mirror.percent).toBe(100);
     expect(stored.compare).toMatchObject({
       body: true,
-      ignoreHeaders: ['date', 'x-served-by'],
+      headers: ['*'],
+      ignoreHeaders: ['x-served-by'],
       ignoreJsonPaths: ['$.timestamp'],
       maxBodyBytes: 65536,
     });

@@ -56,6 +56,7 @@ export class CreateReleaseWizard extends ConsolePage {
   async mirrorSettings(opts: {
     percent?: number;
     compareBody?: boolean;
+    compareHeaders?: string;
     ignoreHeaders?: string;
     ignoreJsonPaths?: string;
     maxBodyKiB?: number;
@@ -64,6 +65,7 @@ export class CreateReleaseWizard extends ConsolePage {
     if (opts.compareBody !== undefined && (await this.byTest('mirror-compare-body').isChecked()) !== opts.compareBody) {
       await this.byTest('mirror-compare-body').click();
     }
+    if (opts.compareHeaders !== undefined) await this.byTest('mirror-compare-headers').fill(opts.compareHeaders);
     if (opts.ignoreHeaders !== undefined) await this.byTest('mirror-ignore-headers').fill(opts.ignoreHeaders);
     if (opts.ignoreJsonPaths !== undefined) await this.byTest('mirror-ignore-json').fill(opts.ignoreJsonPaths);
     if (opts.maxBodyKiB !== undefined) await this.byTest('mirror-max-body').fill(String(opts.maxBodyKiB));

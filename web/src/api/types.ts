@@ -132,7 +132,9 @@ export interface ReleaseInput {
 export interface ExchangeSample {
   status: number;
   headers: Record<string, string | string[]>;
+  /** The body as text, cut short by the control plane; `bodyBytes` is the whole length. */
   body?: string | null;
+  bodyBytes?: number;
 }
 
 export interface ComparisonDifference {
@@ -161,7 +163,9 @@ export interface Comparison {
   mirrored: number;
   compared: number;
   agree: number;
-  skipped: { bodyTooLarge: number; mirrorFailed: number };
+  skipped: { bodyTooLarge: number; mirrorFailed: number; overloaded?: number; primaryFailed?: number };
+  /** Differences beyond those kept (memory is bounded): counted only. */
+  otherDifferences?: number;
   differences: ComparisonDifference[];
   latency: { primary: LatencyPercentiles; mirror: LatencyPercentiles };
 }

@@ -38,6 +38,8 @@ export interface ReleaseDraft {
   mirrorPercent: number;
   /** Mirror: compare bodies (JSON-aware) besides status and headers. */
   compareBody: boolean;
+  /** Mirror: header names compared (`*`: all but the volatile ones), comma or newline separated. */
+  compareHeaders: string;
   /** Mirror: header names left out of the comparison, comma or newline separated. */
   ignoreHeaders: string;
   /** Mirror: JSON paths left out of the body comparison (`$.timestamp`), comma or newline separated. */
@@ -72,30 +74,34 @@ export function emptyDraft(): ReleaseDraft {
     conditions: [{ kind: 'header', name: 'end-user', match: 'exact', value: '', os: 'android' }],
     mirrorPercent: 100,
     compareBody: true,
-    ignoreHeaders: 'date',
+    compareHeaders: 'content-type',
+    ignoreHeaders: '',
     ignoreJsonPaths: '',
     maxBodyKiB: 64,
   };
 }
 
-/** `a, b\nc` -> `['a', 'b', 'c']`. */
-export function listOfNames(text: string): string[] {
+/** `a, b\nc` -> `['a', 'b', 'c']`; JSON paths split at commas and line ends only (`$['a key']`). */
+export function listOfNames(text: string, separators = /[\s,]+/): string[] {
   return text
-    .split(/[\s,]+/)
+    .split(separators)
     .map((x) => x.trim())
     .filter(Boolean);
 }
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// `$`, then `.name` or `[index]` segments.
-const jsonPath = /^\$(\.[A-Za-z_$][\w$-]*|\[\d+\])*$/;
+// `$`, then `.name`, `.*`, `[3]`, `[*]` or `['any key']` segments (the subset the control plane takes).
+const jsonPath = /^\$(\.[A-Za-z_$][\w$-]*|\.\*|\[\d+\]|\[\*\]|\['[^']*'\])*$/;
+/** The largest `maxBodyBytes` the control plane takes: 1 MiB. */
+const maxBodyKiB = 1024;
 
 /** i18n key of what is wrong with the mirror step, or null. */
 export function mirrorProblem(d: ReleaseDraft): string | null {
   if (!Number.isInteger(d.mirrorPercent) || d.mirrorPercent < 1 || d.mirrorPercent > 100) return 'wizard.mirror.percentRange';
+  if (listOfNames(d.compareHeaders).some((h) => h !== '*' && !headerName.test(h))) return 'wizard.mirror.badCompareHeader';
   if (listOfNames(d.ignoreHeaders).some((h) => !headerName.test(h))) return 'wizard.mirror.badHeader';
-  if (listOfNames(d.ignoreJsonPaths).some((p) => !jsonPath.test(p))) return 'wizard.mirror.badJsonPath';
-  if (!Number.isInteger(d.maxBodyKiB) || d.maxBodyKiB < 1 || d.maxBodyKiB > 10240) return 'wizard.mirror.maxBodyRange';
+  if (listOfNames(d.ignoreJsonPaths, /[,\n]+/).some((p) => !jsonPath.test(p))) return 'wizard.mirror.badJsonPath';
+  if (!Number.isInteger(d.maxBodyKiB) || d.maxBodyKiB < 1 || d.maxBodyKiB > maxBodyKiB) return 'wizard.mirror.maxBodyRange';
   return null;
 }
 
@@ -103,8 +109,9 @@ export function mirrorProblem(d: ReleaseDraft): string | null {
 export function buildCompare(d: ReleaseDraft): CompareOptions {
   return {
     body: d.compareBody,
+    headers: listOfNames(d.compareHeaders).map((h) => h.toLowerCase()),
     ignoreHeaders: listOfNames(d.ignoreHeaders).map((h) => h.toLowerCase()),
-    ignoreJsonPaths: listOfNames(d.ignoreJsonPaths),
+    ignoreJsonPaths: listOfNames(d.ignoreJsonPaths, /[,\n]+/),
     maxBodyBytes: d.maxBodyKiB * 1024,
   };
 }

@@ -60,6 +60,15 @@ export function MirrorStep({ draft, patch, error }: StepProps) {
             data-test="mirror-compare-body"
           />
           <TextInput
+            label={t('wizard.mirror.compareHeaders')}
+            description={t('wizard.mirror.compareHeadersHint')}
+            placeholder="content-type"
+            value={draft.compareHeaders}
+            onChange={(e) => patch({ compareHeaders: e.currentTarget.value })}
+            error={fieldError('wizard.mirror.badCompareHeader')}
+            data-test="mirror-compare-headers"
+          />
+          <TextInput
             label={t('wizard.mirror.ignoreHeaders')}
             description={t('wizard.mirror.ignoreHeadersHint')}
             placeholder="date, x-request-id"
@@ -71,7 +80,7 @@ export function MirrorStep({ draft, patch, error }: StepProps) {
           <TextInput
             label={t('wizard.mirror.ignoreJsonPaths')}
             description={t('wizard.mirror.ignoreJsonPathsHint')}
-            placeholder="$.timestamp, $.trace[0].id"
+            placeholder="$.timestamp, $.items[*].id"
             value={draft.ignoreJsonPaths}
             onChange={(e) => patch({ ignoreJsonPaths: e.currentTarget.value })}
             error={fieldError('wizard.mirror.badJsonPath')}
@@ -84,7 +93,7 @@ export function MirrorStep({ draft, patch, error }: StepProps) {
             value={draft.maxBodyKiB}
             onChange={(v) => patch({ maxBodyKiB: asInt(v) })}
             min={1}
-            max={10240}
+            max={1024}
             suffix=" KiB"
             allowDecimal={false}
             w={260}

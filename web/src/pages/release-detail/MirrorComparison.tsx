@@ -6,7 +6,8 @@ import { EmptyState } from '../../components/EmptyState.js';
 import { ErrorAlert } from '../../components/ErrorAlert.js';
 import { DifferenceExample } from './DifferenceExample.js';
 
-export const comparisonWindows = [60, 300, 900] as const;
+// The control plane keeps 600 s of comparisons.
+export const comparisonWindows = [60, 300, 600] as const;
 
 const show = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '—' : String(v));
 const ms = (v: number | null | undefined) => (typeof v === 'number' ? `${v < 10 ? v.toFixed(1) : Math.round(v)} ms` : '—');
@@ -192,6 +193,11 @@ export function MirrorComparison({
               </Table>
             )}
           </div>
+          {(c.otherDifferences ?? 0) > 0 && (
+            <Text size="xs" c="dimmed" data-test="other-differences">
+              {t('mirror.otherDifferences', { count: c.otherDifferences })}
+            </Text>
+          )}
           {diff && <DifferenceExample diff={diff} baseline={release.baseline} candidate={release.candidate.name} />}
           <Latency c={c} release={release} />
         </Stack>
