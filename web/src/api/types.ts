@@ -103,7 +103,8 @@ export interface Release {
   compare?: CompareOptions;
   baseline: string;
   candidate: { name: string; workload?: Partial<Workload> };
-  traffic: Traffic;
+  /** Absent for a blue-green release (the candidate gets no ordinary traffic) and optional for a mirror. */
+  traffic?: Traffic;
   status: {
     phase: ReleasePhase;
     governor: string | null;

@@ -90,9 +90,9 @@ function ShareBar({ release }: { release: Release }) {
       </Progress.Root>
       <Text size="xs" c="dimmed" data-test="release-share">
         {versions.map((v) => `${v} ${share[v] ?? 0}%`).join(' · ')}
-        {release.traffic.match ? ` · ${t('releases.plusMatch')}` : ''}
-        {release.traffic.mirror && !release.status.governor
-          ? ` · ${t('releases.mirrored', { version: release.candidate.name, percent: release.traffic.mirror.percent })}`
+        {release.traffic?.match ? ` · ${t('releases.plusMatch')}` : ''}
+        {release.traffic?.mirror && !release.status.governor
+          ? ` · ${t('releases.mirrored', { version: release.candidate.name, percent: release.traffic?.mirror.percent })}`
           : ''}
       </Text>
     </Stack>

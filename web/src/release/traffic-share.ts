@@ -17,15 +17,15 @@ export function configuredShare(r: Pick<Release, 'baseline' | 'candidate' | 'tra
     return out;
   }
   // Blue-green before the switch and mirroring: every answer comes from the baseline.
-  if ((r.strategy === 'blueGreen' || r.strategy === 'mirror' || r.traffic.mirror) && !r.traffic.weights) {
+  if ((r.strategy === 'blueGreen' || r.strategy === 'mirror' || r.traffic?.mirror) && !r.traffic?.weights) {
     out[r.baseline] = 100;
     return out;
   }
-  if (r.traffic.weights) {
-    for (const [v, w] of Object.entries(r.traffic.weights)) out[v] = w;
+  if (r.traffic?.weights) {
+    for (const [v, w] of Object.entries(r.traffic?.weights)) out[v] = w;
     return out;
   }
-  const rules: Rule[] = r.traffic.rules ?? [];
+  const rules: Rule[] = r.traffic?.rules ?? [];
   const catchAll = rules.find((rule) => !rule.match || rule.match.length === 0) ?? rules[rules.length - 1];
   for (const d of catchAll?.route ?? []) out[d.version] = d.weight;
   return out;

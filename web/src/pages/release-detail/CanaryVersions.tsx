@@ -59,13 +59,13 @@ export function CanaryVersions({ release, ask }: { release: Release; ask: (a: Re
           })}
         </Table.Tbody>
       </Table>
-      {release.traffic.match && (
+      {release.traffic?.match && (
         <Stack gap={4} mt="sm">
           <Text size="sm">{t('detail.matchRules', { candidate: release.candidate.name })}</Text>
-          <Code block>{toYaml(release.traffic.match)}</Code>
+          <Code block>{toYaml(release.traffic?.match)}</Code>
         </Stack>
       )}
-      {release.traffic.weights && !release.traffic.rules && <WeightEditor release={release} />}
+      {release.traffic?.weights && !release.traffic?.rules && <WeightEditor release={release} />}
     </>
   );
 }

@@ -107,7 +107,7 @@ export function MirrorComparison({
   const { t } = useTranslation();
   const comparison = useComparison(release.name, window);
   const c = comparison.data;
-  const percent = release.traffic.mirror?.percent ?? 100;
+  const percent = release.traffic?.mirror?.percent ?? 100;
   const diff = c?.differences?.[selected] ?? c?.differences?.[0];
   return (
     <Card withBorder data-test="comparison">

@@ -11,7 +11,7 @@ import { pushToast } from '../../components/notifications.js';
 export function WeightEditor({ release }: { release: Release }) {
   const { t } = useTranslation();
   const candidate = release.candidate.name;
-  const stored = release.traffic.weights?.[candidate] ?? 0;
+  const stored = release.traffic?.weights?.[candidate] ?? 0;
   const [value, setValue] = useState(stored);
   const [confirming, setConfirming] = useState(false);
   const patchTraffic = usePatchTraffic(release.name);
@@ -38,7 +38,7 @@ export function WeightEditor({ release }: { release: Release }) {
   return (
     <Stack gap="xs" mt="lg">
       <Text size="sm" fw={500}>
-        {release.traffic.match ? t('detail.adjustRest') : t('detail.adjust')}
+        {release.traffic?.match ? t('detail.adjustRest') : t('detail.adjust')}
       </Text>
       <Group justify="space-between">
         <Text size="sm">
