@@ -60,8 +60,9 @@ export function CreateReleasePage() {
 
   const patch = (p: Partial<ReleaseDraft>) => setDraft((d) => ({ ...d, ...p }));
   const problems = stepProblems(draft, service);
-  const goTo = (s: number) => {
-    setTouched(false);
+  // `showProblem`: arriving at a step because Create found it incomplete shows why at once.
+  const goTo = (s: number, showProblem = false) => {
+    setTouched(showProblem);
     setParams(mode === 'canary' ? { step: String(s) } : { mode, step: String(s) });
   };
   const handleNext = () => {
@@ -73,7 +74,7 @@ export function CreateReleasePage() {
     setTouched(true);
     const firstBad = problems.findIndex(Boolean);
     if (firstBad >= 0) {
-      goTo(firstBad);
+      goTo(firstBad, true);
       return;
     }
     create.mutate(buildRelease(draft, service), {

@@ -60,7 +60,7 @@ export function BlueGreenStatus({ release, ask }: { release: Release; ask: (a: R
             {t('blueGreen.switch', { version: candidate })}
           </Button>
         ) : (
-          <Button color='orange.9' disabled={!canChange} onClick={() => ask({ kind: 'rollback' })} data-test="bg-switch-back">
+          <Button color="orange" variant="light" disabled={!canChange} onClick={() => ask({ kind: 'rollback' })} data-test="bg-switch-back">
             {t('blueGreen.switchBack', { version: release.baseline })}
           </Button>
         )}
