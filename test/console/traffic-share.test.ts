@@ -10,9 +10,10 @@ const release = (p: Omit<Partial<Release>, 'status'> & { status?: Partial<Releas
   candidate: { name: 'v2' },
   resourceVersion: '1',
   createdAt: '2026-12-06T00:00:00Z',
+  updatedAt: '2026-12-06T00:00:00Z',
   createdBy: 'admin',
   ...p,
-  status: { phase: 'Progressing', governor: null, observed: {}, conditions: [], ...p.status },
+  status: { phase: 'Progressing', governor: null, observed: {}, conditions: [], candidateCreated: true, ...p.status },
 });
 
 /** What the job list and the blue-green page say about who gets the traffic. */

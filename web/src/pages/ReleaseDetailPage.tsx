@@ -123,7 +123,12 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
               <Button color="orange" variant="light" disabled={!canChange} onClick={() => ask({ kind: 'rollback' })} data-test="rollback">
                 {t('detail.rollback')}
               </Button>
-              <Button variant="light" disabled={!canChange || !release.status.governor} onClick={() => ask({ kind: 'resume' })} data-test="resume">
+              <Button
+                variant="light"
+                disabled={!canChange || !release.status.governor}
+                onClick={() => ask({ kind: 'resume' })}
+                data-test="resume"
+              >
                 {t('detail.resume')}
               </Button>
             </>
@@ -139,14 +144,25 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
               {t('mirror.takeover', { candidate: release.candidate.name })}
             </Button>
           )}
-          <Button color="red" variant="light" disabled={!canChange} onClick={() => ask({ kind: 'finish', keep: defaultKeep(release) })} data-test="finish">
+          <Button
+            color="red"
+            variant="light"
+            disabled={!canChange}
+            onClick={() => ask({ kind: 'finish', keep: defaultKeep(release) })}
+            data-test="finish"
+          >
             {t('detail.finish')}
           </Button>
         </Group>
       </Group>
 
       {lastCondition && (release.status.phase === 'Failed' || release.status.phase === 'Pending') && (
-        <Alert color={release.status.phase === 'Failed' ? 'red' : 'blue'} variant="light" title={lastCondition.reason} data-test="release-condition">
+        <Alert
+          color={release.status.phase === 'Failed' ? 'red' : 'blue'}
+          variant="light"
+          title={lastCondition.reason}
+          data-test="release-condition"
+        >
           {lastCondition.message}
         </Alert>
       )}

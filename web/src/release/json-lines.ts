@@ -22,7 +22,16 @@ export function parseJsonPath(path: string): Segment[] | null {
 
 const samePath = (a: Segment[], b: Segment[]) => a.length === b.length && a.every((s, i) => s === b[i]);
 
-function emit(value: unknown, indent: string, prefix: string, comma: string, at: Segment[], target: Segment[] | null, inside: boolean, out: BodyLine[]) {
+function emit(
+  value: unknown,
+  indent: string,
+  prefix: string,
+  comma: string,
+  at: Segment[],
+  target: Segment[] | null,
+  inside: boolean,
+  out: BodyLine[],
+) {
   const marked = inside || (target !== null && samePath(at, target));
   if (value !== null && typeof value === 'object') {
     const isArray = Array.isArray(value);

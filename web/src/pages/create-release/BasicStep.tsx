@@ -19,4 +19,3 @@ export function BasicStep({ draft, patch, error }: StepProps) {
     </Stack>
   );
 }
-

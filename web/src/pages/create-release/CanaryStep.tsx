@@ -1,7 +1,7 @@
 import { ActionIcon, Alert, Button, Card, Group, Radio, Select, Slider, Stack, Text, TextInput } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import type { MatchKind } from '../../api/types.js';
-import { type ClientOs, type ConditionKind, type MatchCondition, type ReleaseDraft } from '../../release/build-release.js';
+import type { ClientOs, ConditionKind, MatchCondition, ReleaseDraft } from '../../release/build-release.js';
 import { SentPreview } from './SentPreview.js';
 import type { StepProps } from './step-props.js';
 
@@ -118,7 +118,9 @@ export function CanaryStep({ draft, patch, error }: StepProps) {
               variant="light"
               size="xs"
               w="fit-content"
-              onClick={() => patch({ conditions: [...draft.conditions, { kind: 'header', name: '', match: 'exact', value: '', os: 'android' }] })}
+              onClick={() =>
+                patch({ conditions: [...draft.conditions, { kind: 'header', name: '', match: 'exact', value: '', os: 'android' }] })
+              }
               data-test="condition-add"
             >
               {t('wizard.addCondition')}

@@ -10,7 +10,11 @@ export function SentPreview({ draft }: { draft: ReleaseDraft }) {
   const sent = useMemo(() => {
     const body = buildRelease(draft, undefined);
     if (body.strategy === 'canary') return { traffic: body.traffic };
-    return { strategy: body.strategy, ...(body.traffic ? { traffic: body.traffic } : {}), ...(body.compare ? { compare: body.compare } : {}) };
+    return {
+      strategy: body.strategy,
+      ...(body.traffic ? { traffic: body.traffic } : {}),
+      ...(body.compare ? { compare: body.compare } : {}),
+    };
   }, [draft]);
   return (
     <div>

@@ -48,4 +48,3 @@ export function ServiceStep({ draft, patch, services, error, loadError }: StepPr
     </Stack>
   );
 }
-

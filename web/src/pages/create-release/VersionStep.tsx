@@ -8,6 +8,7 @@ export function VersionStep({ draft, patch, service, error }: StepProps & { serv
   const { t } = useTranslation();
   const baseline = service?.versions.find((v) => v.name === draft.baseline);
   const kind = baseline?.workload.kind ?? 'process';
+  const baselineProcess = baseline?.workload.kind === 'process' ? baseline.workload : undefined;
   const existing = service?.versions.some((v) => v.name === draft.candidate);
   // What a new version runs (command, args, env) is an admin's call; an operator may release a copy or an image.
   const me = useWhoAmI();
@@ -69,7 +70,7 @@ export function VersionStep({ draft, patch, service, error }: StepProps & { serv
               <TextInput
                 label={t('wizard.command')}
                 description={t('wizard.commandHint')}
-                placeholder={baseline?.workload.command}
+                placeholder={baselineProcess?.command}
                 value={draft.command}
                 onChange={(e) => patch({ command: e.currentTarget.value })}
                 data-test="release-command"
@@ -77,7 +78,7 @@ export function VersionStep({ draft, patch, service, error }: StepProps & { serv
               <TextInput
                 label={t('wizard.args')}
                 description={t('wizard.argsHint')}
-                placeholder={baseline?.workload.args?.join(' ')}
+                placeholder={baselineProcess?.args.join(' ')}
                 value={draft.args}
                 onChange={(e) => patch({ args: e.currentTarget.value })}
                 data-test="release-args"
@@ -126,7 +127,13 @@ export function VersionStep({ draft, patch, service, error }: StepProps & { serv
                   {t(error)}
                 </Text>
               )}
-              <Button variant="light" size="xs" w="fit-content" onClick={() => patch({ env: [...draft.env, { key: '', value: '' }] })} data-test="env-add">
+              <Button
+                variant="light"
+                size="xs"
+                w="fit-content"
+                onClick={() => patch({ env: [...draft.env, { key: '', value: '' }] })}
+                data-test="env-add"
+              >
                 {t('wizard.addEnv')}
               </Button>
             </Stack>
@@ -136,4 +143,3 @@ export function VersionStep({ draft, patch, service, error }: StepProps & { serv
     </Stack>
   );
 }
-

@@ -20,4 +20,3 @@ export function stepProblems(d: ReleaseDraft, service: Service | undefined): (st
   }
   return [basic, svc, version, strategy];
 }
-

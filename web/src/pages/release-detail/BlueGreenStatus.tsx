@@ -52,7 +52,7 @@ export function BlueGreenStatus({ release, ask }: { release: Release; ask: (a: R
       <Group>
         {live === release.baseline ? (
           <Button
-            color='teal.9'
+            color="teal.9"
             disabled={!canChange || !ready}
             onClick={() => ask({ kind: 'takeover', version: candidate })}
             data-test="bg-switch"
@@ -65,7 +65,9 @@ export function BlueGreenStatus({ release, ask }: { release: Release; ask: (a: R
           </Button>
         )}
         <Text size="xs" c="dimmed" maw={520}>
-          {live === release.baseline ? t('blueGreen.switchHint', { candidate, baseline: release.baseline }) : t('blueGreen.switchBackHint', { baseline: release.baseline })}
+          {live === release.baseline
+            ? t('blueGreen.switchHint', { candidate, baseline: release.baseline })
+            : t('blueGreen.switchBackHint', { baseline: release.baseline })}
         </Text>
       </Group>
     </Stack>

@@ -1,16 +1,42 @@
 import { Badge, Box, Group, Paper, ScrollArea, SimpleGrid, Stack, Table, Text } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import type { ComparisonDifference, ExchangeSample } from '../../api/types.js';
-import { bodyLines } from '../../release/json-lines.js';
+import { type BodyLine, bodyLines } from '../../release/json-lines.js';
+
+/** A body line; the differing field's lines are marked. */
+function BodyLineView({ line }: { line: BodyLine }) {
+  if (!line.marked) return <span style={{ display: 'block' }}>{line.text || ' '}</span>;
+  return (
+    <mark data-test="body-marked" style={{ display: 'block', background: 'var(--mantine-color-yellow-2)', color: 'inherit' }}>
+      {line.text}
+    </mark>
+  );
+}
 
 const headerValue = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : (v ?? ''));
 
 /** One side of the example pair: status, headers and body, with what differs from the other side marked. */
-function Side({ side, label, version, sample, other, diff }: { side: 'primary' | 'mirror'; label: string; version: string; sample: ExchangeSample; other: ExchangeSample; diff: ComparisonDifference }) {
+function Side({
+  side,
+  label,
+  version,
+  sample,
+  other,
+  diff,
+}: {
+  side: 'primary' | 'mirror';
+  label: string;
+  version: string;
+  sample: ExchangeSample;
+  other: ExchangeSample;
+  diff: ComparisonDifference;
+}) {
   const { t } = useTranslation();
   const statusDiffers = sample.status !== other.status;
   const names = [...new Set([...Object.keys(sample.headers ?? {}), ...Object.keys(other.headers ?? {})])].sort();
-  const headerDiffers = (h: string) => (diff.kind === 'header' && diff.field?.toLowerCase() === h.toLowerCase()) || headerValue(sample.headers?.[h]) !== headerValue(other.headers?.[h]);
+  const headerDiffers = (h: string) =>
+    (diff.kind === 'header' && diff.field?.toLowerCase() === h.toLowerCase()) ||
+    headerValue(sample.headers?.[h]) !== headerValue(other.headers?.[h]);
   const lines = bodyLines(sample.body, diff.kind === 'body' ? diff.field : null);
   return (
     <Paper withBorder p="sm" data-test={`example-${side}`}>
@@ -19,7 +45,12 @@ function Side({ side, label, version, sample, other, diff }: { side: 'primary' |
           <Text fw={600} size="sm">
             {label} · {version}
           </Text>
-          <Badge color={statusDiffers ? 'red' : 'gray'} variant={statusDiffers ? 'filled' : 'light'} data-test="example-status" data-differs={statusDiffers}>
+          <Badge
+            color={statusDiffers ? 'red' : 'gray'}
+            variant={statusDiffers ? 'filled' : 'light'}
+            data-test="example-status"
+            data-differs={statusDiffers}
+          >
             {sample.status}
           </Badge>
         </Group>
@@ -47,19 +78,10 @@ function Side({ side, label, version, sample, other, diff }: { side: 'primary' |
                 {t('mirror.noBody')}
               </Text>
             ) : (
-              lines.map((l, i) =>
-                l.marked ? (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: lines have no identity beyond their position
-                  <mark key={i} data-test="body-marked" style={{ display: 'block', background: 'var(--mantine-color-yellow-2)', color: 'inherit' }}>
-                    {l.text}
-                  </mark>
-                ) : (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: lines have no identity beyond their position
-                  <span key={i} style={{ display: 'block' }}>
-                    {l.text || ' '}
-                  </span>
-                ),
-              )
+              lines.map((l, i) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: lines have no identity beyond their position
+                <BodyLineView key={i} line={l} />
+              ))
             )}
           </Box>
         </ScrollArea.Autosize>

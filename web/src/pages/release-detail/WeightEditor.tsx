@@ -25,7 +25,10 @@ export function WeightEditor({ release }: { release: Release }) {
   }, [stored, dirty]);
   const apply = () => {
     patchTraffic.mutate(
-      { traffic: { ...release.traffic, weights: { [release.baseline]: 100 - value, [candidate]: value } }, resourceVersion: release.resourceVersion },
+      {
+        traffic: { ...release.traffic, weights: { [release.baseline]: 100 - value, [candidate]: value } },
+        resourceVersion: release.resourceVersion,
+      },
       {
         onSuccess: () => {
           pushToast({ color: 'green', title: t('detail.done'), message: t('detail.weightsApplied'), details: [] });

@@ -27,9 +27,19 @@ export function useConfirmedAction(release: Release, defaultKeep: string): { ask
     switch (a.kind) {
       case 'takeover':
         if (mode === 'blueGreen')
-          return { title: t('blueGreen.switchTitle', { version: a.version }), body: t('blueGreen.switchBody', v), color: 'teal', done: t('blueGreen.switchDone', v) };
+          return {
+            title: t('blueGreen.switchTitle', { version: a.version }),
+            body: t('blueGreen.switchBody', v),
+            color: 'teal',
+            done: t('blueGreen.switchDone', v),
+          };
         if (mode === 'mirror')
-          return { title: t('mirror.takeoverTitle', v), body: t('mirror.takeoverBody', v), color: 'teal', done: t('detail.takeoverDone', { version: a.version }) };
+          return {
+            title: t('mirror.takeoverTitle', v),
+            body: t('mirror.takeoverBody', v),
+            color: 'teal',
+            done: t('detail.takeoverDone', { version: a.version }),
+          };
         return {
           title: t('detail.takeoverTitle', { version: a.version }),
           body: t('detail.takeoverBody', { version: a.version, other: other(a.version) }),
@@ -38,7 +48,12 @@ export function useConfirmedAction(release: Release, defaultKeep: string): { ask
         };
       case 'rollback':
         if (mode === 'blueGreen')
-          return { title: t('blueGreen.switchBackTitle', v), body: t('blueGreen.switchBackBody', v), color: 'orange', done: t('detail.rollbackDone', v) };
+          return {
+            title: t('blueGreen.switchBackTitle', v),
+            body: t('blueGreen.switchBackBody', v),
+            color: 'orange',
+            done: t('detail.rollbackDone', v),
+          };
         return { title: t('detail.rollbackTitle'), body: t('detail.rollbackBody', v), color: 'orange', done: t('detail.rollbackDone', v) };
       case 'resume':
         return {
