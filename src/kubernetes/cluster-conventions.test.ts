@@ -10,6 +10,7 @@ import { KubernetesRuntime } from './kubernetes-runtime.js';
 import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
 import { controlPlaneUser, deployRbac } from '../../test/support/kubernetes/deploy-rbac.js';
 import { FakeApiServer, type FakeApiServerOptions } from '../../test/support/kubernetes/fake-api-server.js';
+import { validateObject } from '../../test/support/kubernetes/validate-object.js';
 
 /**
  * What a real cluster does and the fake API server used to let pass (issue 17): each test reproduces the
@@ -357,5 +358,26 @@ describe('authentication and RBAC from deploy/ (issue 17, items 6 and 7)', () =>
     // Without a valid token: 401.
     const anonymous = await new KubeClient({ server: api.url, namespace: 'demo' }).list(RESOURCES.Service).catch((e: unknown) => e);
     expect(anonymous).toMatchObject({ status: 401 });
+  });
+});
+
+describe('traffic entering through an Istio ingress gateway (issue 17, item 7)', () => {
+  it('binds the VirtualService to --gateway as well as to the mesh; without it, the mesh only', async () => {
+    const { api, client } = await fake({}, [reviewsService('demo'), reviewsV1Deployment('demo')]);
+    const bound = await KubernetesBackend.connect({
+      client,
+      namespace: 'demo',
+      gateway: 'istio-system/bookinfo-gateway',
+      gatewayHosts: ['bookinfo.example.com'],
+    });
+    open.push(bound);
+    const reviews = stored(bound.inventory().services[0]!);
+    await bound.traffic.sync(reviews, undefined);
+    const vs = api.object('VirtualService', 'demo', 'reviews')!;
+    validateObject(vs);
+    expect(vs.spec).toMatchObject({ hosts: ['reviews', 'bookinfo.example.com'], gateways: ['istio-system/bookinfo-gateway', 'mesh'] });
+
+    const meshOnly = new ClusterTraffic({ client, namespace: 'demo' });
+    expect(meshOnly.render(reviews, undefined)[1]!.spec).not.toHaveProperty('gateways');
   });
 });

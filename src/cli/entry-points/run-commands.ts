@@ -18,6 +18,7 @@ interface UpFlags {
   namespace?: string;
   traffic?: 'istio' | 'gateway-api';
   gateway?: string;
+  gatewayHost?: string;
   adopt?: boolean;
   prometheus?: string;
   tracing?: string;
@@ -25,7 +26,17 @@ interface UpFlags {
 }
 
 /** Flags that only mean something with --kubernetes, and those that mean nothing with it. */
-const CLUSTER_FLAGS = ['kubeconfig', 'context', 'namespace', 'traffic', 'gateway', 'adopt', 'prometheus', 'tracing'] as const;
+const CLUSTER_FLAGS = [
+  'kubeconfig',
+  'context',
+  'namespace',
+  'traffic',
+  'gateway',
+  'gatewayHost',
+  'adopt',
+  'prometheus',
+  'tracing',
+] as const;
 const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint', 'runAs', 'orphanGrace'] as const;
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -73,6 +84,14 @@ async function upOnCluster(opts: UpFlags): Promise<void> {
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.traffic ? { traffic: opts.traffic } : {}),
     ...(opts.gateway ? { gateway: opts.gateway } : {}),
+    ...(opts.gatewayHost
+      ? {
+          gatewayHosts: opts.gatewayHost
+            .split(',')
+            .map((h) => h.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(opts.adopt ? { adopt: true } : {}),
     ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
     ...(opts.tracing ? { tracing: opts.tracing } : {}),
@@ -105,7 +124,11 @@ export function registerRunCommands(program: Command): void {
     .option('--context <name>', "with --kubernetes: kubeconfig context (default: the file's current-context)")
     .option('--namespace <ns>', "with --kubernetes: namespace of the services (default: the context's, else default)")
     .addOption(new Option('--traffic <mode>', 'with --kubernetes: routing objects (default istio)').choices(['istio', 'gateway-api']))
-    .option('--gateway <ns/name>', 'with --traffic gateway-api: parent Gateway of the HTTPRoutes (default: the Service, GAMMA)')
+    .option(
+      '--gateway <ns/name>',
+      'with --kubernetes: the Gateway traffic enters through; istio: VirtualServices bind to it and to the mesh (default: mesh only); gateway-api: parent of the HTTPRoutes (default: the Service, GAMMA)',
+    )
+    .option('--gateway-host <hosts>', 'with --gateway and istio: host names requests carry through the gateway, comma-separated')
     .option(
       '--adopt',
       'with --kubernetes: take over routing objects Canary Mesh did not create; delete retired Deployments it did not create',
