@@ -25,7 +25,9 @@ import { type FieldPath, deletePath, getPath, isMap, leafPaths, sameValue, setPa
  * checked on apply (400), watches that end after `timeoutSeconds`, BOOKMARK events, "Too large resource
  * version" from a lagging watch cache (504), LIST with `limit`/`continue` (410 once the snapshot is compacted).
  *
- * Simplifications: field ownership treats every list as atomic; no admission, no finalizers. A small
+ * Field ownership merges the keyed lists of Deployments, Services and Pods by key (containers and env by
+ * name, ports by port; see object-fields.ts) and treats other lists as atomic, as CRDs without list-type
+ * markers are. Simplifications: no admission, no finalizers. A small
  * "deployment controller" makes pods for Deployments and reports their rollout, as `podBehaviour` says.
  */
 
@@ -904,7 +906,8 @@ function fieldsV1(paths: FieldPath[]): Record<string, unknown> {
   for (const p of paths) {
     let cur = root;
     for (const k of p) {
-      const f = `f:${k}`;
+      // Keyed-list entries appear as in a real server's managedFields: k:{"name":"reviews"}.
+      const f = k.startsWith('k:') ? k : `f:${k}`;
       cur[f] = (cur[f] as Record<string, unknown> | undefined) ?? {};
       cur = cur[f] as Record<string, unknown>;
     }
