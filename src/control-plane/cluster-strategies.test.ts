@@ -65,7 +65,12 @@ function httpRoute(api: FakeApiServer): string {
     .join(' | ');
 }
 
-const blueGreen = { name: 'reviews-bg', service: 'reviews', strategy: 'blueGreen', candidate: { name: 'v2', workload: { image: V2_IMAGE } } };
+const blueGreen = {
+  name: 'reviews-bg',
+  service: 'reviews',
+  strategy: 'blueGreen',
+  candidate: { name: 'v2', workload: { image: V2_IMAGE } },
+};
 
 describe('release strategies in cluster mode', () => {
   it('blueGreen with Istio: the cloned Deployment waits at 0% behind the preview route, switches at once, rolls back, and finishing deletes nothing it did not create', async () => {
@@ -79,7 +84,11 @@ describe('release strategies in cluster mode', () => {
       'the cloned Deployment',
     );
     expect(v2!.spec.template.spec.containers[0]!.image).toBe(V2_IMAGE);
-    await eventually(() => vsRoutes(api), (r) => r === 'preview(x-canary-preview=v2)->v2:100 | v1:100', 'the preview route');
+    await eventually(
+      () => vsRoutes(api),
+      (r) => r === 'preview(x-canary-preview=v2)->v2:100 | v1:100',
+      'the preview route',
+    );
 
     res = await cluster.call('POST', '/api/v1/releases/reviews-bg/takeover', { version: 'v2' });
     expect(res.body.status).toMatchObject({ phase: 'TakenOver', governor: 'v2', standby: 'v1' });
@@ -100,7 +109,11 @@ describe('release strategies in cluster mode', () => {
     const cluster = await start('gateway-api');
     const { api } = cluster;
     expect((await cluster.call('POST', '/api/v1/releases', blueGreen)).status).toBe(201);
-    await eventually(() => httpRoute(api), (r) => r === 'preview(x-canary-preview=v2)->reviews-v2:100 | reviews-v1:100', 'the preview rule');
+    await eventually(
+      () => httpRoute(api),
+      (r) => r === 'preview(x-canary-preview=v2)->reviews-v2:100 | reviews-v1:100',
+      'the preview rule',
+    );
     expect(api.object('Service', 'demo', 'reviews-v2')).toBeDefined();
     expect((await cluster.call('POST', '/api/v1/releases/reviews-bg/takeover', { version: 'v2' })).status).toBe(200);
     expect(httpRoute(api)).toBe('reviews-v2:100');
