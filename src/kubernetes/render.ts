@@ -234,7 +234,8 @@ export function renderTrafficObjects(service: TrafficServiceInput, rules: Rule[]
 export interface ReleaseRenderInput {
   /** The service as it is now, with the candidate among its versions when it exists already. */
   service: TrafficServiceInput;
-  release: Pick<Release, 'name' | 'baseline' | 'candidate' | 'traffic' | 'status'>;
+  /** Its strategy (default canary) and preview header decide the rules in force, as in the proxy. */
+  release: Pick<Release, 'name' | 'baseline' | 'candidate' | 'traffic' | 'status'> & Partial<Pick<Release, 'strategy' | 'preview'>>;
   /** The baseline's Deployment as it runs; required when the release creates its candidate. */
   baselineDeployment?: Deployment;
 }
