@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
@@ -6,6 +7,8 @@ import { defineConfig } from 'vite';
 export const config = defineConfig({
   base: '/',
   plugins: [react()],
+  // The console takes its API types and shared validators from the server's source (web/tsconfig.json `paths`).
+  resolve: { alias: { '@canary': fileURLToPath(new URL('../src', import.meta.url)) } },
   server: {
     proxy: { '/api': 'http://127.0.0.1:8080' },
   },

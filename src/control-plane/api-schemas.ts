@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { Compare, Name, OutlierDetection, PartialWorkload, ReleasePhase, Rule, Traffic, Version } from '../core/index.js';
+import {
+  Compare,
+  Name,
+  OutlierDetection,
+  PartialWorkload,
+  ReleasePhase,
+  ReleaseStrategyName,
+  Rule,
+  Traffic,
+  Version,
+} from '../core/index.js';
 
 /** Response and parameter schemas of API v1, built from the core's model so the OpenAPI document matches it. */
 
@@ -65,10 +75,11 @@ export const ConditionSchema = z.object({
 export const ReleaseResource = z.object({
   name: z.string(),
   service: z.string(),
-  strategy: z.literal('canary'),
+  strategy: ReleaseStrategyName,
   baseline: z.string(),
   candidate: z.object({ name: z.string(), workload: PartialWorkload.optional() }),
-  traffic: Traffic,
+  traffic: Traffic.optional().meta({ description: 'Absent for a blueGreen release without traffic, and a mirror release copying 100%' }),
+  preview: z.object({ header: z.string() }).optional(),
   compare: Compare.optional(),
   status: z.object({
     phase: ReleasePhase,
@@ -76,6 +87,7 @@ export const ReleaseResource = z.object({
     observed: z.record(z.string(), z.number()),
     conditions: z.array(ConditionSchema),
     candidateCreated: z.boolean(),
+    standby: z.string().optional().meta({ description: 'blueGreen: the baseline kept running after the switch, for an instant rollback' }),
   }),
   ...metaFields,
 });
@@ -190,3 +202,50 @@ export const ObservedHistorySchema = z.object({
 });
 /** The answer of `GET /api/v1/releases/{name}/observed-history`. */
 export type ObservedHistoryAnswer = z.infer<typeof ObservedHistorySchema>;
+
+const Latency = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
+const Responses = z.object({ '2xx': z.number(), '3xx': z.number(), '4xx': z.number(), '5xx': z.number(), other: z.number() });
+/** `GET /api/v1/topology`: calls between versions over a window, as the proxies reported them. */
+export const TopologySchema = z.object({
+  window: z.number(),
+  generatedAt: z.string(),
+  nodes: z.array(
+    z.object({
+      id: z.string(),
+      type: z.enum(['ingress', 'service', 'version', 'unknown']),
+      service: z.string().nullable(),
+      version: z.string().nullable(),
+      requestRate: z.number(),
+      successRate: z.number().nullable(),
+      latencyMs: Latency,
+      responses: Responses,
+      requests: z.number(),
+    }),
+  ),
+  edges: z.array(
+    z.object({
+      id: z.string(),
+      source: z.string(),
+      target: z.string(),
+      requestRate: z.number(),
+      successRate: z.number().nullable(),
+      latencyMs: Latency,
+      responses: Responses,
+      requests: z.number(),
+      share: z.number().nullable(),
+    }),
+  ),
+  releases: z.array(z.object({ name: z.string(), service: z.string(), observed: z.record(z.string(), z.number()), requests: z.number() })),
+});
+
+/** One trace in `GET /api/v1/traces`. */
+export const TraceSummarySchema = z.object({
+  traceId: z.string(),
+  rootService: z.string(),
+  rootOperation: z.string(),
+  startTime: z.string(),
+  durationMs: z.number(),
+  spanCount: z.number(),
+  errors: z.number(),
+  services: z.array(z.string()),
+});

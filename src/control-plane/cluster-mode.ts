@@ -71,7 +71,7 @@ export async function startClusterControlPlane(opts: ClusterControlPlaneOptions)
   const appLog = { info: (m: string) => cp.app.log.info(m), warn: (m: string) => cp.app.log.warn(m) };
   warn = appLog.warn;
   const sync = new ClusterSync({ store: cp.store, feed: cp.feed, traffic: backend.traffic, log: appLog });
-  const inventory = new ClusterInventorySync({ backend, store: cp.store, controller: cp.controller, log: appLog });
+  const inventory = new ClusterInventorySync({ backend, store: cp.store, services: cp.services, log: appLog });
   const stopParts = async () => {
     inventory.close();
     sync.close();

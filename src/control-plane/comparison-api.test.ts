@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { durationSlot } from '../telemetry-wire/histogram-layout.js';
 import type { ComparisonSample } from '../telemetry-wire/telemetry-batch.js';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 /**
  * A release's comparison of mirrored answers, read as a user reads it: a real control plane (SQLite in a temp dir)

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 /**
  * Every refused call answers the right status and a message that names the field, and leaves the store
@@ -283,6 +283,69 @@ describe('refused calls change nothing', () => {
       status: 401,
       code: 'Unauthorized',
       message: /^invalid token/,
+    },
+    {
+      name: 'a blueGreen release that would send ordinary traffic to the candidate',
+      method: 'POST',
+      url: '/api/v1/releases',
+      body: () => release({ strategy: 'blueGreen', traffic: { weights: { v1: 90, v2: 10 } } }),
+      status: 400,
+      code: 'InvalidInput',
+      message: /^traffic\.weights\.v2: must be 0: strategy blueGreen sends no ordinary traffic to the candidate before the switch/,
+    },
+    {
+      name: 'a mirror release copying 0%',
+      method: 'POST',
+      url: '/api/v1/releases',
+      body: () => release({ strategy: 'mirror', traffic: { mirror: { percent: 0 } } }),
+      status: 400,
+      code: 'InvalidInput',
+      message: 'traffic.mirror.percent: must be more than 0 and at most 100, got 0',
+    },
+    {
+      name: 'a mirror release with weights',
+      method: 'POST',
+      url: '/api/v1/releases',
+      body: () => release({ strategy: 'mirror' }),
+      status: 400,
+      code: 'InvalidInput',
+      message: 'traffic.weights: strategy mirror answers every request from the baseline; give only {"mirror":{"percent":N}}',
+    },
+    {
+      name: 'a canary release without traffic',
+      method: 'POST',
+      url: '/api/v1/releases',
+      body: () => release({ traffic: undefined }),
+      status: 400,
+      code: 'InvalidInput',
+      message: 'traffic: required for strategy canary, e.g. {"weights":{"v1":90,"v2":10}}',
+    },
+    {
+      name: 'an unknown strategy',
+      method: 'POST',
+      url: '/api/v1/releases',
+      body: () => release({ strategy: 'rainbow' }),
+      status: 400,
+      code: 'InvalidInput',
+      message: /^strategy: .*"canary".*"blueGreen".*"mirror"/,
+    },
+    {
+      name: 'a preview header that is not an HTTP field name',
+      method: 'POST',
+      url: '/api/v1/releases',
+      body: () => release({ preview: { header: 'x preview' } }),
+      status: 400,
+      code: 'InvalidInput',
+      message: /^preview\.header: "x preview" is not a valid HTTP field name/,
+    },
+    {
+      name: 'a canary changed to mirroring alone',
+      method: 'PATCH',
+      url: '/api/v1/releases/reviews-canary',
+      body: () => ({ traffic: { mirror: { percent: 10 } } }),
+      status: 400,
+      code: 'InvalidInput',
+      message: 'traffic: strategy canary needs "weights", "match" or "rules"; to only copy requests, use strategy mirror',
     },
   ];
 

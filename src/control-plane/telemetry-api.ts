@@ -4,7 +4,7 @@ import { InputError, NotAllowedError, NotFoundError } from '../core/index.js';
 import { type TelemetryHub, type TopologyInventory, TrafficGenerator } from '../telemetry/index.js';
 import { TelemetryBatch } from '../telemetry-wire/telemetry-batch.js';
 import { type ApiContext, typed } from './api-context.js';
-import { errorResponses } from './api-schemas.js';
+import { errorResponses, TopologySchema, TraceSummarySchema } from './api-schemas.js';
 import { eventStreams } from './event-stream.js';
 import { registerComparisonApi } from './comparison-api.js';
 import { registerObservedHistoryApi } from './observed-history-api.js';
@@ -27,51 +27,6 @@ const TrafficState = z.object({
   rate: z.number(),
   url: z.string().nullable(),
   stats: z.unknown().nullable(),
-});
-
-const Latency = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
-const Responses = z.object({ '2xx': z.number(), '3xx': z.number(), '4xx': z.number(), '5xx': z.number(), other: z.number() });
-const TopologySchema = z.object({
-  window: z.number(),
-  generatedAt: z.string(),
-  nodes: z.array(
-    z.object({
-      id: z.string(),
-      type: z.enum(['ingress', 'service', 'version', 'unknown']),
-      service: z.string().nullable(),
-      version: z.string().nullable(),
-      requestRate: z.number(),
-      successRate: z.number().nullable(),
-      latencyMs: Latency,
-      responses: Responses,
-      requests: z.number(),
-    }),
-  ),
-  edges: z.array(
-    z.object({
-      id: z.string(),
-      source: z.string(),
-      target: z.string(),
-      requestRate: z.number(),
-      successRate: z.number().nullable(),
-      latencyMs: Latency,
-      responses: Responses,
-      requests: z.number(),
-      share: z.number().nullable(),
-    }),
-  ),
-  releases: z.array(z.object({ name: z.string(), service: z.string(), observed: z.record(z.string(), z.number()), requests: z.number() })),
-});
-
-const TraceSummarySchema = z.object({
-  traceId: z.string(),
-  rootService: z.string(),
-  rootOperation: z.string(),
-  startTime: z.string(),
-  durationMs: z.number(),
-  spanCount: z.number(),
-  errors: z.number(),
-  services: z.array(z.string()),
 });
 
 const booleanQuery = z

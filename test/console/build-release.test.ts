@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { buildRelease, emptyDraft, nameProblem, nextVersionName, type ReleaseDraft } from '../../web/src/release/build-release.js';
+import type { z } from 'zod';
+import { Name, ServiceSpec } from '../../src/core/index.js';
 import type { Service } from '../../web/src/api/types.js';
 
+/** A service as the API answers it: the spec with the schema's defaults, and metadata. */
+const service = (versions: z.input<typeof ServiceSpec>['versions']): Service => ({
+  ...ServiceSpec.parse({ name: 'reviews', versions }),
+  resourceVersion: '1',
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+  createdBy: 'admin',
+});
+
 /** What the create wizard sends: the DESIGN.md shapes, for each strategy and workload kind. */
-const processService: Service = {
-  name: 'reviews',
-  port: 9080,
-  versions: [{ name: 'v1', workload: { kind: 'process', command: 'node', args: ['reviews.js'], env: {} } }],
-};
+const processService = service([{ name: 'v1', workload: { kind: 'process', command: 'node', args: ['reviews.js'] } }]);
 
 const draft = (p: Partial<ReleaseDraft>): ReleaseDraft => ({
   ...emptyDraft(),
@@ -57,17 +64,14 @@ describe('create wizard output', () => {
   });
 
   it('omits the workload when the version already exists, and sends image or addresses by kind', () => {
-    const withV2: Service = {
-      ...processService,
-      versions: [...processService.versions, { name: 'v2', workload: { kind: 'process', command: 'node' } }],
-    };
+    const withV2 = service([...processService.versions, { name: 'v2', workload: { kind: 'process', command: 'node' } }]);
     expect(buildRelease(draft({ env: [{ key: 'SERVICE_VERSION', value: 'v2' }] }), withV2).candidate).toEqual({ name: 'v2' });
-    const k8s: Service = { ...processService, versions: [{ name: 'v1', workload: { kind: 'kubernetes', image: 'reviews:v1' } }] };
+    const k8s = service([{ name: 'v1', workload: { kind: 'kubernetes', image: 'reviews:v1' } }]);
     expect(buildRelease(draft({ image: 'kubesphere/examples-bookinfo-reviews-v2:1.16.2' }), k8s).candidate).toEqual({
       name: 'v2',
       workload: { image: 'kubesphere/examples-bookinfo-reviews-v2:1.16.2' },
     });
-    const ep: Service = { ...processService, versions: [{ name: 'v1', workload: { kind: 'endpoints', addresses: ['127.0.0.1:9001'] } }] };
+    const ep = service([{ name: 'v1', workload: { kind: 'endpoints', addresses: ['127.0.0.1:9001'] } }]);
     expect(buildRelease(draft({ addresses: '127.0.0.1:9002, 127.0.0.1:9003' }), ep).candidate).toEqual({
       name: 'v2',
       workload: { addresses: ['127.0.0.1:9002', '127.0.0.1:9003'] },
@@ -79,5 +83,10 @@ describe('create wizard output', () => {
     expect(nameProblem('reviews-canary')).toBeNull();
     expect(nameProblem('Reviews Canary')).toBe('validation.dns1123');
     expect(nameProblem('')).toBe('validation.required');
+    expect(nameProblem('a'.repeat(64))).toBe('validation.tooLong');
+    // The wizard refuses exactly the names the API's schema refuses.
+    for (const name of ['v2', 'reviews-canary', '', '-v2', 'v2-', 'V2', 'v_2', 'a'.repeat(63), 'a'.repeat(64), 'ünicode']) {
+      expect(nameProblem(name) === null, name).toBe(Name.safeParse(name).success);
+    }
   });
 });

@@ -22,19 +22,19 @@ export function App() {
       <Notifications />
       {token ? (
         <Suspense fallback={<Loader m="xl" />}>
-        <Routes>
-          <Route element={<AppLayout />}>
-            <Route path="/" element={<Navigate to="/services" replace />} />
-            <Route path="/services" element={<ServicesPage />} />
-            <Route path="/releases" element={<ReleasesPage />} />
-            <Route path="/releases/new" element={<CreateReleasePage />} />
-            <Route path="/releases/:name" element={<ReleaseDetailPage />} />
-            <Route path="/topology" element={<TopologyPage />} />
-            <Route path="/tracing" element={<TracingPage />} />
-            <Route path="/sign-in" element={<Navigate to={new URLSearchParams(location.search).get('next') ?? '/services'} replace />} />
-            <Route path="*" element={<Navigate to="/services" replace />} />
-          </Route>
-        </Routes>
+          <Routes>
+            <Route element={<AppLayout />}>
+              <Route path="/" element={<Navigate to="/services" replace />} />
+              <Route path="/services" element={<ServicesPage />} />
+              <Route path="/releases" element={<ReleasesPage />} />
+              <Route path="/releases/new" element={<CreateReleasePage />} />
+              <Route path="/releases/:name" element={<ReleaseDetailPage />} />
+              <Route path="/topology" element={<TopologyPage />} />
+              <Route path="/tracing" element={<TracingPage />} />
+              <Route path="/sign-in" element={<Navigate to={new URLSearchParams(location.search).get('next') ?? '/services'} replace />} />
+              <Route path="*" element={<Navigate to="/services" replace />} />
+            </Route>
+          </Routes>
         </Suspense>
       ) : (
         <Routes>

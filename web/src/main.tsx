@@ -54,7 +54,8 @@ const queryClient = new QueryClient({
   defaultOptions: {
     queries: {
       // Client errors (404 for an endpoint that does not exist yet, 401) will not heal by retrying.
-      retry: (count, err) => count < 2 && !(err && typeof err === 'object' && 'status' in err && Number(err.status) >= 400 && Number(err.status) < 500),
+      retry: (count, err) =>
+        count < 2 && !(err && typeof err === 'object' && 'status' in err && Number(err.status) >= 400 && Number(err.status) < 500),
       refetchOnWindowFocus: false,
     },
   },

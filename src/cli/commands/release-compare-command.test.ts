@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../control-plane/test-harness.js';
+import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
 import { ensureBuilt, repoRoot } from '../../../test/support/dist.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ComparisonAnswer } from '../../control-plane/comparison-api.js';
+import type { ComparisonAnswer } from '../api-types.js';
 import { addClientOptions, clientAction } from '../client-command.js';
 import { formatFields, formatTable, printResult } from '../output.js';
 

@@ -6,7 +6,7 @@ import type { Rule } from '../../core/index.js';
 import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
 import type { ComparisonSample } from '../../telemetry-wire/telemetry-batch.js';
 import { MeshProxy, type MeshProxyOptions } from '../mesh-proxy.js';
-import { call, freePort, routeTable } from '../test-upstreams.js';
+import { call, freePort, routeTable } from '../../../test/support/test-upstreams.js';
 
 /**
  * Mirroring with bodies and the comparison of answers, through real sockets: a client, the proxy (fast path and

@@ -76,9 +76,11 @@ export async function apiFetch<T>(path: string, opts: RequestOptions = {}): Prom
 
 /** Checks a token against the API without storing it: a person's token may ask who it is; the proxy's may not (403). */
 export async function checkToken(token: string): Promise<void> {
-  const res = await fetch('/api/v1/whoami', { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }).catch((err: unknown) => {
-    throw new ApiError(0, 'Unreachable', `the control plane did not answer (${String(err)})`, [], '/api/v1/whoami');
-  });
+  const res = await fetch('/api/v1/whoami', { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }).catch(
+    (err: unknown) => {
+      throw new ApiError(0, 'Unreachable', `the control plane did not answer (${String(err)})`, [], '/api/v1/whoami');
+    },
+  );
   if (res.status === 401) throw new ApiError(401, 'Unauthorized', 'token rejected', [], '/api/v1/whoami');
   if (res.status === 403) throw new ApiError(403, 'Forbidden', 'token may not sign in', [], '/api/v1/whoami');
   if (!res.ok) throw new ApiError(res.status, `HTTP${res.status}`, `${res.status} ${res.statusText}`.trim(), [], '/api/v1/whoami');

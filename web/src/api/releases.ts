@@ -62,7 +62,11 @@ export function usePatchTraffic(name: string) {
   });
 }
 
-export type ReleaseAction = { kind: 'takeover'; version: string } | { kind: 'rollback' } | { kind: 'resume' } | { kind: 'finish'; keep: string };
+export type ReleaseAction =
+  | { kind: 'takeover'; version: string }
+  | { kind: 'rollback' }
+  | { kind: 'resume' }
+  | { kind: 'finish'; keep: string };
 
 export function useReleaseAction(name: string) {
   const invalidate = useInvalidateReleases();

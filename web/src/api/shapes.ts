@@ -1,4 +1,4 @@
-import type { Instance, MeshEvent, Service, Topology, TopologyEdge, TopologyNode } from './types.js';
+import type { MeshEvent, Service, Topology, TopologyEdge, TopologyNode } from './types.js';
 
 /**
  * Lists arrive as `{"items": [...]}` from this control plane; DESIGN.md names them (`{"services": [...]}`).
@@ -14,12 +14,8 @@ export function listOf<T>(body: unknown, key: string): T[] {
   return [];
 }
 
-interface ServiceStatus {
-  versions?: { name: string; health?: Service['versions'][number]['health']; instances?: Instance[] }[];
-}
-
 /** Instances and health may sit on each version or under `status.versions`; the console reads them on the version. */
-export function normalizeService(raw: Service & { status?: ServiceStatus }): Service {
+export function normalizeService(raw: Service): Service {
   const byName = new Map((raw.status?.versions ?? []).map((v) => [v.name, v]));
   return {
     ...raw,

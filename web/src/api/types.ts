@@ -1,117 +1,57 @@
-/** The API's shapes as the console reads them (see DESIGN.md and src/core/model.ts). */
+import type {
+  ConditionSchema,
+  EventResource,
+  InstanceStatusSchema,
+  LogLinesSchema,
+  ReleaseResource,
+  ServiceResource,
+  TraceSummarySchema,
+  VersionHealthSchema,
+} from '@canary/control-plane/api-schemas.js';
+import type { z } from 'zod';
 
-export type MatchKind = 'exact' | 'prefix' | 'regex';
-export type StringMatch = Partial<Record<MatchKind, string>>;
+/**
+ * The API's shapes as the console reads them, derived from the zod schemas the control plane validates with and
+ * generates its OpenAPI document from (src/core/model.ts, src/control-plane/api-schemas.ts): a field added there
+ * reaches the console's type checker without a copy to update. Type-only imports: no server code is bundled.
+ */
 
-export interface MatchBlock {
-  uri?: StringMatch;
-  headers?: Record<string, StringMatch>;
-  cookie?: Record<string, StringMatch>;
-  queryParams?: Record<string, StringMatch>;
-  method?: StringMatch;
-}
+export type {
+  MatchBlock,
+  PartialWorkload,
+  ReleasePhase,
+  ReleaseSpecInput as ReleaseInput,
+  RouteDestination,
+  Rule,
+  StringMatch,
+  Traffic,
+  Workload,
+} from '@canary/core/model.js';
 
-export interface RouteDestination {
-  version: string;
-  weight: number;
-}
+export type MatchKind = keyof import('@canary/core/model.js').StringMatch;
 
-export interface Rule {
-  match?: MatchBlock[];
-  route: RouteDestination[];
-  mirror?: { version: string; percent?: number };
-  sticky?: { cookie: string } | { header: string } | { sourceIp: true };
-}
+export type Instance = z.output<typeof InstanceStatusSchema>;
+export type VersionHealth = z.output<typeof VersionHealthSchema>;
+export type Condition = z.output<typeof ConditionSchema>;
+export type Release = z.output<typeof ReleaseResource>;
+export type LogLine = z.output<typeof LogLinesSchema>['lines'][number];
 
-export interface Workload {
-  kind: 'process' | 'endpoints' | 'kubernetes';
-  command?: string;
-  args?: string[];
-  env?: Record<string, string>;
-  replicas?: number;
-  addresses?: string[];
-  image?: string;
-}
+/** A service as the API answers it: its instances and health come under `status.versions`. */
+export type ServiceAnswer = z.output<typeof ServiceResource>;
 
-export interface Instance {
-  name: string;
-  address: string;
-  pid?: number | null;
-  ready: boolean;
-  restarts: number;
-  state: string;
-  startedAt?: string | null;
-  /** Set while a proxy's outlier detection keeps the instance out of load balancing: until when (ISO 8601). */
-  ejectedUntil?: string;
-}
+/** A version as the console draws it: shapes.ts copies its instances and health from the service's status. */
+export type Version = ServiceAnswer['versions'][number] & { instances?: Instance[]; health?: VersionHealth };
 
-export interface Version {
-  name: string;
-  labels?: Record<string, string>;
-  workload: Workload;
-  instances?: Instance[];
-  health?: { ready: boolean; failed: boolean; reason?: string | null };
-}
+export type Service = Omit<ServiceAnswer, 'versions'> & { versions: Version[] };
 
-export interface Service {
-  name: string;
-  port: number;
-  ingress?: { paths: string[] };
-  versions: Version[];
-  routes?: Rule[];
-  resourceVersion?: string;
-  createdAt?: string;
-}
+/** An event as the API answers it. */
+export type EventAnswer = z.output<typeof EventResource>;
 
-export interface Traffic {
-  weights?: Record<string, number>;
-  match?: MatchBlock[];
-  rules?: Rule[];
-}
+/** An event as the console lists it: `kind`/`name` of the resource it changed (from `resourceKind`/`resourceName`). */
+export type MeshEvent = EventAnswer & { kind: string; name: string };
 
-export type ReleasePhase = 'Pending' | 'Progressing' | 'TakenOver' | 'RolledBack' | 'Failed';
-
-export interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-  at: string;
-}
-
-export interface Release {
-  name: string;
-  service: string;
-  strategy: 'canary';
-  baseline: string;
-  candidate: { name: string; workload?: Partial<Workload> };
-  traffic: Traffic;
-  status: { phase: ReleasePhase; governor: string | null; observed: Record<string, number>; conditions: Condition[] };
-  resourceVersion: string;
-  createdAt: string;
-  createdBy: string;
-}
-
-export interface ReleaseInput {
-  name: string;
-  service: string;
-  strategy: 'canary';
-  baseline?: string;
-  candidate: { name: string; workload?: Partial<Workload> };
-  traffic: Traffic;
-}
-
-export interface MeshEvent {
-  id: string | number;
-  at: string;
-  actor: string;
-  action: string;
-  kind: string;
-  name: string;
-  before?: unknown;
-  after?: unknown;
-  message?: string;
-}
+// The topology and trace views below are the console's drawing shapes, built in shapes.ts and
+// tracing/normalize-trace.ts from the API's answers (TopologySchema, TraceSummarySchema): not copies of the model.
 
 export interface TopologyNode {
   id: string;
@@ -145,7 +85,10 @@ export interface Topology {
   edges: TopologyEdge[];
 }
 
-/** A span as `GET /api/v1/traces/{id}` returns it (one per proxy hop: client and server side). */
+/**
+ * A span as `GET /api/v1/traces/{id}` returns it (one per proxy hop: client and server side). The API declares
+ * spans as open objects (any field beyond `spanId`), so every other field is read as optional.
+ */
 export interface Span {
   spanId: string;
   parentSpanId?: string | null;
@@ -172,26 +115,13 @@ export interface Span {
   attributes?: Record<string, unknown>;
 }
 
-export interface TraceSummary {
+/** A trace in the list (`TraceSummarySchema`), and a whole trace with its spans (`GET /api/v1/traces/{id}`). */
+export type TraceSummary = Partial<z.output<typeof TraceSummarySchema>> & {
   traceId: string;
-  rootService?: string;
-  rootOperation?: string;
-  /** Every service the trace passed through. */
-  services?: string[];
+  spans?: Span[];
+  /** Spellings of other trace stores, read as fallbacks. */
   service?: string;
   name?: string;
-  startTime?: string | number;
   start?: string | number;
-  durationMs?: number;
-  spanCount?: number;
-  spans?: Span[];
   error?: boolean;
-  errors?: number;
-}
-
-export interface LogLine {
-  at: string;
-  instance: string;
-  stream: string;
-  line: string;
-}
+};

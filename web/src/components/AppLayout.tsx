@@ -37,11 +37,21 @@ export function AppLayout() {
           </Group>
           <Group gap="sm">
             {me.data && (
-              <Group gap={6} data-test="signed-in-as" data-role={me.data.role} aria-label={t('nav.signedInAs', { name: me.data.name, role: me.data.role })}>
+              <Group
+                gap={6}
+                data-test="signed-in-as"
+                data-role={me.data.role}
+                aria-label={t('nav.signedInAs', { name: me.data.name, role: me.data.role })}
+              >
                 <Text size="sm" fw={500} data-test="signed-in-name">
                   {me.data.name}
                 </Text>
-                <Badge size="sm" variant="light" color={me.data.role === 'admin' ? 'red' : me.data.role === 'operator' ? 'blue' : 'gray'} data-test="signed-in-role">
+                <Badge
+                  size="sm"
+                  variant="light"
+                  color={me.data.role === 'admin' ? 'red' : me.data.role === 'operator' ? 'blue' : 'gray'}
+                  data-test="signed-in-role"
+                >
                   {me.data.role}
                 </Badge>
               </Group>

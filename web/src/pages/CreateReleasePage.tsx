@@ -225,6 +225,7 @@ function VersionStep({ draft, patch, service, error }: StepProps & { service: Se
   const { t } = useTranslation();
   const baseline = service?.versions.find((v) => v.name === draft.baseline);
   const kind = baseline?.workload.kind ?? 'process';
+  const baselineProcess = baseline?.workload.kind === 'process' ? baseline.workload : undefined;
   const existing = service?.versions.some((v) => v.name === draft.candidate);
   // What a new version runs (command, args, env) is an admin's call; an operator may release a copy or an image.
   const me = useWhoAmI();
@@ -286,7 +287,7 @@ function VersionStep({ draft, patch, service, error }: StepProps & { service: Se
               <TextInput
                 label={t('wizard.command')}
                 description={t('wizard.commandHint')}
-                placeholder={baseline?.workload.command}
+                placeholder={baselineProcess?.command}
                 value={draft.command}
                 onChange={(e) => patch({ command: e.currentTarget.value })}
                 data-test="release-command"
@@ -294,7 +295,7 @@ function VersionStep({ draft, patch, service, error }: StepProps & { service: Se
               <TextInput
                 label={t('wizard.args')}
                 description={t('wizard.argsHint')}
-                placeholder={baseline?.workload.args?.join(' ')}
+                placeholder={baselineProcess?.args.join(' ')}
                 value={draft.args}
                 onChange={(e) => patch({ args: e.currentTarget.value })}
                 data-test="release-args"
@@ -343,7 +344,13 @@ function VersionStep({ draft, patch, service, error }: StepProps & { service: Se
                   {t(error)}
                 </Text>
               )}
-              <Button variant="light" size="xs" w="fit-content" onClick={() => patch({ env: [...draft.env, { key: '', value: '' }] })} data-test="env-add">
+              <Button
+                variant="light"
+                size="xs"
+                w="fit-content"
+                onClick={() => patch({ env: [...draft.env, { key: '', value: '' }] })}
+                data-test="env-add"
+              >
                 {t('wizard.addEnv')}
               </Button>
             </Stack>
@@ -467,7 +474,9 @@ function StrategyStep({ draft, patch, error }: StepProps) {
               variant="light"
               size="xs"
               w="fit-content"
-              onClick={() => patch({ conditions: [...draft.conditions, { kind: 'header', name: '', match: 'exact', value: '', os: 'android' }] })}
+              onClick={() =>
+                patch({ conditions: [...draft.conditions, { kind: 'header', name: '', match: 'exact', value: '', os: 'android' }] })
+              }
               data-test="condition-add"
             >
               {t('wizard.addCondition')}

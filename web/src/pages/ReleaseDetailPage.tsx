@@ -1,4 +1,22 @@
-import { Alert, Anchor, Badge, Button, Card, Code, Group, Loader, Select, SimpleGrid, Slider, Stack, Table, Tabs, Text, Timeline, Title } from '@mantine/core';
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Card,
+  Code,
+  Group,
+  Loader,
+  Select,
+  SimpleGrid,
+  Slider,
+  Stack,
+  Table,
+  Tabs,
+  Text,
+  Timeline,
+  Title,
+} from '@mantine/core';
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
@@ -100,13 +118,29 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
     const other = (v: string) => versions.filter((x) => x !== v).join(', ');
     switch (a.kind) {
       case 'takeover':
-        return { title: t('detail.takeoverTitle', { version: a.version }), body: t('detail.takeoverBody', { version: a.version, other: other(a.version) }), color: 'teal' };
+        return {
+          title: t('detail.takeoverTitle', { version: a.version }),
+          body: t('detail.takeoverBody', { version: a.version, other: other(a.version) }),
+          color: 'teal',
+        };
       case 'rollback':
-        return { title: t('detail.rollbackTitle'), body: t('detail.rollbackBody', { baseline: release.baseline, candidate: release.candidate.name }), color: 'orange' };
+        return {
+          title: t('detail.rollbackTitle'),
+          body: t('detail.rollbackBody', { baseline: release.baseline, candidate: release.candidate.name }),
+          color: 'orange',
+        };
       case 'resume':
-        return { title: t('detail.resumeTitle'), body: t('detail.resumeBody', { split: versions.map((v) => `${v} ${share[v] ?? 0}%`).join(' / ') }), color: 'blue' };
+        return {
+          title: t('detail.resumeTitle'),
+          body: t('detail.resumeBody', { split: versions.map((v) => `${v} ${share[v] ?? 0}%`).join(' / ') }),
+          color: 'blue',
+        };
       case 'finish':
-        return { title: t('detail.finishTitle', { version: a.keep }), body: t('detail.finishBody', { keep: a.keep, other: other(a.keep) }), color: 'red' };
+        return {
+          title: t('detail.finishTitle', { version: a.keep }),
+          body: t('detail.finishBody', { keep: a.keep, other: other(a.keep) }),
+          color: 'red',
+        };
     }
   };
   const d = pending ? describe(pending) : null;
@@ -139,10 +173,21 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
           </Text>
         </div>
         <Group gap="xs">
-          <Button color="orange" variant="light" disabled={!canChange} onClick={() => setPending({ kind: 'rollback' })} data-test="rollback">
+          <Button
+            color="orange"
+            variant="light"
+            disabled={!canChange}
+            onClick={() => setPending({ kind: 'rollback' })}
+            data-test="rollback"
+          >
             {t('detail.rollback')}
           </Button>
-          <Button variant="light" disabled={!canChange || !release.status.governor} onClick={() => setPending({ kind: 'resume' })} data-test="resume">
+          <Button
+            variant="light"
+            disabled={!canChange || !release.status.governor}
+            onClick={() => setPending({ kind: 'resume' })}
+            data-test="resume"
+          >
             {t('detail.resume')}
           </Button>
           <Button color="red" variant="light" disabled={!canChange} onClick={() => setPending({ kind: 'finish', keep })} data-test="finish">
@@ -152,7 +197,12 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
       </Group>
 
       {lastCondition && (release.status.phase === 'Failed' || release.status.phase === 'Pending') && (
-        <Alert color={release.status.phase === 'Failed' ? 'red' : 'blue'} variant="light" title={lastCondition.reason} data-test="release-condition">
+        <Alert
+          color={release.status.phase === 'Failed' ? 'red' : 'blue'}
+          variant="light"
+          title={lastCondition.reason}
+          data-test="release-condition"
+        >
           {lastCondition.message}
         </Alert>
       )}
@@ -304,7 +354,10 @@ function WeightEditor({ release }: { release: Release }) {
   }, [stored, dirty]);
   const apply = () => {
     patchTraffic.mutate(
-      { traffic: { ...release.traffic, weights: { [release.baseline]: 100 - value, [candidate]: value } }, resourceVersion: release.resourceVersion },
+      {
+        traffic: { ...release.traffic, weights: { [release.baseline]: 100 - value, [candidate]: value } },
+        resourceVersion: release.resourceVersion,
+      },
       {
         onSuccess: () => {
           pushToast({ color: 'green', title: t('detail.done'), message: t('detail.weightsApplied'), details: [] });

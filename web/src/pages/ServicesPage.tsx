@@ -1,4 +1,20 @@
-import { Alert, Badge, Button, Card, Code, Drawer, Group, Loader, ScrollArea, Stack, Table, Tabs, Text, Title, Tooltip } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Code,
+  Drawer,
+  Group,
+  Loader,
+  ScrollArea,
+  Stack,
+  Table,
+  Tabs,
+  Text,
+  Title,
+  Tooltip,
+} from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
 import { useIstioManifests, useService, useServiceRoutes, useServices, useVersionLogs } from '../api/services.js';
@@ -65,7 +81,15 @@ export function ServicesPage() {
                       ))}
                     </Group>
                   </Table.Td>
-                  <Table.Td>{s.ingress?.paths?.length ? <Code>{s.ingress.paths.join(', ')}</Code> : <Text size="sm" c="dimmed">—</Text>}</Table.Td>
+                  <Table.Td>
+                    {s.ingress?.paths?.length ? (
+                      <Code>{s.ingress.paths.join(', ')}</Code>
+                    ) : (
+                      <Text size="sm" c="dimmed">
+                        —
+                      </Text>
+                    )}
+                  </Table.Td>
                   <Table.Td>
                     <InstanceSummary service={s} />
                   </Table.Td>
@@ -88,7 +112,12 @@ export function ServicesPage() {
 function InstanceSummary({ service }: { service: Service }) {
   const { t } = useTranslation();
   const all = service.versions.flatMap((v) => v.instances ?? []);
-  if (all.length === 0) return <Text size="sm" c="dimmed">—</Text>;
+  if (all.length === 0)
+    return (
+      <Text size="sm" c="dimmed">
+        —
+      </Text>
+    );
   const ready = all.filter((i) => i.ready).length;
   return (
     <Badge color={ready === all.length ? 'teal' : 'orange'} variant="light" tt="none">

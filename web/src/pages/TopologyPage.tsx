@@ -27,7 +27,17 @@ function statsFor(topology: Topology, id: string): (TopologyEdge & { label: stri
   if (!node) return null;
   if (node.rate !== undefined && (node.p50 !== undefined || node.codes)) {
     const label = node.version ? `${node.service} ${node.version}` : (node.service ?? node.id);
-    return { source: '', target: id, rate: node.rate, successRate: node.successRate ?? 1, p50: node.p50, p95: node.p95, p99: node.p99, codes: node.codes, label };
+    return {
+      source: '',
+      target: id,
+      rate: node.rate,
+      successRate: node.successRate ?? 1,
+      p50: node.p50,
+      p95: node.p95,
+      p99: node.p99,
+      codes: node.codes,
+      label,
+    };
   }
   // A service node receives what any of its versions receives.
   const members = new Set(node.kind === 'service' ? topology.nodes.filter((n) => n.service === node.service).map((n) => n.id) : [id]);
@@ -96,7 +106,12 @@ export function TopologyPage() {
       { enabled, rate: 2 },
       {
         onSuccess: () => {
-          pushToast({ color: 'green', title: t('topology.demoTitle'), message: enabled ? t('topology.demoStarted') : t('topology.demoStopped'), details: [] });
+          pushToast({
+            color: 'green',
+            title: t('topology.demoTitle'),
+            message: enabled ? t('topology.demoStarted') : t('topology.demoStopped'),
+            details: [],
+          });
         },
       },
     );
@@ -127,7 +142,14 @@ export function TopologyPage() {
             ]}
             data-test="topology-window"
           />
-          <Button variant={demoOn ? 'filled' : 'light'} color={demoOn ? 'red' : 'indigo'} onClick={toggleDemo} disabled={!canDemo} loading={demo.isPending} data-test="demo-traffic">
+          <Button
+            variant={demoOn ? 'filled' : 'light'}
+            color={demoOn ? 'red' : 'indigo'}
+            onClick={toggleDemo}
+            disabled={!canDemo}
+            loading={demo.isPending}
+            data-test="demo-traffic"
+          >
             {demoOn ? t('topology.stopDemo') : t('topology.startDemo')}
           </Button>
         </Group>
@@ -150,7 +172,12 @@ export function TopologyPage() {
       {topology.data && topology.data.nodes.length > 0 && (
         <SimpleGrid cols={{ base: 1, lg: 3 }}>
           <Card withBorder padding="xs" style={{ gridColumn: 'span 2' }}>
-            <TopologyGraph topology={topology.data} selected={selected} onSelect={(id) => set('selected', id)} label={t('topology.graphLabel')} />
+            <TopologyGraph
+              topology={topology.data}
+              selected={selected}
+              onSelect={(id) => set('selected', id)}
+              label={t('topology.graphLabel')}
+            />
             <Group gap="md" p="xs">
               {(['healthy', 'degraded', 'failing', 'idle'] as const).map((h) => (
                 <Group gap={4} key={h}>
@@ -171,7 +198,9 @@ export function TopologyPage() {
           </Card>
         </SimpleGrid>
       )}
-      {topology.data && topology.data.edges.length > 0 && <CallsTable topology={topology.data} selected={selected} onSelect={(id) => set('selected', id)} />}
+      {topology.data && topology.data.edges.length > 0 && (
+        <CallsTable topology={topology.data} selected={selected} onSelect={(id) => set('selected', id)} />
+      )}
     </Stack>
   );
 }
@@ -209,14 +238,34 @@ function CallsTable({ topology, selected, onSelect }: { topology: Topology; sele
             const id = edgeId(e);
             const health = healthOf(e.rate, e.successRate);
             return (
-              <Table.Tr key={id} data-test="topology-edge" data-source={e.source} data-target={e.target} bg={id === selected ? 'var(--mantine-color-indigo-light)' : undefined}>
+              <Table.Tr
+                key={id}
+                data-test="topology-edge"
+                data-source={e.source}
+                data-target={e.target}
+                bg={id === selected ? 'var(--mantine-color-indigo-light)' : undefined}
+              >
                 <Table.Td>
-                  <Anchor component="button" type="button" size="sm" onClick={() => onSelect(e.source)} data-test="select-node" data-node={e.source}>
+                  <Anchor
+                    component="button"
+                    type="button"
+                    size="sm"
+                    onClick={() => onSelect(e.source)}
+                    data-test="select-node"
+                    data-node={e.source}
+                  >
                     {nodeLabel(topology, e.source)}
                   </Anchor>
                 </Table.Td>
                 <Table.Td>
-                  <Anchor component="button" type="button" size="sm" onClick={() => onSelect(e.target)} data-test="select-node" data-node={e.target}>
+                  <Anchor
+                    component="button"
+                    type="button"
+                    size="sm"
+                    onClick={() => onSelect(e.target)}
+                    data-test="select-node"
+                    data-node={e.target}
+                  >
                     {nodeLabel(topology, e.target)}
                   </Anchor>
                 </Table.Td>
@@ -302,7 +351,13 @@ function SidePanel({ stats, history, tick }: { id: string; stats: TopologyEdge &
             <Table.Td>
               <Group gap={4}>
                 {Object.entries(stats.codes ?? {}).map(([code, n]) => (
-                  <Badge key={code} size="sm" variant="light" color={code.startsWith('5') ? 'red' : code.startsWith('4') ? 'orange' : 'teal'} tt="none">
+                  <Badge
+                    key={code}
+                    size="sm"
+                    variant="light"
+                    color={code.startsWith('5') ? 'red' : code.startsWith('4') ? 'orange' : 'teal'}
+                    tt="none"
+                  >
                     {code}: {formatRate(n)}
                   </Badge>
                 ))}

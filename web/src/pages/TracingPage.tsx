@@ -1,4 +1,23 @@
-import { Anchor, Badge, Box, Button, Card, Code, Group, Loader, NumberInput, ScrollArea, Select, SimpleGrid, Stack, Switch, Table, Text, Title, Tooltip } from '@mantine/core';
+import {
+  Anchor,
+  Badge,
+  Box,
+  Button,
+  Card,
+  Code,
+  Group,
+  Loader,
+  NumberInput,
+  ScrollArea,
+  Select,
+  SimpleGrid,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  Title,
+  Tooltip,
+} from '@mantine/core';
 import { type FormEvent, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
@@ -96,12 +115,18 @@ export function TracingPage() {
       </Card>
       <ErrorAlert error={traces.error} />
       {traces.isLoading && <Loader size="sm" aria-label={t('common.loading')} />}
-      {traces.data && traces.data.length === 0 && <EmptyState title={t('tracing.emptyTitle')} hint={t('tracing.emptyHint')} test="traces-empty" />}
+      {traces.data && traces.data.length === 0 && (
+        <EmptyState title={t('tracing.emptyTitle')} hint={t('tracing.emptyHint')} test="traces-empty" />
+      )}
       {traces.data && traces.data.length > 0 && (
         <SimpleGrid cols={{ base: 1, lg: selected ? 2 : 1 }}>
           <Card withBorder padding={0}>
             {/* Focusable, so the list scrolls from the keyboard too. */}
-            <ScrollArea.Autosize mah="calc(100vh - 260px)" type="auto" viewportProps={{ tabIndex: 0, 'aria-label': t('tracing.listLabel') }}>
+            <ScrollArea.Autosize
+              mah="calc(100vh - 260px)"
+              type="auto"
+              viewportProps={{ tabIndex: 0, 'aria-label': t('tracing.listLabel') }}
+            >
               <TraceList traces={traces.data} selected={selected} onOpen={openTrace} />
             </ScrollArea.Autosize>
           </Card>
@@ -219,7 +244,15 @@ function TraceDetail({ traceId }: { traceId: string }) {
       </Group>
       <Stack gap={2}>
         {spans.map((s) => (
-          <SpanBar key={s.id} span={s} start={start} total={total} color={palette[services.indexOf(s.service) % palette.length] ?? '#4c6ef5'} active={s.id === chosen?.id} onClick={() => setSpanId(s.id)} />
+          <SpanBar
+            key={s.id}
+            span={s}
+            start={start}
+            total={total}
+            color={palette[services.indexOf(s.service) % palette.length] ?? '#4c6ef5'}
+            active={s.id === chosen?.id}
+            onClick={() => setSpanId(s.id)}
+          />
         ))}
       </Stack>
       {chosen && (
@@ -249,7 +282,21 @@ function TraceDetail({ traceId }: { traceId: string }) {
   );
 }
 
-function SpanBar({ span, start, total, color, active, onClick }: { span: DrawnSpan; start: number; total: number; color: string; active: boolean; onClick: () => void }) {
+function SpanBar({
+  span,
+  start,
+  total,
+  color,
+  active,
+  onClick,
+}: {
+  span: DrawnSpan;
+  start: number;
+  total: number;
+  color: string;
+  active: boolean;
+  onClick: () => void;
+}) {
   const left = ((span.startMs - start) / total) * 100;
   const width = Math.max((span.durationMs / total) * 100, 0.5);
   return (

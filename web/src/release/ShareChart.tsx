@@ -28,17 +28,19 @@ export function ShareChart({
 }) {
   const { t } = useTranslation();
   const [live, setLive] = useState<ShareSample[]>([]);
-  const versions = releaseVersions(release);
+  // The same list while the same versions take part, so the memos below recompute only when they change.
+  const versionKey = releaseVersions(release).join(',');
+  const versions = useMemo(() => (versionKey ? versionKey.split(',') : []), [versionKey]);
   const history = useObservedHistory(release.name, minutes);
   // One sample per answer from the API (a poll, or a refetch after an action); an hour of them at most, so the
   // live part never leaves a hole between the history and what is kept.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one sample per poll (fetchedAt), not per render
   useEffect(() => {
     const configured = configuredShare(release);
     const observed = Object.fromEntries(versions.map((v) => [v, observedPercent(release, v)]));
     setLive((s) => [...s.slice(-(maxLiveSamples - 1)), { at: fetchedAt, observed, configured }]);
-    // biome-ignore lint/correctness/useExhaustiveDependencies: one sample per poll
   }, [fetchedAt]);
-  const past = useMemo(() => historySamples(history.data, versions), [history.data, versions.join(',')]);
+  const past = useMemo(() => historySamples(history.data, versions), [history.data, versions]);
   const samples = useMemo(() => mergeSamples(past, live), [past, live]);
   const option = useMemo<EChartOption>(
     () => ({
@@ -75,7 +77,7 @@ export function ShareChart({
         },
       ]),
     }),
-    [samples, versions.join(','), t],
+    [samples, versions, t],
   );
   const observedAny = samples.some((s) => Object.values(s.observed).some((o) => o !== null));
   // Said only once the history has answered, so a page with a past does not flash "no traffic" while loading.

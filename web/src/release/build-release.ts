@@ -1,4 +1,5 @@
-import type { MatchBlock, MatchKind, ReleaseInput, Service, Traffic, Workload } from '../api/types.js';
+import { dns1123LabelFault, type NameFault } from '@canary/core/names.js';
+import type { MatchBlock, MatchKind, PartialWorkload, ReleaseInput, Service, Traffic, Workload } from '../api/types.js';
 
 export type ConditionKind = 'header' | 'cookie' | 'uri' | 'os';
 export type ClientOs = 'android' | 'ios' | 'windows' | 'macos' | 'linux';
@@ -60,14 +61,16 @@ export function emptyDraft(): ReleaseDraft {
   };
 }
 
-const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const nameFaultKeys: Record<NameFault, string> = {
+  empty: 'validation.required',
+  tooLong: 'validation.tooLong',
+  notDns1123: 'validation.dns1123',
+};
 
-/** i18n keys of what is wrong with a name, or null. */
+/** i18n keys of what is wrong with a name, or null: the API's own name check (core/names.ts), worded for the console. */
 export function nameProblem(name: string): string | null {
-  if (!name) return 'validation.required';
-  if (name.length > 63) return 'validation.tooLong';
-  if (!dns1123.test(name)) return 'validation.dns1123';
-  return null;
+  const fault = dns1123LabelFault(name);
+  return fault ? nameFaultKeys[fault] : null;
 }
 
 /** The next free version name after the service's highest vN, e.g. v1 -> v2. */
@@ -101,8 +104,8 @@ export function buildTraffic(d: ReleaseDraft): Traffic {
 }
 
 /** The candidate's workload overrides; the rest is inherited from the baseline by the API. */
-export function buildWorkload(d: ReleaseDraft, kind: Workload['kind']): Partial<Workload> | undefined {
-  const w: Partial<Workload> = {};
+export function buildWorkload(d: ReleaseDraft, kind: Workload['kind']): PartialWorkload | undefined {
+  const w: PartialWorkload = {};
   if (kind === 'process') {
     const env = Object.fromEntries(d.env.filter((p) => p.key.trim()).map((p) => [p.key.trim(), p.value]));
     if (Object.keys(env).length > 0) w.env = env;

@@ -1,25 +1,10 @@
 // The share chart's samples: the release's observed history, then live polls of the release (no React here).
 
-/** `GET /api/v1/releases/{name}/observed-history`: one point per 10 s of what each version really got. */
-export interface ObservedHistory {
-  release: string;
-  service: string;
-  minutes: number;
-  bucketSeconds: number;
-  versions: string[];
-  /** Weights (0..100) in force now. */
-  weights: Record<string, number>;
-  points: ObservedHistoryPoint[];
-}
+import type { ObservedHistoryAnswer } from '@canary/control-plane/api-schemas.js';
 
-export interface ObservedHistoryPoint {
-  /** End of the point's interval, ISO time. */
-  at: string;
-  requests: number;
-  versions: Record<string, { requests: number; rps: number; share: number | null; successRate: number | null }>;
-  /** Weights (0..100) in force at `at`; null before the release existed. */
-  weights: Record<string, number> | null;
-}
+/** `GET /api/v1/releases/{name}/observed-history`: one point per 10 s of what each version really got. */
+export type ObservedHistory = ObservedHistoryAnswer;
+export type ObservedHistoryPoint = ObservedHistory['points'][number];
 
 /** One point of the share chart, in percent: from the history, or from a poll of the release. */
 export interface ShareSample {

@@ -25,7 +25,15 @@ const style: cytoscape.StylesheetJson = [
   },
   {
     selector: 'node[kind = "ingress"]',
-    style: { shape: 'diamond', 'background-color': '#fff4e6', 'border-color': '#f08c00', width: 44, height: 44, 'text-valign': 'bottom', 'text-margin-y': 4 },
+    style: {
+      shape: 'diamond',
+      'background-color': '#fff4e6',
+      'border-color': '#f08c00',
+      width: 44,
+      height: 44,
+      'text-valign': 'bottom',
+      'text-margin-y': 4,
+    },
   },
   {
     selector: ':parent',
@@ -56,11 +64,24 @@ const style: cytoscape.StylesheetJson = [
       color: '#343a40',
     },
   },
-  { selector: ':selected', style: { 'border-width': 3, 'border-color': '#7048e8', 'line-color': '#7048e8', 'target-arrow-color': '#7048e8' } },
+  {
+    selector: ':selected',
+    style: { 'border-width': 3, 'border-color': '#7048e8', 'line-color': '#7048e8', 'target-arrow-color': '#7048e8' },
+  },
 ];
 
 /** Draws the topology; re-lays out only when the set of nodes changes so the graph stays still between polls. */
-export function TopologyGraph({ topology, selected, onSelect, label }: { topology: Topology; selected: string | null; onSelect: (id: string | null) => void; label: string }) {
+export function TopologyGraph({
+  topology,
+  selected,
+  onSelect,
+  label,
+}: {
+  topology: Topology;
+  selected: string | null;
+  onSelect: (id: string | null) => void;
+  label: string;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const cy = useRef<Core | null>(null);
   const shape = useRef('');
@@ -102,7 +123,11 @@ export function TopologyGraph({ topology, selected, onSelect, label }: { topolog
     c.elements().unselect();
     if (selected) c.getElementById(selected).select();
     // What the canvas really holds, for tests and tools that cannot read a canvas.
-    if (ref.current) ref.current.dataset.renderedNodes = c.nodes().map((n) => n.id()).join(' ');
+    if (ref.current)
+      ref.current.dataset.renderedNodes = c
+        .nodes()
+        .map((n) => n.id())
+        .join(' ');
   }, [topology, selected]);
 
   return <div ref={ref} style={{ width: '100%', height: 440 }} role="img" aria-label={label} data-test="topology-graph" />;

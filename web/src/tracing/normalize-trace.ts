@@ -59,7 +59,19 @@ export function normalizeSpans(spans: Span[]): DrawnSpan[] {
     const status = typeof code === 'number' ? code : null;
     // Where the span ran first (service, version, instance, host, pid), then every other scalar field.
     const attributes: Record<string, unknown> = {};
-    for (const k of ['service', 'version', 'instance', 'host', 'pid', 'kind', 'method', 'path', 'statusCode', 'peerAddress', 'peerService']) {
+    for (const k of [
+      'service',
+      'version',
+      'instance',
+      'host',
+      'pid',
+      'kind',
+      'method',
+      'path',
+      'statusCode',
+      'peerAddress',
+      'peerService',
+    ]) {
       if (raw[k] !== undefined && raw[k] !== null && raw[k] !== '') attributes[k] = raw[k];
     }
     for (const [k, v] of Object.entries(raw)) {
