@@ -13,8 +13,8 @@ import type { ExternalTelemetry } from './cluster-telemetry.js';
 export interface TelemetryApiOptions {
   /** The URL the demo's traffic switch loads (the product page through the ingress); unset: no demo traffic. */
   demoTrafficUrl?: string;
-  /** Interval of topology events on `/api/v1/watch`; default 2000 ms. */
-  watchIntervalMs?: number;
+  /** Interval of topology events on `/api/v1/watch` (control-plane-config.ts). */
+  watchIntervalMs: number;
   /** Observed shares, topology and traces read from elsewhere (cluster mode: Prometheus, Jaeger) instead of the hub. */
   external?: ExternalTelemetry;
 }
@@ -54,10 +54,10 @@ function timeQuery(value: string | undefined, field: string, now = Date.now()): 
  * Also fills `status.observed` of release resources from the last minute of traffic, and answers a release's
  * observed history (`/api/v1/releases/{name}/observed-history`).
  */
-export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub: TelemetryHub, options: TelemetryApiOptions = {}): void {
+export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub: TelemetryHub, options: TelemetryApiOptions): void {
   const api = typed(app);
   const tags = ['telemetry'];
-  const watchIntervalMs = options.watchIntervalMs ?? 2000;
+  const { watchIntervalMs } = options;
   const openEventStream = eventStreams(app);
   const external = options.external ?? {};
   const topologyOf = async (window: number) =>

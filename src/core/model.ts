@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { DEFAULT_COMPARE, MAX_COMPARE_BODY_BYTES } from './comparison/compare-answers.js';
 import { parseJsonPath } from './comparison/json-path.js';
+import { AnalysisSpec } from './analysis/analysis-spec.js';
+import type { AnalysisStatus } from './analysis/analysis-status.js';
 import { dns1123LabelProblem } from './names.js';
 import { durationMs } from './outlier-detection.js';
 import { regexProblem } from './regex.js';
@@ -345,6 +347,8 @@ export const ReleaseSpec = z.strictObject({
   preview: Preview.optional(),
   /** How the candidate's answers to mirrored requests are compared with the baseline's; defaults apply when absent. */
   compare: Compare.optional(),
+  /** Progressive delivery (strategy canary): steps, checks, webhooks; see docs/analysis.md. */
+  analysis: AnalysisSpec.optional(),
 });
 export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;
 export type ReleaseSpec = z.infer<typeof ReleaseSpec>;
@@ -367,6 +371,8 @@ export interface ReleaseStatus {
   candidateCreated: boolean;
   /** blueGreen: the baseline, kept running after the switch so that rolling back is instant, until the release finishes. */
   standby?: string;
+  /** The automated analysis, when the release has one: its step, verdict and evidence. */
+  analysis?: AnalysisStatus;
 }
 
 /** A stored release: the spec with its baseline resolved, its status and metadata. */

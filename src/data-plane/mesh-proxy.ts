@@ -13,7 +13,7 @@ import { OwnAnswerReporter } from './own-answer-reporter.js';
 import type { ExchangeSettings } from './proxy-exchange.js';
 import { ProxyListeners } from './proxy-listeners.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
-import { checkProxyLimits, type ProxyLimits } from './proxy-settings.js';
+import { checkProxyLimits, DEFAULT_PROXY_SETTINGS, type ProxyLimits } from './proxy-settings.js';
 import type { RequestObserver } from './request-observer.js';
 import { RequestRouter } from './request-router.js';
 import { compileSnapshot } from './route-snapshot.js';
@@ -22,11 +22,11 @@ import { UpgradeRequests } from './upgrade-request.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 export interface MeshProxyOptions {
-  /** Time an upstream has to send response headers (and between body chunks) before a 504. Default 15000. */
+  /** Time an upstream has to send response headers (and between body chunks) before a 504. Defaults: DEFAULT_PROXY_SETTINGS. */
   upstreamTimeoutMs?: number;
   /** Time allowed to open a connection to an upstream. Default: the smaller of 5000 and upstreamTimeoutMs. */
   connectTimeoutMs?: number;
-  /** Add `x-canary-version: <version>` to every proxied response. Default false (no extra headers). */
+  /** Add `x-canary-version: <version>` to every proxied response (default: no extra headers). */
   exposeVersionHeader?: boolean;
   /** Called once per finished request (telemetry). Default: none, and then no records are built. */
   observer?: RequestObserver;
@@ -37,7 +37,7 @@ export interface MeshProxyOptions {
   connectionsPerEndpoint?: number;
   /** Interface the outbound listeners bind. Default 127.0.0.1. */
   outboundHost?: string;
-  /** How long closing a listener waits for requests in flight before cutting connections. Default 10000. */
+  /** How long closing a listener waits for requests in flight before cutting connections. */
   drainTimeoutMs?: number;
   /**
    * Carry plain HTTP/1.1 exchanges on the hand-written fast path (docs/adr/0003-proxy-hot-path.md); anything unusual
@@ -76,7 +76,7 @@ export class MeshProxy implements FastPathHost {
   private closed = false;
 
   constructor(options: MeshProxyOptions = {}) {
-    const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 15_000;
+    const upstreamTimeoutMs = options.upstreamTimeoutMs ?? DEFAULT_PROXY_SETTINGS.upstreamTimeoutMs;
     const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs);
     const problems: ErrorDetail[] = [];
     const limits = checkProxyLimits(options.limits ?? {}, 'limits.', problems);
@@ -86,7 +86,7 @@ export class MeshProxy implements FastPathHost {
     this.settings = {
       upstreamTimeoutMs,
       connectTimeoutMs,
-      exposeVersionHeader: options.exposeVersionHeader ?? false,
+      exposeVersionHeader: options.exposeVersionHeader ?? DEFAULT_PROXY_SETTINGS.exposeVersionHeader,
       observer: options.observer ?? null,
       limits,
     };
@@ -116,7 +116,7 @@ export class MeshProxy implements FastPathHost {
       upgrades: new UpgradeRequests(this.router, this.reporter, this.settings),
       logger,
       outboundHost: options.outboundHost ?? '127.0.0.1',
-      drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_PROXY_SETTINGS.drainTimeoutMs,
     });
   }
 

@@ -10,8 +10,8 @@ import { type Topology, type TopologyInventory, TopologyWindow } from './topolog
 export interface TelemetryHubOptions {
   /** Data directory: spans go to `<dataDir>/traces.db`. */
   dataDir: string;
-  /** Share of new traces the proxies sample (told to them in the answer to each batch); default 0.01. */
-  traceSampling?: number;
+  /** Share of new traces the proxies sample (told to them in the answer to each batch; `telemetry.traceSampling`). */
+  traceSampling: number;
   /** Trace retention by age; default 24 h. */
   traceMaxAgeMs?: number;
   /** Trace retention by size (spans kept); default 200000. */
@@ -80,7 +80,7 @@ export class TelemetryHub {
       ...(options.traceMaxSpans !== undefined ? { maxSpans: options.traceMaxSpans } : {}),
       ...(options.onError ? { onWarning: options.onError } : {}),
     });
-    this.traceSampling = options.traceSampling ?? 0.01;
+    this.traceSampling = options.traceSampling;
     this.otlp = options.otlpEndpoint
       ? new OtlpExporter({ endpoint: options.otlpEndpoint, ...(options.onError ? { onError: options.onError } : {}) })
       : null;

@@ -8,6 +8,7 @@ import type { MirrorComparisons } from '../mirror/mirror-comparisons.js';
 import type { OutlierDetector } from '../outlier-detector.js';
 import type { ProxyLogger } from '../proxy-logger.js';
 import type { RequestObserver, RequestRecord } from '../request-observer.js';
+import { DEFAULT_PROXY_SETTINGS } from '../proxy-settings.js';
 import { EdgeAggregator } from './edge-aggregator.js';
 import { ProxyTracer } from './proxy-tracer.js';
 import { SpanBuffer } from './span-buffer.js';
@@ -16,7 +17,7 @@ export interface ProxyTelemetryOptions {
   /** Ship batches to this control plane (POST /api/v1/telemetry); none: metrics and spans stay local. */
   controlPlane?: string;
   token?: string;
-  /** Share of new traces sampled; unset: the control plane's setting (its answer to each batch), else 0.01. */
+  /** Share of new traces sampled; unset: the control plane's setting (its answer to each batch), else the proxy's default. */
   traceSampling?: number;
   /** Also export spans over OTLP/HTTP JSON to this collector. */
   otlpEndpoint?: string;
@@ -61,7 +62,7 @@ export class ProxyTelemetry implements RequestObserver {
     this.id = `${this.host}:${process.pid}`;
     this.pinnedSampling = options.traceSampling !== undefined;
     this.keepsSpans = options.controlPlane !== undefined || options.otlpEndpoint !== undefined;
-    this.tracer = new ProxyTracer({ sampling: options.traceSampling ?? 0.01 });
+    this.tracer = new ProxyTracer({ sampling: options.traceSampling ?? DEFAULT_PROXY_SETTINGS.traceSampling });
     this.spans = new SpanBuffer(this.host, process.pid, `ingress@${this.id}`);
     this.otlp = options.otlpEndpoint
       ? new OtlpExporter({ endpoint: options.otlpEndpoint, onError: (m) => options.logger?.warn(`otlp: ${m}`) })
