@@ -208,7 +208,7 @@ describe('console: blue-green and mirroring', () => {
     expect(await mirror.locator('[data-test="example-status"]').getAttribute('data-differs')).toBe('true');
     expect(await textOf(primary.locator('[data-test="example-status"]'))).toBe('200');
     expect(await textOf(mirror.locator('[data-test="example-body"]'))).toContain('unavailable');
-    expect(env.page.url()).toMatch(/diff=\d/);
+    expect(new URL(env.page.url()).searchParams.get('diff')).toBe('status GET /reviews/1');
     for (const side of ['primary', 'mirror']) {
       expect(await textOf(detail.page.locator(`[data-test="latency-row"][data-side="${side}"] [data-test="p50"]`))).toMatch(/ms$/);
     }
