@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 /** blueGreen and mirror releases through the API: the route table, the status and the Istio manifests after each step. */
 describe('release strategies through the API', () => {

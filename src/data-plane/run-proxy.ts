@@ -95,6 +95,7 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
     ...(telemetry ? { tracer: telemetry.tracer } : {}),
   });
   telemetry?.watchOutliers(proxy.outliers);
+  telemetry?.watchMirrors(proxy.mirrors);
   const source: RouteSource =
     settings.config !== undefined
       ? new FileRouteSource(settings.config, { compile: compileRouteFile!, watch: settings.watch, logger })

@@ -1,17 +1,29 @@
 import { type Command, Option } from 'commander';
+import {
+  type UpConfig,
+  type UpConfigInput,
+  readUpConfigFile,
+  resolveUpConfig,
+  UP_DEFAULTS,
+  upOptions,
+} from '../../control-plane/up-config.js';
+import { CONTROL_PLANE_DEFAULTS } from '../../control-plane/control-plane-config.js';
+import { helpWithDefault, PROXY_FLAGS, type ProxyTuningKey } from '../../data-plane/proxy-settings.js';
 import { reportError } from '../client-command.js';
-import { addLimitOptions, limitArgs, limitsFromFlags, port, ratio, registerProxyCommand } from './proxy-command.js';
+import { addLimitOptions, limitsFromFlags, port, ratio, registerProxyCommand, wholeNumber } from './proxy-command.js';
 
 interface UpFlags {
+  config?: string;
   demo?: string;
-  data: string;
-  port: string;
-  ingressPort: string;
-  host: string;
+  data?: string;
+  port?: string;
+  ingressPort?: string;
+  host?: string;
   traceSampling?: string;
   otlpEndpoint?: string;
   runAs?: string;
   orphanGrace?: string;
+  drainGrace?: string;
   kubernetes?: boolean;
   kubeconfig?: string;
   context?: string;
@@ -24,58 +36,85 @@ interface UpFlags {
   allowedHosts?: string;
 }
 
-/** Flags that only mean something with --kubernetes, and those that mean nothing with it. */
-const CLUSTER_FLAGS = ['kubeconfig', 'context', 'namespace', 'traffic', 'gateway', 'adopt', 'prometheus', 'tracing'] as const;
-const LOCAL_FLAGS = ['demo', 'traceSampling', 'otlpEndpoint', 'runAs', 'orphanGrace'] as const;
-const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-
-/** `--allowed-hosts a.example,.corp.example` -> the names, checked. */
-export function allowedHostsFlag(value: string | undefined): { allowedHosts?: string[] } {
-  if (value === undefined) return {};
-  const hosts = value
+/** `--allowed-hosts a.example,.corp.example` -> the names (the schema checks each). */
+export function allowedHostsFlag(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value
     .split(',')
     .map((h) => h.trim())
     .filter((h) => h.length > 0);
-  for (const h of hosts) {
-    if (!/^\.?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$|^\[?[0-9A-Fa-f:.]+\]?$/.test(h)) {
-      throw new Error(
-        `--allowed-hosts: "${h}" is not a host name or address (write names without scheme or port, e.g. canary.example.com,.corp.example)`,
-      );
-    }
-  }
-  if (hosts.length === 0) throw new Error('--allowed-hosts: give at least one name, e.g. canary.example.com');
-  return { allowedHosts: hosts.map((h) => h.replace(/^\[|\]$/g, '')) };
 }
 
-/** A duration flag in seconds: 0..3600, fractions allowed. */
-function seconds(value: string, flag: string): number {
+/** A number flag (seconds, a ratio); its range is the schema's to check. */
+function numberFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 3600)) throw new Error(`${flag}: must be a number of seconds from 0 to 3600, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${flag}: must be a number, got "${value}"`);
   return n;
 }
 
+/** The flags given, as keys of the `up` schema (up-config.ts); unset flags stay unset so the file's values apply. */
+export function upConfigFromFlags(opts: UpFlags & Record<string, unknown>): UpConfigInput {
+  const tuning = limitsFromFlags(opts);
+  return {
+    data: opts.data,
+    host: opts.host,
+    port: opts.port === undefined ? undefined : port(opts.port, '--port'),
+    ingressPort: opts.ingressPort === undefined ? undefined : port(opts.ingressPort, '--ingress-port'),
+    allowedHosts: allowedHostsFlag(opts.allowedHosts),
+    demo: opts.demo as UpConfigInput['demo'],
+    traceSampling: opts.traceSampling === undefined ? undefined : ratio(opts.traceSampling, '--trace-sampling'),
+    otlpEndpoint: opts.otlpEndpoint,
+    runAs: opts.runAs,
+    orphanGrace: numberFlag(opts.orphanGrace, '--orphan-grace'),
+    drainGraceMs: opts.drainGrace === undefined ? undefined : wholeNumber(opts.drainGrace, '--drain-grace'),
+    proxy: Object.keys(tuning).length > 0 ? tuning : undefined,
+    kubernetes: opts.kubernetes,
+    kubeconfig: opts.kubeconfig,
+    context: opts.context,
+    namespace: opts.namespace,
+    traffic: opts.traffic,
+    gateway: opts.gateway,
+    adopt: opts.adopt,
+    prometheus: opts.prometheus,
+    tracing: opts.tracing,
+  };
+}
+
+/** `--config FILE` and the flags, merged (a flag beats the file) and checked: every key's problem named, nothing started. */
+export function resolveUpFlags(opts: UpFlags & Record<string, unknown>): UpConfig {
+  const fromFile = opts.config === undefined ? {} : readUpConfigFile(opts.config);
+  return resolveUpConfig(fromFile, upConfigFromFlags(opts), upFlagOf);
+}
+
+/** The flag of a key of the `up` schema: `ingressPort` -> `--ingress-port`, `proxy.maxConnections` -> `--max-connections`. */
+function upFlagOf(path: readonly PropertyKey[]): string | undefined {
+  const [key, sub] = path;
+  if (key === 'proxy') return sub === undefined ? undefined : PROXY_FLAGS[sub as ProxyTuningKey]?.flag.split(' ')[0];
+  if (key === 'drainGraceMs') return '--drain-grace';
+  return typeof key === 'string' ? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : undefined;
+}
+
+/** The help of an `up` key: its description with the schema's default. */
+const upHelp = (help: string, key: keyof UpConfig) => helpWithDefault(help, UP_DEFAULTS[key]);
+
 /** `canary up --kubernetes ...`: the control plane against a cluster (no local proxy, no local workloads). */
-async function upOnCluster(opts: UpFlags): Promise<void> {
-  for (const k of LOCAL_FLAGS) {
-    if (opts[k] !== undefined)
-      throw new Error(
-        `${flagName(k)}: not with --kubernetes (Envoy is the data plane; deploy the demo with kubectl, see docs/kubernetes.md)`,
-      );
-  }
+async function upOnCluster(config: UpConfig): Promise<void> {
   const { runClusterUp } = (await import('../../control-plane/cluster-mode.js')) as typeof import('../../control-plane/cluster-mode.js');
   await runClusterUp({
-    dataDir: opts.data,
-    host: opts.host,
-    port: port(opts.port, '--port'),
-    ...allowedHostsFlag(opts.allowedHosts),
-    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
-    ...(opts.context ? { context: opts.context } : {}),
-    ...(opts.namespace ? { namespace: opts.namespace } : {}),
-    ...(opts.traffic ? { traffic: opts.traffic } : {}),
-    ...(opts.gateway ? { gateway: opts.gateway } : {}),
-    ...(opts.adopt ? { adopt: true } : {}),
-    ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
-    ...(opts.tracing ? { tracing: opts.tracing } : {}),
+    dataDir: config.data,
+    host: config.host,
+    port: config.port,
+    drainGraceMs: config.drainGraceMs,
+    ...(config.allowedHosts ? { allowedHosts: config.allowedHosts } : {}),
+    ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+    ...(config.context ? { context: config.context } : {}),
+    ...(config.namespace ? { namespace: config.namespace } : {}),
+    ...(config.traffic ? { traffic: config.traffic } : {}),
+    ...(config.gateway ? { gateway: config.gateway } : {}),
+    ...(config.adopt ? { adopt: true } : {}),
+    ...(config.prometheus ? { prometheus: config.prometheus } : {}),
+    ...(config.tracing ? { tracing: config.tracing } : {}),
   });
 }
 
@@ -84,21 +123,35 @@ export function registerRunCommands(program: Command): void {
   const up = program
     .command('up')
     .description('start everything on this machine: control plane + console, mesh proxy, workloads (and a demo)')
+    .option('--config <file>', 'YAML file of the keys below (docs/configuration.md); a flag given beats the file')
     .option('--demo <name>', 'also register a demo application: bookinfo')
-    .option('--data <dir>', 'data directory (SQLite, admin token, logs)', './.canary')
-    .option('--port <port>', 'control plane and console port', '8080')
-    .option('--ingress-port <port>', 'mesh ingress port', '8000')
-    .option('--host <host>', 'address to bind; anything beyond loopback exposes the API to the network', '127.0.0.1')
+    .option('--data <dir>', upHelp('data directory (SQLite, admin token, logs)', 'data'))
+    .option('--port <port>', upHelp('control plane and console port', 'port'))
+    .option('--ingress-port <port>', upHelp('mesh ingress port', 'ingressPort'))
+    .option('--host <host>', upHelp('address to bind; anything beyond loopback exposes the API to the network', 'host'))
     .option(
       '--allowed-hosts <names>',
       'comma-separated host names the API and console answer to besides localhost, 127.0.0.1, ::1 and --host (".example.com": it and any subdomain); other Host headers get 421',
     )
-    .option('--trace-sampling <ratio>', 'share of new traces sampled, 0..1 (default 1 with --demo, else 0.01)')
-    .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318')
-    .option('--run-as <user>', 'when started as root: the user process workloads run as (default nobody); no effect otherwise')
+    .option(
+      '--trace-sampling <ratio>',
+      `share of new traces sampled, 0..1 (default: 1 with --demo, else ${CONTROL_PLANE_DEFAULTS.telemetry.traceSampling})`,
+    )
+    .option(
+      '--otlp-endpoint <url>',
+      'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318 (env CANARY_OTLP_ENDPOINT)',
+    )
+    .option('--run-as <user>', upHelp('when started as root: the user process workloads run as; no effect otherwise', 'runAs'))
     .option(
       '--orphan-grace <seconds>',
-      'if this process is killed (SIGKILL), how long its proxy and workloads keep serving for a new canary up on the same --data to take over (default 10)',
+      upHelp(
+        'if this process is killed (SIGKILL), how long its proxy and workloads keep serving for a new canary up on the same --data to take over',
+        'orphanGrace',
+      ),
+    )
+    .option(
+      '--drain-grace <ms>',
+      upHelp('finishing a release waits this long between routing to the kept version and retiring the other', 'drainGraceMs'),
     )
     .option('--kubernetes', 'run against a Kubernetes + Istio cluster: versions are Deployments, Envoy routes (no local proxy)')
     .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig file (default $KUBECONFIG, ~/.kube/config, else in-cluster)')
@@ -132,28 +185,11 @@ OS temp dir: their commands and scripts must be readable by that user (docs/oper
     )
     .action(async (opts: UpFlags & Record<string, unknown>) => {
       try {
-        const proxyArgs = limitArgs(opts);
-        if (opts.kubernetes && proxyArgs.length > 0) {
-          throw new Error(`${proxyArgs[0]}: not with --kubernetes (Envoy is the data plane; set its limits in the mesh)`);
-        }
-        if (opts.kubernetes) return await upOnCluster(opts);
-        limitsFromFlags(opts); // a bad value fails here, not in a proxy process restarting over and over
-        const clusterOnly = CLUSTER_FLAGS.find((k) => opts[k] !== undefined);
-        if (clusterOnly) throw new Error(`${flagName(clusterOnly)}: only with --kubernetes`);
+        // Everything is checked before anything starts: a bad flag or file key is named, and nothing runs.
+        const config = resolveUpFlags(opts);
+        if (config.kubernetes) return await upOnCluster(config);
         const { runUp } = (await import('../../control-plane/up.js')) as typeof import('../../control-plane/up.js');
-        await runUp({
-          dataDir: opts.data,
-          host: opts.host,
-          port: port(opts.port, '--port'),
-          ingressPort: port(opts.ingressPort, '--ingress-port'),
-          ...allowedHostsFlag(opts.allowedHosts),
-          ...(opts.demo ? { demo: opts.demo } : {}),
-          ...(opts.traceSampling !== undefined ? { traceSampling: ratio(opts.traceSampling, '--trace-sampling') } : {}),
-          ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
-          ...(opts.runAs ? { runAs: opts.runAs } : {}),
-          ...(opts.orphanGrace !== undefined ? { orphanGraceMs: seconds(opts.orphanGrace, '--orphan-grace') * 1000 } : {}),
-          ...(proxyArgs.length > 0 ? { proxyArgs } : {}),
-        });
+        await runUp(upOptions(config));
       } catch (err) {
         reportError(err);
         process.exit(1);
