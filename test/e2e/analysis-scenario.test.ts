@@ -32,7 +32,9 @@ describe('automated analysis on the Bookinfo demo', () => {
           const m = /Reviews served by: reviews-(v\d)-\d+/.exec(r.body);
           seen.push({ at: Date.now(), lost, version: m?.[1] ?? null });
         })
-        .catch(() => seen.push({ at: Date.now(), lost: true, version: null }))
+        .catch(() => {
+          seen.push({ at: Date.now(), lost: true, version: null });
+        })
         .finally(() => inFlight.delete(p));
       inFlight.add(p);
     }, 50);
