@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { AnalysisSpec } from '../core/analysis/index.js';
-import { Name, OutlierDetection, PartialWorkload, ReleasePhase, ReleaseStrategyName, Rule, Traffic, Version } from '../core/index.js';
+import {
+  Compare,
+  Name,
+  OutlierDetection,
+  PartialWorkload,
+  ReleasePhase,
+  ReleaseStrategyName,
+  Rule,
+  Traffic,
+  Version,
+} from '../core/index.js';
 
 /** Response and parameter schemas of API v1, built from the core's model so the OpenAPI document matches it. */
 
@@ -116,6 +126,7 @@ export const ReleaseResource = z.object({
   candidate: z.object({ name: z.string(), workload: PartialWorkload.optional() }),
   traffic: Traffic.optional().meta({ description: 'Absent for a blueGreen release without traffic, and a mirror release copying 100%' }),
   preview: z.object({ header: z.string() }).optional(),
+  compare: Compare.optional(),
   analysis: AnalysisSpec.optional(),
   status: z.object({
     phase: ReleasePhase,
@@ -174,6 +185,7 @@ export const RouteTableSchema = z.object({
         })
         .optional()
         .meta({ description: "The service's outlier detection, defaults filled in, durations in milliseconds" }),
+      compare: Compare.optional().meta({ description: "The release's comparison of mirrored answers, when it sets one" }),
     }),
   ),
   listeners: z.array(

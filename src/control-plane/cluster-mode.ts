@@ -129,6 +129,8 @@ export interface ClusterUpOptions extends Omit<KubernetesBackendOptions, 'log'> 
   host: string;
   port: number;
   allowedHosts?: string[];
+  /** Finishing a release waits this long before retiring the other version (default: control-plane-config.ts). */
+  drainGraceMs?: number;
   log?: (line: string) => void;
 }
 
@@ -148,6 +150,7 @@ export async function startClusterUp(opts: ClusterUpOptions): Promise<RunningClu
     ...(opts.adopt !== undefined ? { adopt: opts.adopt } : {}),
     ...(opts.gateway ? { gateway: opts.gateway } : {}),
     ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+    ...(opts.drainGraceMs !== undefined ? { drainGraceMs: opts.drainGraceMs } : {}),
     log,
   });
 }

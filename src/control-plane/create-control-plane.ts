@@ -16,6 +16,7 @@ import type { ExternalTelemetry } from './cluster-telemetry.js';
 import { registerConsole } from './console-static.js';
 import { registerEventsApi } from './events-api.js';
 import { DesiredState } from './desired-state.js';
+import { type ControlPlaneConfig, parseControlPlaneConfig } from './control-plane-config.js';
 import { ReleaseController } from './release-controller.js';
 import { registerReleasesApi } from './releases-api.js';
 import { RouteTableFeed } from './route-table-feed.js';
@@ -33,19 +34,19 @@ export interface ControlPlaneOptions {
   runtime: WorkloadRuntime;
   /** The admin bearer token; else env CANARY_ADMIN_TOKEN; else `<dataDir>/admin-token` (generated on first start). */
   adminToken?: string;
-  /** Name recorded in events for calls made with the admin token; default `admin`. */
+  /** Name recorded in events for calls made with the admin token (defaults: control-plane-config.ts). */
   adminActor?: string;
-  /** Name recorded in events for the controller's own changes; default `controller`. */
+  /** Name recorded in events for the controller's own changes. */
   controllerActor?: string;
-  /** pino level; default `info`. */
-  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** pino level. */
+  logLevel?: ControlPlaneConfig['logLevel'];
   /** Where log lines (JSON, pino) go; default stdout. */
   logStream?: NodeJS.WritableStream;
-  /** Finishing a release waits this long between routing to the kept version and retiring the other; default 2000 ms. */
+  /** Finishing a release waits this long between routing to the kept version and retiring the other. */
   drainGraceMs?: number;
   /** The console's built files; default `web/dist` of the package. */
   consoleDir?: string;
-  /** Interval of `: ping` comments on watch streams; default 15000 ms. */
+  /** Interval of `: ping` comments on watch streams. */
   watchPingMs?: number;
   /**
    * Names (or addresses) the API answers to besides localhost, 127.0.0.1, ::1 and the bound address; `.example.com`
@@ -72,7 +73,7 @@ export interface ControlPlaneAnalysisOptions {
 }
 
 export interface ControlPlaneTelemetryOptions {
-  /** Share of new traces the proxies sample, 0..1; default 0.01 (`canary up --demo` sets 1). */
+  /** Share of new traces the proxies sample, 0..1 (`canary up --demo` sets 1). */
   traceSampling?: number;
   /** Trace retention by age (ms), default 24 h; by size (spans), default 200000. */
   traceMaxAgeMs?: number;
@@ -81,7 +82,7 @@ export interface ControlPlaneTelemetryOptions {
   otlpEndpoint?: string;
   /** What `POST /api/v1/demo/traffic` loads (the product page); unset: no demo traffic. */
   demoTrafficUrl?: string;
-  /** Interval of topology events on /api/v1/watch; default 2000 ms. */
+  /** Interval of topology events on /api/v1/watch. */
   watchIntervalMs?: number;
   /** Observed shares, topology and traces from elsewhere (cluster mode: Prometheus, Jaeger) instead of the proxies. */
   external?: ExternalTelemetry;
@@ -111,21 +112,30 @@ export interface ControlPlane {
 
 /** The control plane: store, release controller, route-table feed and the REST API (not yet listening). */
 export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const t = options.telemetry ?? {};
+  // Checked before anything opens: a bad value changes nothing.
+  const config = parseControlPlaneConfig({
+    logLevel: options.logLevel,
+    drainGraceMs: options.drainGraceMs,
+    watchPingMs: options.watchPingMs,
+    adminActor: options.adminActor,
+    controllerActor: options.controllerActor,
+    telemetry: { traceSampling: t.traceSampling, watchIntervalMs: t.watchIntervalMs },
+  });
   const store = new SqliteStore({ dataDir: options.dataDir });
   const app = Fastify({
-    logger: { level: options.logLevel ?? 'info', ...(options.logStream ? { stream: options.logStream } : {}) },
+    logger: { level: config.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
     // Changes are recorded as events; per-request access logs would only repeat the proxies' own.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
   });
   let started = false;
-  const t = options.telemetry ?? {};
   const otlpEndpoint = t.otlpEndpoint ?? (process.env.CANARY_OTLP_ENDPOINT || undefined);
   let telemetry: TelemetryHub;
   try {
     telemetry = new TelemetryHub({
       dataDir: options.dataDir,
-      ...(t.traceSampling !== undefined ? { traceSampling: t.traceSampling } : {}),
+      traceSampling: config.telemetry.traceSampling,
       ...(t.traceMaxAgeMs !== undefined ? { traceMaxAgeMs: t.traceMaxAgeMs } : {}),
       ...(t.traceMaxSpans !== undefined ? { traceMaxSpans: t.traceMaxSpans } : {}),
       ...(otlpEndpoint !== undefined ? { otlpEndpoint } : {}),
@@ -142,8 +152,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       app.log.info(`admin token created in ${token.file} (mode 0600); clients send it as "Authorization: Bearer <token>"`);
     else if (token.file) app.log.info(`admin token: ${token.file}`);
     else app.log.info(`admin token: from ${token.source === 'env' ? 'CANARY_ADMIN_TOKEN' : 'the adminToken option'}`);
-    const adminActor = options.adminActor ?? 'admin';
-    const controllerActor = options.controllerActor ?? 'controller';
+    const { adminActor, controllerActor } = config;
     const tokens = new AccessTokens({
       store,
       bootstrap: { token: token.token, name: adminActor },
@@ -162,7 +171,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (obj, m) => app.log.error(obj, m) },
     });
     const services = new ServiceController(state);
-    const controller = new ReleaseController({ state, actor: controllerActor, drainGraceMs: options.drainGraceMs ?? 2000 });
+    const controller = new ReleaseController({ state, actor: controllerActor, drainGraceMs: config.drainGraceMs });
     const an = options.analysis ?? {};
     const analysis = new AnalysisRunner({
       store,
@@ -214,10 +223,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     registerReleasesApi(app, ctx);
     registerAnalysisApi(app, analysis);
     registerEventsApi(app, ctx);
-    registerRouteTableApi(app, ctx, options.watchPingMs === undefined ? {} : { pingMs: options.watchPingMs });
+    registerRouteTableApi(app, ctx, { pingMs: config.watchPingMs });
     registerTelemetryApi(app, ctx, telemetry, {
       ...(t.demoTrafficUrl !== undefined ? { demoTrafficUrl: t.demoTrafficUrl } : {}),
-      ...(t.watchIntervalMs !== undefined ? { watchIntervalMs: t.watchIntervalMs } : {}),
+      watchIntervalMs: config.telemetry.watchIntervalMs,
       ...(t.external ? { external: t.external } : {}),
     });
 

@@ -1,10 +1,11 @@
 import { type Command, Option } from 'commander';
-import type { Release, Traffic } from '../../core/index.js';
+import type { ObservedHistoryAnswer, Release, Traffic } from '../api-types.js';
 import { addClientOptions, clientAction } from '../client-command.js';
 import { describeMatch } from '../describe-rules.js';
 import { formatAge, formatFields, formatShares, formatTable, formatWeights, printResult } from '../output.js';
 import { parseWeights, type ReleaseFlags, releaseFromFlags } from '../release-from-flags.js';
 import { readSpecObject } from '../spec-file.js';
+import { registerReleaseCompareCommand } from './release-compare-command.js';
 import {
   ANALYSIS_HELP,
   type AnalysisFlags,
@@ -13,7 +14,6 @@ import {
   analysisFromFlags,
   registerAnalysisCommands,
 } from './analysis-commands.js';
-import type { ObservedHistoryAnswer } from '../../control-plane/api-schemas.js';
 
 const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
 
@@ -201,6 +201,8 @@ Examples:
         printResult(output, h, () => observedHistoryTable(h));
       }),
     );
+
+  registerReleaseCompareCommand(release, path);
 
   addClientOptions(
     addAnalysisOptions(release.command('create'))
