@@ -152,7 +152,7 @@ export async function analysisBenchmark(ctx: BenchContext): Promise<Omit<Benchma
   for (const r of t.rows) {
     figures.push(
       info(`${r.case} at ${r.rate} req/s: time to rollback (median)`, r.ours.medianSeconds, 's', {
-        peer: `Flagger ${r.flagger.medianSeconds ?? 'never'} s`,
+        peer: r.flagger.medianSeconds === null ? 'Flagger: not rolled back' : `Flagger ${r.flagger.medianSeconds} s`,
         note: `failed requests ${r.ours.medianFailed ?? 'n/a'} vs Flagger ${r.flagger.medianFailed ?? 'n/a'}; rolled back ${r.ours.detected}/${r.ours.runs} vs ${r.flagger.detected}/${r.flagger.runs}`,
       }),
     );
