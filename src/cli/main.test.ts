@@ -201,7 +201,11 @@ describe('canary CLI against a real control plane', () => {
     expect(r.code).toBe(0);
     const [vs, dr] = parseAllDocuments(r.stdout).map((d) => d.toJS());
     expect(vs).toMatchObject({ kind: 'VirtualService', metadata: { name: 'reviews' }, spec: { hosts: ['reviews'] } });
-    expect(vs.spec.http[0].route).toEqual([
+    // First the preview route (x-canary-preview: v2 reaches the candidate), then the release's split.
+    expect(vs.spec.http).toHaveLength(2);
+    expect(vs.spec.http[0].match).toEqual([{ headers: { 'x-canary-preview': { exact: 'v2' } } }]);
+    expect(vs.spec.http[0].route).toEqual([{ destination: { host: 'reviews', port: { number: 9080 }, subset: 'v2' }, weight: 100 }]);
+    expect(vs.spec.http[1].route).toEqual([
       { destination: { host: 'reviews', port: { number: 9080 }, subset: 'v1' }, weight: 80 },
       { destination: { host: 'reviews', port: { number: 9080 }, subset: 'v2' }, weight: 20 },
     ]);

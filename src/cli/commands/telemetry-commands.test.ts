@@ -135,12 +135,13 @@ describe('telemetry commands', () => {
   });
 
   it('canary top --once prints versions and calls with rate, success and latency', async () => {
-    const r = await canary(['top', '--once', '--window', '10', ...auth()]);
+    // A 60 s window: on a loaded machine the earlier tests can take more than 10 s after the batch arrived.
+    const r = await canary(['top', '--once', '--window', '60', ...auth()]);
     expect(r.code).toBe(0);
     const row = /productpage v1 -> reviews v2\s+(\d+\.\d\d)\s+100\.0%\s+1\d\.\dms/.exec(r.stdout);
     expect(row, r.stdout).not.toBeNull();
-    // 10 requests, divided by the seconds since they arrived (1..10 s of the 10 s window): 1 to 10 req/s.
-    expect(Number(row![1])).toBeGreaterThanOrEqual(1);
+    // 10 requests, divided by the seconds since they arrived (1..60 s of the 60 s window): 1/6 to 10 req/s.
+    expect(Number(row![1])).toBeGreaterThanOrEqual(0.16);
     expect(Number(row![1])).toBeLessThanOrEqual(10);
     const json = await canary(['top', '--once', '-o', 'json', ...auth()]);
     expect(JSON.parse(json.stdout).edges[0]).toMatchObject({ source: 'productpage:v1', target: 'reviews:v2', requests: 10 });
