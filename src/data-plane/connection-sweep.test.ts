@@ -241,16 +241,17 @@ describe('send timeout', () => {
   });
 
   it('keeps a client that reads slowly but steadily', async () => {
-    const { port } = await start({ sendTimeoutMs: 500 }, { connectionsPerEndpoint: 1 });
+    // Pauses of 150 ms against a 1 s timeout: wide enough that a loaded machine stretching a pause does not reach it.
+    const { port } = await start({ sendTimeoutMs: 1000 }, { connectionsPerEndpoint: 1 });
     const c = await open(port);
     c.socket.write('GET /endless HTTP/1.1\r\nhost: app\r\n\r\n');
     await c.waitFor('HTTP/1.1 200');
-    // Read in short bursts with pauses shorter than the timeout, for three times the timeout.
+    // Read in short bursts with pauses shorter than the timeout, for over three times the timeout.
     let got = 0;
     c.socket.on('data', (d: Buffer) => {
       got += d.length;
     });
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 20; i++) {
       c.socket.pause();
       await sleep(150);
       c.socket.resume();
