@@ -66,7 +66,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
   const range = historyRangeOf(params.get('range'));
   const windowParam = Number(params.get('window'));
   const comparisonWindow = (comparisonWindows as readonly number[]).includes(windowParam) ? windowParam : 300;
-  const selectedDiff = Math.max(Number(params.get('diff')) || 0, 0);
+  const selectedDiff = params.get('diff');
   // Each control owns its own parameter and keeps the others.
   const setParam = (key: string, value: string) =>
     setParams((p) => {
@@ -191,7 +191,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
           window={comparisonWindow}
           onWindowChange={(w) => setParam('window', String(w))}
           selected={selectedDiff}
-          onSelect={(i) => setParam('diff', String(i))}
+          onSelect={(key) => setParam('diff', key)}
         />
       )}
 
