@@ -6,4 +6,3 @@ export type { AnalysisCheck, AnalysisSpecInput, AnalysisStep } from '../core/ana
 export type { ComparisonAnswer } from '../control-plane/comparison-api.js';
 export type { MatchBlock, PartialWorkload, Release, ReleaseSpecInput, Rule, Service, StringMatch, Traffic } from '../core/index.js';
 export type { StoredSpan, Topology, TopologyEdge, TopologyNode, TraceSummary } from '../telemetry/index.js';
-export type { AnalysisCheck, AnalysisSpecInput, AnalysisStep } from '../core/analysis/index.js';

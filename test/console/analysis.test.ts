@@ -37,9 +37,7 @@ describe('console: automated analysis', () => {
     const steps = detail.byTest('analysis-timeline-step');
     expect(await steps.allTextContents()).toEqual(['1. 20 %', '2. pause until promote', '3. 100 %']);
     // No traffic: the first step's verdict is inconclusive and says how many requests it needs.
-    await env.page.waitForFunction(() => document.querySelector('[data-test="analysis-verdict"]')?.textContent === 'inconclusive', null, {
-      timeout: 15_000,
-    });
+    await env.page.locator('[data-test="analysis-verdict"]', { hasText: /^inconclusive$/ }).waitFor({ timeout: 15_000 });
     expect(await detail.byTest('analysis-message').textContent()).toContain('needs 5 more requests to the candidate v2');
     expect(await env.page.locator('[data-test="analysis-timeline-step"][data-current]').textContent()).toBe('1. 20 %');
     expect(await detail.byTest('analysis-check').count()).toBeGreaterThanOrEqual(2);
