@@ -18,7 +18,6 @@ export function stepProblems(d: ReleaseDraft, service: Service | undefined): (st
     if (d.conditions.length === 0) strategy = 'wizard.needCondition';
     else if (d.conditions.some((c) => c.kind !== 'os' && !c.value)) strategy = 'wizard.conditionValue';
     else if (d.conditions.some((c) => (c.kind === 'header' || c.kind === 'cookie') && !c.name.trim())) strategy = 'wizard.conditionName';
-  }
-  else if (d.mode === 'canary' && d.strategy === 'weights') strategy = analysisProblem(d.analysis);
+  } else if (d.mode === 'canary' && d.strategy === 'weights') strategy = analysisProblem(d.analysis);
   return [basic, svc, version, strategy];
 }
