@@ -5,6 +5,7 @@ import { ClusterInventorySync } from './cluster-inventory-sync.js';
 import { ClusterRuntime } from './cluster-runtime.js';
 import { ClusterSync } from './cluster-sync.js';
 import { ClusterTelemetry } from './cluster-telemetry.js';
+import { PrometheusAnalysisMetrics } from './analysis-metrics.js';
 import { type ControlPlane, createControlPlane } from './create-control-plane.js';
 import type { RunningUp } from './up.js';
 
@@ -61,6 +62,9 @@ export async function startClusterControlPlane(opts: ClusterControlPlaneOptions)
     dataDir,
     runtime,
     telemetry: { external },
+    ...(backend.telemetry
+      ? { analysis: { metrics: new PrometheusAnalysisMetrics({ url: backend.telemetry.url, namespace: backend.namespace }) } }
+      : {}),
     logLevel: opts.logLevel ?? 'warn',
     ...(opts.logStream ? { logStream: opts.logStream } : {}),
     ...(opts.adminToken !== undefined ? { adminToken: opts.adminToken } : {}),
@@ -125,6 +129,8 @@ export interface ClusterUpOptions extends Omit<KubernetesBackendOptions, 'log'> 
   host: string;
   port: number;
   allowedHosts?: string[];
+  /** Finishing a release waits this long before retiring the other version (default: control-plane-config.ts). */
+  drainGraceMs?: number;
   log?: (line: string) => void;
 }
 
@@ -144,6 +150,7 @@ export async function startClusterUp(opts: ClusterUpOptions): Promise<RunningClu
     ...(opts.adopt !== undefined ? { adopt: opts.adopt } : {}),
     ...(opts.gateway ? { gateway: opts.gateway } : {}),
     ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+    ...(opts.drainGraceMs !== undefined ? { drainGraceMs: opts.drainGraceMs } : {}),
     log,
   });
 }

@@ -5,6 +5,9 @@ import { SqliteStore } from '../store/index.js';
 import { TelemetryHub } from '../telemetry/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
 import { installAccessControl, type RouteAccess } from './access-control.js';
+import { registerAnalysisApi } from './analysis-api.js';
+import { type AnalysisMetrics, LocalAnalysisMetrics } from './analysis-metrics.js';
+import { AnalysisRunner } from './analysis-runner.js';
 import { AccessTokens } from './access-tokens.js';
 import { loadAdminToken } from './admin-token.js';
 import { installErrorHandling } from './api-error.js';
@@ -13,6 +16,7 @@ import type { ExternalTelemetry } from './cluster-telemetry.js';
 import { registerConsole } from './console-static.js';
 import { registerEventsApi } from './events-api.js';
 import { DesiredState } from './desired-state.js';
+import { type ControlPlaneConfig, parseControlPlaneConfig } from './control-plane-config.js';
 import { ReleaseController } from './release-controller.js';
 import { registerReleasesApi } from './releases-api.js';
 import { RouteTableFeed } from './route-table-feed.js';
@@ -30,19 +34,19 @@ export interface ControlPlaneOptions {
   runtime: WorkloadRuntime;
   /** The admin bearer token; else env CANARY_ADMIN_TOKEN; else `<dataDir>/admin-token` (generated on first start). */
   adminToken?: string;
-  /** Name recorded in events for calls made with the admin token; default `admin`. */
+  /** Name recorded in events for calls made with the admin token (defaults: control-plane-config.ts). */
   adminActor?: string;
-  /** Name recorded in events for the controller's own changes; default `controller`. */
+  /** Name recorded in events for the controller's own changes. */
   controllerActor?: string;
-  /** pino level; default `info`. */
-  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** pino level. */
+  logLevel?: ControlPlaneConfig['logLevel'];
   /** Where log lines (JSON, pino) go; default stdout. */
   logStream?: NodeJS.WritableStream;
-  /** Finishing a release waits this long between routing to the kept version and retiring the other; default 2000 ms. */
+  /** Finishing a release waits this long between routing to the kept version and retiring the other. */
   drainGraceMs?: number;
   /** The console's built files; default `web/dist` of the package. */
   consoleDir?: string;
-  /** Interval of `: ping` comments on watch streams; default 15000 ms. */
+  /** Interval of `: ping` comments on watch streams. */
   watchPingMs?: number;
   /**
    * Names (or addresses) the API answers to besides localhost, 127.0.0.1, ::1 and the bound address; `.example.com`
@@ -53,10 +57,23 @@ export interface ControlPlaneOptions {
   signInThrottle?: SignInThrottleOptions;
   /** Telemetry: trace sampling told to proxies, trace retention, OTLP export, the demo traffic target. */
   telemetry?: ControlPlaneTelemetryOptions;
+  /** Automated analysis: where it reads metrics, where `analysis.load` sends requests, how often it looks. */
+  analysis?: ControlPlaneAnalysisOptions;
+}
+
+export interface ControlPlaneAnalysisOptions {
+  /** Both versions' counts and latency; default the proxies' telemetry (cluster mode: Prometheus). */
+  metrics?: AnalysisMetrics;
+  /** The mesh ingress, e.g. `http://127.0.0.1:8000`: where `analysis.load` sends; unset: `load` is refused. */
+  ingressUrl?: string;
+  /** How often the runner looks whether a check or step is due; default 200 ms. */
+  tickMs?: number;
+  /** First retry delay of webhooks; default 250 ms. */
+  webhookBackoffMs?: number;
 }
 
 export interface ControlPlaneTelemetryOptions {
-  /** Share of new traces the proxies sample, 0..1; default 0.01 (`canary up --demo` sets 1). */
+  /** Share of new traces the proxies sample, 0..1 (`canary up --demo` sets 1). */
   traceSampling?: number;
   /** Trace retention by age (ms), default 24 h; by size (spans), default 200000. */
   traceMaxAgeMs?: number;
@@ -65,7 +82,7 @@ export interface ControlPlaneTelemetryOptions {
   otlpEndpoint?: string;
   /** What `POST /api/v1/demo/traffic` loads (the product page); unset: no demo traffic. */
   demoTrafficUrl?: string;
-  /** Interval of topology events on /api/v1/watch; default 2000 ms. */
+  /** Interval of topology events on /api/v1/watch. */
   watchIntervalMs?: number;
   /** Observed shares, topology and traces from elsewhere (cluster mode: Prometheus, Jaeger) instead of the proxies. */
   external?: ExternalTelemetry;
@@ -76,6 +93,8 @@ export interface ControlPlane {
   store: SqliteStore;
   /** Release jobs: create, change traffic, take over, roll back, resume, finish. */
   controller: ReleaseController;
+  /** Drives releases with an `analysis` block; promote and abort. */
+  analysis: AnalysisRunner;
   /** Services, versions, routes and outlier detection. */
   services: ServiceController;
   feed: RouteTableFeed;
@@ -93,21 +112,30 @@ export interface ControlPlane {
 
 /** The control plane: store, release controller, route-table feed and the REST API (not yet listening). */
 export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const t = options.telemetry ?? {};
+  // Checked before anything opens: a bad value changes nothing.
+  const config = parseControlPlaneConfig({
+    logLevel: options.logLevel,
+    drainGraceMs: options.drainGraceMs,
+    watchPingMs: options.watchPingMs,
+    adminActor: options.adminActor,
+    controllerActor: options.controllerActor,
+    telemetry: { traceSampling: t.traceSampling, watchIntervalMs: t.watchIntervalMs },
+  });
   const store = new SqliteStore({ dataDir: options.dataDir });
   const app = Fastify({
-    logger: { level: options.logLevel ?? 'info', ...(options.logStream ? { stream: options.logStream } : {}) },
+    logger: { level: config.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
     // Changes are recorded as events; per-request access logs would only repeat the proxies' own.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
   });
   let started = false;
-  const t = options.telemetry ?? {};
   const otlpEndpoint = t.otlpEndpoint ?? (process.env.CANARY_OTLP_ENDPOINT || undefined);
   let telemetry: TelemetryHub;
   try {
     telemetry = new TelemetryHub({
       dataDir: options.dataDir,
-      ...(t.traceSampling !== undefined ? { traceSampling: t.traceSampling } : {}),
+      traceSampling: config.telemetry.traceSampling,
       ...(t.traceMaxAgeMs !== undefined ? { traceMaxAgeMs: t.traceMaxAgeMs } : {}),
       ...(t.traceMaxSpans !== undefined ? { traceMaxSpans: t.traceMaxSpans } : {}),
       ...(otlpEndpoint !== undefined ? { otlpEndpoint } : {}),
@@ -124,12 +152,11 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       app.log.info(`admin token created in ${token.file} (mode 0600); clients send it as "Authorization: Bearer <token>"`);
     else if (token.file) app.log.info(`admin token: ${token.file}`);
     else app.log.info(`admin token: from ${token.source === 'env' ? 'CANARY_ADMIN_TOKEN' : 'the adminToken option'}`);
-    const adminActor = options.adminActor ?? 'admin';
-    const controllerActor = options.controllerActor ?? 'controller';
+    const { adminActor, controllerActor } = config;
     const tokens = new AccessTokens({
       store,
       bootstrap: { token: token.token, name: adminActor },
-      reservedNames: [controllerActor, 'canary-up', 'proxy'],
+      reservedNames: [controllerActor, 'canary-up', 'proxy', 'analysis'],
     });
 
     const feed = new RouteTableFeed({
@@ -144,8 +171,19 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (obj, m) => app.log.error(obj, m) },
     });
     const services = new ServiceController(state);
-    const controller = new ReleaseController({ state, actor: controllerActor, drainGraceMs: options.drainGraceMs ?? 2000 });
-    const ctx: ApiContext = { store, runtime: options.runtime, controller, services, feed, outliers: telemetry };
+    const controller = new ReleaseController({ state, actor: controllerActor, drainGraceMs: config.drainGraceMs });
+    const an = options.analysis ?? {};
+    const analysis = new AnalysisRunner({
+      store,
+      controller,
+      metrics: an.metrics ?? new LocalAnalysisMetrics(telemetry.window),
+      actor: 'analysis',
+      ...(an.ingressUrl !== undefined ? { ingressUrl: an.ingressUrl } : {}),
+      ...(an.tickMs !== undefined ? { tickMs: an.tickMs } : {}),
+      ...(an.webhookBackoffMs !== undefined ? { webhookBackoffMs: an.webhookBackoffMs } : {}),
+      log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (obj, m) => app.log.error(obj, m) },
+    });
+    const ctx: ApiContext = { store, runtime: options.runtime, controller, services, feed, outliers: telemetry, analysis };
 
     app.setValidatorCompiler(zodValidatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
@@ -183,16 +221,18 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     registerTokensApi(app, ctx, tokens);
     registerServicesApi(app, ctx);
     registerReleasesApi(app, ctx);
+    registerAnalysisApi(app, analysis);
     registerEventsApi(app, ctx);
-    registerRouteTableApi(app, ctx, options.watchPingMs === undefined ? {} : { pingMs: options.watchPingMs });
+    registerRouteTableApi(app, ctx, { pingMs: config.watchPingMs });
     registerTelemetryApi(app, ctx, telemetry, {
       ...(t.demoTrafficUrl !== undefined ? { demoTrafficUrl: t.demoTrafficUrl } : {}),
-      ...(t.watchIntervalMs !== undefined ? { watchIntervalMs: t.watchIntervalMs } : {}),
+      watchIntervalMs: config.telemetry.watchIntervalMs,
       ...(t.external ? { external: t.external } : {}),
     });
 
     await app.ready();
     await controller.start();
+    analysis.start();
     started = true;
 
     let closed = false;
@@ -200,6 +240,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       app,
       store,
       controller,
+      analysis,
       services,
       feed,
       telemetry,
@@ -209,6 +250,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       async close() {
         if (closed) return;
         closed = true;
+        await analysis.close();
         controller.close();
         feed.close();
         await app.close();

@@ -24,8 +24,8 @@ export interface ReleaseControllerOptions {
   state: DesiredState;
   /** Who the controller's own changes (candidate ready, failed, finished) are recorded as; default `controller`. */
   actor?: string;
-  /** How long finishing waits after routing everything to the kept version before retiring the other; default 2000 ms. */
-  drainGraceMs?: number;
+  /** How long finishing waits after routing everything to the kept version before retiring the other (`drainGraceMs`). */
+  drainGraceMs: number;
 }
 
 export interface FinishResult {
@@ -53,7 +53,7 @@ export class ReleaseController {
   constructor(options: ReleaseControllerOptions) {
     this.state = options.state;
     this.actor = options.actor ?? 'controller';
-    this.drainGraceMs = options.drainGraceMs ?? 2000;
+    this.drainGraceMs = options.drainGraceMs;
     this.state.onReconciled(() => this.afterRuntimeChange());
   }
 

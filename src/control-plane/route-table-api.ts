@@ -6,8 +6,8 @@ import { errorResponses, RouteTableSchema } from './api-schemas.js';
 import { eventStreams } from './event-stream.js';
 
 export interface RouteTableApiOptions {
-  /** Interval of the `: ping` comment that keeps idle watch streams open through proxies; default 15 s. */
-  pingMs?: number;
+  /** Interval of the `: ping` comment that keeps idle watch streams open through proxies (`watchPingMs`). */
+  pingMs: number;
 }
 
 const WatchQuery = z.object({
@@ -24,10 +24,10 @@ const WatchQuery = z.object({
  * once per revision for all watchers; a snapshot whenever the watcher's revision is not the one the delta starts
  * from. The JSON of each event is made once per revision, not once per watcher.
  */
-export function registerRouteTableApi(app: FastifyInstance, ctx: ApiContext, options: RouteTableApiOptions = {}): void {
+export function registerRouteTableApi(app: FastifyInstance, ctx: ApiContext, options: RouteTableApiOptions): void {
   const api = typed(app);
   const { feed } = ctx;
-  const pingMs = options.pingMs ?? 15_000;
+  const { pingMs } = options;
   const openEventStream = eventStreams(app);
   const tags = ['route table'];
 

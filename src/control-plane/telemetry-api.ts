@@ -6,14 +6,15 @@ import { TelemetryBatch } from '../telemetry-wire/telemetry-batch.js';
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses, TopologySchema, TraceSummarySchema } from './api-schemas.js';
 import { eventStreams } from './event-stream.js';
+import { registerComparisonApi } from './comparison-api.js';
 import { registerObservedHistoryApi } from './observed-history-api.js';
 import type { ExternalTelemetry } from './cluster-telemetry.js';
 
 export interface TelemetryApiOptions {
   /** The URL the demo's traffic switch loads (the product page through the ingress); unset: no demo traffic. */
   demoTrafficUrl?: string;
-  /** Interval of topology events on `/api/v1/watch`; default 2000 ms. */
-  watchIntervalMs?: number;
+  /** Interval of topology events on `/api/v1/watch` (control-plane-config.ts). */
+  watchIntervalMs: number;
   /** Observed shares, topology and traces read from elsewhere (cluster mode: Prometheus, Jaeger) instead of the hub. */
   external?: ExternalTelemetry;
 }
@@ -53,10 +54,10 @@ function timeQuery(value: string | undefined, field: string, now = Date.now()): 
  * Also fills `status.observed` of release resources from the last minute of traffic, and answers a release's
  * observed history (`/api/v1/releases/{name}/observed-history`).
  */
-export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub: TelemetryHub, options: TelemetryApiOptions = {}): void {
+export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub: TelemetryHub, options: TelemetryApiOptions): void {
   const api = typed(app);
   const tags = ['telemetry'];
-  const watchIntervalMs = options.watchIntervalMs ?? 2000;
+  const { watchIntervalMs } = options;
   const openEventStream = eventStreams(app);
   const external = options.external ?? {};
   const topologyOf = async (window: number) =>
@@ -84,6 +85,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   });
 
   registerObservedHistoryApi(app, ctx, hub);
+  registerComparisonApi(app, ctx, hub);
 
   app.get('/metrics', { schema: { hide: true }, config: { permission: 'public' } }, async (_req, reply) =>
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(hub.renderMetrics()),

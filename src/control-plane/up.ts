@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxySupervisorTimings } from './proxy-supervisor.js';
+import { UP_DEFAULTS } from './up-config.js';
 
 /**
  * `canary up`: the embedded deployment on one machine. Starts the control plane (API + console), the local
@@ -14,19 +15,21 @@ export interface UpOptions {
   port: number;
   ingressPort: number;
   demo?: string;
-  /** Share of new traces sampled, 0..1; default 1 with a demo, else 0.01. */
+  /** Share of new traces sampled, 0..1; default 1 with a demo, else the control plane's. */
   traceSampling?: number;
   /** Also export spans over OTLP/HTTP JSON to this collector (e.g. http://127.0.0.1:4318). */
   otlpEndpoint?: string;
-  /** When run as root: the user process workloads run as; default `nobody`. No effect otherwise. */
+  /** When run as root: the user process workloads run as (default: up-config.ts). No effect otherwise. */
   runAs?: string;
   /** Host names the API answers to besides loopback and the bound address (`--allowed-hosts`). */
   allowedHosts?: string[];
   /**
    * How long the proxy and the workloads outlive this process when it is killed unseen (SIGKILL): they keep
-   * serving so that a new `canary up` on the same data directory takes over without an outage; default 10000 ms.
+   * serving so that a new `canary up` on the same data directory takes over without an outage (default: up-config.ts).
    */
   orphanGraceMs?: number;
+  /** Finishing a release waits this long before retiring the other version (default: control-plane-config.ts). */
+  drainGraceMs?: number;
   /** Restart back-off of the proxy (tests shorten it). */
   proxyTimings?: Partial<ProxySupervisorTimings>;
   /** Extra arguments for the proxy process: its limit flags (`--header-timeout 5000`, ...). */
@@ -68,7 +71,8 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
   // As root, workloads run as an unprivileged user (nobody by default), so they cannot read the data directory.
   // One ledger for the proxy and the workloads. What an earlier run on this data directory left (it was killed
   // unseen) keeps serving until this run can take over, then goes: see the handover below.
-  const orphanGraceMs = opts.orphanGraceMs ?? 10_000;
+  const orphanGraceMs = opts.orphanGraceMs ?? UP_DEFAULTS.orphanGrace * 1000;
+  const runAs = opts.runAs ?? UP_DEFAULTS.runAs;
   const ledger = new GroupLedger(dataDir, { orphanGraceMs });
   const alive = ledger.leftovers().find((e) => e.kind === 'supervisor');
   if (alive)
@@ -86,17 +90,19 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
   // This process binds the ingress socket (first, so a port in use is said before anything starts) and keeps it:
   // a proxy restart never closes the port. With an earlier run's proxy on it, it is bound at the handover.
   let ingressHandle: object | null = earlierProxies.length === 0 ? await bindIngressSocket(opts.host, opts.ingressPort) : null;
-  const processRuntime = new ProcessRuntime({ dataDir, ledger, runAs: opts.runAs ?? 'nobody' });
+  const processRuntime = new ProcessRuntime({ dataDir, ledger, runAs });
   installExitHandlers(processRuntime);
   const runtime = new RuntimeByKind({ process: processRuntime, endpoints: new EndpointsRuntime() });
   const cp = await createControlPlane({
     dataDir,
     runtime,
     logLevel: 'warn',
+    ...(opts.drainGraceMs !== undefined ? { drainGraceMs: opts.drainGraceMs } : {}),
     ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+    analysis: { ingressUrl: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.ingressPort}` },
     telemetry: {
-      // The demo traces every request (the seed's tracing page); otherwise 1% unless told.
-      traceSampling: opts.traceSampling ?? (opts.demo ? 1 : 0.01),
+      // The demo traces every request (the seed's tracing page); otherwise the control plane's default unless told.
+      ...(opts.traceSampling !== undefined || opts.demo ? { traceSampling: opts.traceSampling ?? 1 } : {}),
       ...(opts.otlpEndpoint ? { otlpEndpoint: opts.otlpEndpoint } : {}),
       ...(opts.demo
         ? { demoTrafficUrl: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.ingressPort}/productpage` }
@@ -109,7 +115,7 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
   // in this process's memory only, so it ends with this run (and restarts of the proxy reuse it).
   const proxyToken = cp.tokens.mintInMemory('proxy', 'proxy');
   log(`control plane and console: ${url}`);
-  if (process.getuid?.() === 0) log(`process workloads run as user ${opts.runAs ?? 'nobody'} (--run-as), each in its own directory`);
+  if (process.getuid?.() === 0) log(`process workloads run as user ${runAs} (--run-as), each in its own directory`);
   log(
     tokenFile ? `admin token: ${tokenFile} (the console asks for it; the CLI reads it from there)` : 'admin token: from CANARY_ADMIN_TOKEN',
   );

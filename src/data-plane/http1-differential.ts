@@ -39,7 +39,7 @@ export interface DifferentialStats {
 
 function sameRequests(ours: FramingResult, theirs: FramingResult): boolean {
   // Refused by both, or accepted by both with the same requests and the same end. One rule is the proxy's own:
-  // a target already longer than MAX_TARGET_BYTES gets 414 before its head ends, where node:http still waits.
+  // a target already longer than the target limit (maxTargetBytes) gets 414 before its head ends, where node:http still waits.
   const end = ours.end === 'refused' && ours.status === 414 && theirs.end === 'incomplete' ? 'incomplete' : ours.end;
   return end === theirs.end && JSON.stringify(ours.requests) === JSON.stringify(theirs.requests);
 }

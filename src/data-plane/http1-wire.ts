@@ -6,15 +6,13 @@
  */
 
 import { equalsLower } from './forward-headers.js';
-
-/** Longest request target the proxy takes (nginx's default line buffer); longer ones get 414. */
-export const MAX_TARGET_BYTES = 8 * 1024;
+import { DEFAULT_PROXY_LIMITS } from './proxy-settings.js';
 
 /**
  * The request limits framing applies in this process: `--max-head-bytes` (431) and `--max-target-bytes` (414). A
  * proxy process holds one MeshProxy, which sets them from its settings (and again on each change of its limits).
  */
-export const requestLimits = { maxHeadBytes: 16 * 1024, maxTargetBytes: MAX_TARGET_BYTES };
+export const requestLimits = { maxHeadBytes: DEFAULT_PROXY_LIMITS.maxHeadBytes, maxTargetBytes: DEFAULT_PROXY_LIMITS.maxTargetBytes };
 
 export function setRequestLimits(maxHeadBytes: number, maxTargetBytes: number): void {
   requestLimits.maxHeadBytes = maxHeadBytes;
@@ -45,7 +43,7 @@ export interface RequestHead {
 
 /**
  * The start line received so far (`buf[0..length)`, a head not yet complete) already holds a target longer than
- * MAX_TARGET_BYTES. Judged on the bytes, not on how the reads cut them.
+ * requestLimits.maxTargetBytes. Judged on the bytes, not on how the reads cut them.
  */
 export function targetTooLongSoFar(buf: Buffer, length: number): boolean {
   const max = requestLimits.maxTargetBytes;
@@ -87,7 +85,7 @@ function validHost(value: string): boolean {
  * The rules of RFC 9112 a parser does not apply, the same for every path (fast path, node:http, upgrades), on a
  * head llhttp has accepted: HTTP/1.1 needs exactly one valid Host; a Transfer-Encoding must be exactly `chunked`
  * (and never beside Content-Length); the target is origin-form, absolute-form or `*` for OPTIONS, at most
- * MAX_TARGET_BYTES; CONNECT is not offered. FORWARD, ANSWER_OPTIONS or a REFUSE_* reason.
+ * requestLimits.maxTargetBytes; CONNECT is not offered. FORWARD, ANSWER_OPTIONS or a REFUSE_* reason.
  */
 export function requestVerdict(method: string, url: string, versionMinor: number, raw: readonly string[]): number {
   let hosts = 0;

@@ -7,12 +7,13 @@ import { HttpRequestPath } from './http-request-path.js';
 import { rawHeader } from './forward-headers.js';
 import { type RequestHead, setRequestLimits } from './http1-wire.js';
 import { llhttpParser } from './llhttp.js';
+import { DEFAULT_MIRROR_LIMITS, MirrorComparisons, type MirrorLimits } from './mirror/mirror-comparisons.js';
 import { OutlierDetector } from './outlier-detector.js';
 import { OwnAnswerReporter } from './own-answer-reporter.js';
 import type { ExchangeSettings } from './proxy-exchange.js';
 import { ProxyListeners } from './proxy-listeners.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
-import { checkProxyLimits, type ProxyLimits } from './proxy-settings.js';
+import { checkProxyLimits, DEFAULT_PROXY_SETTINGS, type ProxyLimits } from './proxy-settings.js';
 import type { RequestObserver } from './request-observer.js';
 import { RequestRouter } from './request-router.js';
 import { compileSnapshot } from './route-snapshot.js';
@@ -21,11 +22,11 @@ import { UpgradeRequests } from './upgrade-request.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 export interface MeshProxyOptions {
-  /** Time an upstream has to send response headers (and between body chunks) before a 504. Default 15000. */
+  /** Time an upstream has to send response headers (and between body chunks) before a 504. Defaults: DEFAULT_PROXY_SETTINGS. */
   upstreamTimeoutMs?: number;
   /** Time allowed to open a connection to an upstream. Default: the smaller of 5000 and upstreamTimeoutMs. */
   connectTimeoutMs?: number;
-  /** Add `x-canary-version: <version>` to every proxied response. Default false (no extra headers). */
+  /** Add `x-canary-version: <version>` to every proxied response (default: no extra headers). */
   exposeVersionHeader?: boolean;
   /** Called once per finished request (telemetry). Default: none, and then no records are built. */
   observer?: RequestObserver;
@@ -36,7 +37,7 @@ export interface MeshProxyOptions {
   connectionsPerEndpoint?: number;
   /** Interface the outbound listeners bind. Default 127.0.0.1. */
   outboundHost?: string;
-  /** How long closing a listener waits for requests in flight before cutting connections. Default 10000. */
+  /** How long closing a listener waits for requests in flight before cutting connections. */
   drainTimeoutMs?: number;
   /**
    * Carry plain HTTP/1.1 exchanges on the hand-written fast path (docs/adr/0003-proxy-hot-path.md); anything unusual
@@ -47,6 +48,8 @@ export interface MeshProxyOptions {
   clock?: () => number;
   /** Limits and timeouts (docs/proxy.md, "Limits and timeouts"); each unset one takes its default. Throws InputError when one is out of range. */
   limits?: Partial<ProxyLimits>;
+  /** Bounds of mirroring: copies in flight (256), their body bytes (64 MiB), the pair's timeout (upstreamTimeoutMs). */
+  mirror?: Partial<MirrorLimits>;
 }
 
 /**
@@ -57,7 +60,7 @@ export interface MeshProxyOptions {
  *
  * A request moves forward through stages, each in its own file: a listener accepts (proxy-listeners.ts), the fast
  * path (fast-connection.ts) or node:http (http-request-path.ts, upgrade-request.ts) frames it, the router decides
- * (request-router.ts, mirror-sender.ts), an exchange forwards it, and its outcome goes to telemetry.
+ * (request-router.ts, mirror/), an exchange forwards it, and its outcome goes to telemetry.
  */
 export class MeshProxy implements FastPathHost {
   private readonly pools: UpstreamPools;
@@ -68,10 +71,12 @@ export class MeshProxy implements FastPathHost {
   private readonly reporter: OwnAnswerReporter;
   private readonly listeners: ProxyListeners;
   private readonly sweeper: ConnectionSweep;
+  /** Mirror copies in flight and the comparison of their answers, drained by the telemetry into each batch. */
+  readonly mirrors: MirrorComparisons;
   private closed = false;
 
   constructor(options: MeshProxyOptions = {}) {
-    const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 15_000;
+    const upstreamTimeoutMs = options.upstreamTimeoutMs ?? DEFAULT_PROXY_SETTINGS.upstreamTimeoutMs;
     const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(5_000, upstreamTimeoutMs);
     const problems: ErrorDetail[] = [];
     const limits = checkProxyLimits(options.limits ?? {}, 'limits.', problems);
@@ -81,7 +86,7 @@ export class MeshProxy implements FastPathHost {
     this.settings = {
       upstreamTimeoutMs,
       connectTimeoutMs,
-      exposeVersionHeader: options.exposeVersionHeader ?? false,
+      exposeVersionHeader: options.exposeVersionHeader ?? DEFAULT_PROXY_SETTINGS.exposeVersionHeader,
       observer: options.observer ?? null,
       limits,
     };
@@ -97,7 +102,8 @@ export class MeshProxy implements FastPathHost {
         ),
     });
     const snapshot = compileSnapshot(emptyRouteTable(), this.pools, this.outliers);
-    this.router = new RequestRouter(snapshot, options.tracer ?? null, this.settings);
+    this.mirrors = new MirrorComparisons({ ...DEFAULT_MIRROR_LIMITS, timeoutMs: upstreamTimeoutMs, ...options.mirror });
+    this.router = new RequestRouter(snapshot, options.tracer ?? null, this.mirrors);
     this.reporter = new OwnAnswerReporter(this.settings, this.router.hop);
     this.listeners = new ProxyListeners({
       settings: this.settings,
@@ -110,7 +116,7 @@ export class MeshProxy implements FastPathHost {
       upgrades: new UpgradeRequests(this.router, this.reporter, this.settings),
       logger,
       outboundHost: options.outboundHost ?? '127.0.0.1',
-      drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_PROXY_SETTINGS.drainTimeoutMs,
     });
   }
 
@@ -206,6 +212,9 @@ export class MeshProxy implements FastPathHost {
     let text = `${head.method} ${d.url} HTTP/1.1\r\n`;
     for (let i = 0; i < h.length; i += 2) text += `${h[i]}: ${h[i + 1]}\r\n`;
     text += '\r\n';
-    conn.forward(d.version!, d.endpoint!, d.path, text, body, d.mirrored, startedAt, this.router.hop);
+    // The fast path has the body whole: the copy goes at once (unless the body is over the bound).
+    let mirror = d.mirror;
+    if (mirror !== null && !mirror.sendWith(body)) mirror = null;
+    conn.forward(d.version!, d.endpoint!, d.path, text, body, mirror, startedAt, this.router.hop);
   }
 }

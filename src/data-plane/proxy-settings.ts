@@ -27,12 +27,14 @@ export const DEFAULT_PROXY_LIMITS: Readonly<ProxyLimits> = {
   sendTimeoutMs: 30_000,
   queueTimeoutMs: 10_000,
   maxConnections: 10_000,
+  /** node:http's own default (`--max-http-header-size`). */
   maxHeadBytes: 16 * 1024,
+  /** nginx's default line buffer. */
   maxTargetBytes: 8 * 1024,
 };
 
 /** Allowed range of each limit; the header timeout stays under node:http's 300 s request timeout. */
-const LIMIT_RANGES: Record<keyof ProxyLimits, [min: number, max: number, unit: string]> = {
+export const PROXY_LIMIT_RANGES: Readonly<Record<keyof ProxyLimits, readonly [min: number, max: number, unit: string]>> = {
   headerTimeoutMs: [1, 300_000, 'ms'],
   idleTimeoutMs: [1, 3_600_000, 'ms'],
   sendTimeoutMs: [1, 3_600_000, 'ms'],
@@ -42,7 +44,7 @@ const LIMIT_RANGES: Record<keyof ProxyLimits, [min: number, max: number, unit: s
   maxTargetBytes: [16, 1024 * 1024, 'bytes'],
 };
 
-export const PROXY_LIMIT_KEYS = Object.keys(LIMIT_RANGES) as (keyof ProxyLimits)[];
+export const PROXY_LIMIT_KEYS = Object.keys(PROXY_LIMIT_RANGES) as (keyof ProxyLimits)[];
 
 /**
  * Checks the limits present in `input` (absent ones take their default), adding a problem per bad value under
@@ -53,7 +55,7 @@ export function checkProxyLimits(input: Partial<Record<keyof ProxyLimits, unknow
   for (const key of PROXY_LIMIT_KEYS) {
     const v = input[key];
     if (v === undefined) continue;
-    const [min, max, unit] = LIMIT_RANGES[key];
+    const [min, max, unit] = PROXY_LIMIT_RANGES[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       problems.push({
         path: `${prefix}${key}`,
@@ -73,9 +75,87 @@ export function checkProxyLimits(input: Partial<Record<keyof ProxyLimits, unknow
 }
 
 /**
- * The settings of `canary proxy`; CLI flags and environment map onto these. Checked by hand rather than with the
- * core's zod schemas: a proxy process that never loads zod starts about 14 MB smaller (docs/adr/0006-lean-proxy-process.md).
+ * The settings of `canary proxy` (docs/configuration.md). This module is the proxy's configuration schema: every
+ * default below is written here once, and the flags, `--help`, the environment, the static file's `proxy:` block
+ * and `canary up` (which builds its zod schema's `proxy` section from these tables) map onto it. Checked by hand
+ * rather than with zod: a proxy process that never loads zod starts about 14 MB smaller
+ * (docs/adr/0006-lean-proxy-process.md).
  */
+export const DEFAULT_PROXY_SETTINGS = {
+  listen: '127.0.0.1:8000',
+  /** `canary proxy`'s workers: one per core. */
+  workers: 'auto',
+  upstreamTimeoutMs: 15_000,
+  /** Used only when no control plane tells the proxy its setting (its answer to each batch). */
+  traceSampling: 0.01,
+  exposeVersionHeader: false,
+  watch: true,
+  /** Time the listeners get to finish their requests in flight when the proxy closes. */
+  drainTimeoutMs: 10_000,
+  ...DEFAULT_PROXY_LIMITS,
+} as const;
+
+/** The upstream timeout's allowed range (it is a flag beside the limits, not part of the static file's block). */
+export const UPSTREAM_TIMEOUT_RANGE = [1, 3_600_000, 'ms'] as const;
+
+/** A setting as the command line and environment spell it; `help` says nothing of the default (added from above). */
+export interface ProxyFlag {
+  flag: string;
+  help: string;
+  env?: string;
+}
+
+/** Every flag of `canary proxy`, by setting; `canary up` passes the limit flags (and the upstream timeout) on. */
+export const PROXY_FLAGS = {
+  config: { flag: '--config <file>', help: 'static route file (YAML, the API shapes: services with versions and routes)' },
+  listen: { flag: '--listen <host:port>', help: 'ingress address' },
+  controlPlane: { flag: '--control-plane <url>', help: 'follow this control plane instead of a file' },
+  token: { flag: '--token <token>', help: 'bearer token for the control plane', env: 'CANARY_TOKEN' },
+  workers: {
+    flag: '--workers <n>',
+    help: 'proxy processes sharing the listeners (node:cluster), each following the route source; "auto": one per core',
+  },
+  metricsPort: { flag: '--metrics-port <port>', help: 'serve Prometheus /metrics (Istio names) on this port of the ingress host' },
+  traceSampling: {
+    flag: '--trace-sampling <ratio>',
+    help: "share of new traces sampled, 0..1; a followed control plane's setting applies unless this is given",
+  },
+  otlpEndpoint: {
+    flag: '--otlp-endpoint <url>',
+    help: 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318',
+  },
+  headerTimeoutMs: { flag: '--header-timeout <ms>', help: 'time to receive a request head, else 408 and close' },
+  idleTimeoutMs: { flag: '--idle-timeout <ms>', help: 'keep-alive client connections idle this long are closed' },
+  sendTimeoutMs: {
+    flag: '--send-timeout <ms>',
+    help: 'a client taking no byte of its answer this long is cut, freeing its upstream connection',
+  },
+  queueTimeoutMs: { flag: '--queue-timeout <ms>', help: 'a request waiting this long for a free upstream connection gets 503' },
+  maxConnections: { flag: '--max-connections <n>', help: 'client connections per proxy process; beyond it new ones get 503' },
+  maxHeadBytes: { flag: '--max-head-bytes <n>', help: 'largest request head, else 431' },
+  maxTargetBytes: { flag: '--max-target-bytes <n>', help: 'longest request target, else 414' },
+  upstreamTimeoutMs: { flag: '--upstream-timeout <ms>', help: 'time an upstream has to answer (and between body chunks), else 504' },
+} as const satisfies Record<string, ProxyFlag>;
+
+/** The settings `canary up` hands to its proxy as flags: the limits and the upstream timeout. */
+export const PROXY_TUNING_KEYS = [...PROXY_LIMIT_KEYS, 'upstreamTimeoutMs'] as const;
+export type ProxyTuningKey = (typeof PROXY_TUNING_KEYS)[number];
+
+const bareFlag = (flag: string): string => flag.slice(0, flag.indexOf(' '));
+
+/** Settings of the proxy's tuning as its flags again (`canary up` passes them on to its proxy process). */
+export function tuningArgs(tuning: Partial<Record<ProxyTuningKey, number>>): string[] {
+  return PROXY_TUNING_KEYS.flatMap((key) => {
+    const v = tuning[key];
+    return v === undefined ? [] : [bareFlag(PROXY_FLAGS[key].flag), String(v)];
+  });
+}
+
+/** A flag's help with its default, as `--help` prints it: `ingress address (default: 127.0.0.1:8000)`. */
+export function helpWithDefault(help: string, value: unknown): string {
+  return value === undefined ? help : `${help} (default: ${String(value)})`;
+}
+
 export interface ProxySettingsInput {
   /** Static route file (YAML or JSON): `--config FILE`. */
   config?: string | undefined;
@@ -83,17 +163,17 @@ export interface ProxySettingsInput {
   controlPlane?: string | undefined;
   /** Bearer token for the control plane: `--token T`, else env CANARY_TOKEN. */
   token?: string | undefined;
-  /** Ingress address: `--listen HOST:PORT`. Default 127.0.0.1:8000. */
+  /** Ingress address: `--listen HOST:PORT`. */
   listen?: string | undefined;
-  /** Default 15000. */
+  /** `--upstream-timeout MS`. */
   upstreamTimeoutMs?: number | undefined;
-  /** Default false. */
+  /** Answer with the `x-canary-version` header. */
   exposeVersionHeader?: boolean | undefined;
-  /** Reload the static file when it changes. Default true. */
+  /** Reload the static file when it changes. */
   watch?: boolean | undefined;
   /** Serve Prometheus `/metrics` (and `/healthz`) on this port of the ingress host: `--metrics-port N` (0: any free port). */
   metricsPort?: number | undefined;
-  /** Share of new traces sampled, 0..1: `--trace-sampling R`. Unset: the control plane's setting, else 0.01. */
+  /** Share of new traces sampled, 0..1: `--trace-sampling R`. Unset: the control plane's setting, else the default. */
   traceSampling?: number | undefined;
   /** Export spans over OTLP/HTTP JSON to this collector: `--otlp-endpoint URL`. */
   otlpEndpoint?: string | undefined;
@@ -172,12 +252,15 @@ export function parseProxySettings(input: ProxySettingsInput): ProxySettings {
   };
   url('controlPlane', 'http://127.0.0.1:8080');
   url('otlpEndpoint', 'http://127.0.0.1:4318');
-  const listen = input.listen ?? '127.0.0.1:8000';
+  const listen = input.listen ?? DEFAULT_PROXY_SETTINGS.listen;
   if (typeof listen !== 'string' || !LISTEN.test(listen)) {
     problem('listen', 'must be HOST:PORT, e.g. 127.0.0.1:8000 (port 0 picks a free port)');
   }
-  const upstreamTimeoutMs = input.upstreamTimeoutMs ?? 15_000;
-  if (!Number.isInteger(upstreamTimeoutMs) || upstreamTimeoutMs <= 0) problem('upstreamTimeoutMs', 'must be a positive whole number of ms');
+  const upstreamTimeoutMs = input.upstreamTimeoutMs ?? DEFAULT_PROXY_SETTINGS.upstreamTimeoutMs;
+  const [minTimeout, maxTimeout] = UPSTREAM_TIMEOUT_RANGE;
+  if (!Number.isInteger(upstreamTimeoutMs) || upstreamTimeoutMs < minTimeout || upstreamTimeoutMs > maxTimeout) {
+    problem('upstreamTimeoutMs', `must be a whole number of ms from ${minTimeout} to ${maxTimeout}`);
+  }
   const flag = (key: 'exposeVersionHeader' | 'watch' | 'telemetry'): void => {
     const v = input[key];
     if (v !== undefined && typeof v !== 'boolean') problem(key, 'must be true or false');
@@ -204,7 +287,7 @@ export function parseProxySettings(input: ProxySettingsInput): ProxySettings {
     ...input,
     listen,
     upstreamTimeoutMs,
-    exposeVersionHeader: input.exposeVersionHeader ?? false,
-    watch: input.watch ?? true,
+    exposeVersionHeader: input.exposeVersionHeader ?? DEFAULT_PROXY_SETTINGS.exposeVersionHeader,
+    watch: input.watch ?? DEFAULT_PROXY_SETTINGS.watch,
   };
 }

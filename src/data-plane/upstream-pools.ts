@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Pool } from 'undici';
 import { Http1Pool } from './http1-upstream.js';
+import { DEFAULT_PROXY_SETTINGS } from './proxy-settings.js';
 
 // undici (about 20 MB of RSS with its wasm parser) serves only what the fast path hands over (node:http requests,
 // mirrors), so it is loaded the first time one needs it rather than at start-up.
@@ -15,7 +16,7 @@ export interface UpstreamPoolOptions {
   connectionsPerEndpoint: number;
   /** Time allowed to open a TCP connection to an endpoint. */
   connectTimeoutMs: number;
-  /** Inactivity allowed while waiting for an answer (fast path). Default 15000. */
+  /** Inactivity allowed while waiting for an answer (fast path); default: the proxy's `upstreamTimeoutMs`. */
   upstreamTimeoutMs?: number;
 }
 
@@ -50,7 +51,7 @@ export class UpstreamPools {
       pool = new Http1Pool(address, {
         maxConnections: this.options.connectionsPerEndpoint,
         connectTimeoutMs: this.options.connectTimeoutMs,
-        timeoutMs: this.options.upstreamTimeoutMs ?? 15_000,
+        timeoutMs: this.options.upstreamTimeoutMs ?? DEFAULT_PROXY_SETTINGS.upstreamTimeoutMs,
       });
       this.fast.set(address, pool);
     }

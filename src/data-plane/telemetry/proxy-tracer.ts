@@ -26,8 +26,8 @@ export function emptyHopTrace(): HopTrace {
 }
 
 export interface ProxyTracerOptions {
-  /** Share of new traces sampled, 0..1 (a caller's decision always wins). Default 0.01. */
-  sampling?: number;
+  /** Share of new traces sampled, 0..1 (a caller's decision always wins). */
+  sampling: number;
 }
 
 /**
@@ -43,8 +43,8 @@ export class ProxyTracer {
   private readonly ctx = emptyTraceContext();
   sampling: number;
 
-  constructor(options: ProxyTracerOptions = {}) {
-    this.sampling = clampRate(options.sampling ?? 0.01);
+  constructor(options: ProxyTracerOptions) {
+    this.sampling = clampRate(options.sampling);
   }
 
   /** Fills `hop` for a request whose forwarded headers are `headers`, rewriting them as needed. */

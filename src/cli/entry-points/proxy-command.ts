@@ -1,6 +1,15 @@
 import type { Command } from 'commander';
 import type { ErrorDetail } from '../../core/errors.js';
-import { checkProxyLimits } from '../../data-plane/proxy-settings.js';
+import {
+  checkProxyLimits,
+  DEFAULT_PROXY_SETTINGS,
+  helpWithDefault,
+  PROXY_FLAGS,
+  PROXY_TUNING_KEYS,
+  type ProxyFlag,
+  type ProxyTuningKey,
+  UPSTREAM_TIMEOUT_RANGE,
+} from '../../data-plane/proxy-settings.js';
 
 // `canary proxy` is what runs on every host of a mesh, so its module imports nothing but commander and the proxy's
 // hand-checked settings (no zod): the proxy
@@ -28,71 +37,52 @@ export function wholeNumber(value: string, flag: string): number {
   return n;
 }
 
-/**
- * The limit and timeout flags of `canary proxy` (and of `canary up`, which passes them to its proxy): flag, key of
- * the proxy's settings (the static file's `proxy:` block uses the same keys), help. Defaults: docs/proxy.md.
- */
-export const LIMIT_FLAGS = [
-  ['--header-timeout <ms>', 'headerTimeoutMs', 'time to receive a request head, else 408 and close (default 10000)'],
-  ['--idle-timeout <ms>', 'idleTimeoutMs', 'keep-alive client connections idle this long are closed (default 65000)'],
-  [
-    '--send-timeout <ms>',
-    'sendTimeoutMs',
-    'a client taking no byte of its answer this long is cut, freeing its upstream connection (default 30000)',
-  ],
-  ['--queue-timeout <ms>', 'queueTimeoutMs', 'a request waiting this long for a free upstream connection gets 503 (default 10000)'],
-  ['--max-connections <n>', 'maxConnections', 'client connections per proxy process; beyond it new ones get 503 (default 10000)'],
-  ['--max-head-bytes <n>', 'maxHeadBytes', 'largest request head, else 431 (default 16384)'],
-  ['--max-target-bytes <n>', 'maxTargetBytes', 'longest request target, else 414 (default 8192)'],
-  ['--upstream-timeout <ms>', 'upstreamTimeoutMs', 'time an upstream has to answer (and between body chunks), else 504 (default 15000)'],
-] as const;
-
-type LimitKey = (typeof LIMIT_FLAGS)[number][1];
-
 /** Commander's option name of a flag: `--header-timeout <ms>` -> `headerTimeout`. */
 function optionName(flag: string): string {
   return flag.slice(2, flag.indexOf(' ')).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** The limit flags given, as settings (`{ headerTimeoutMs: 2000 }`); throws naming the flag when one is out of range. */
-export function limitsFromFlags(opts: Record<string, unknown>): Partial<Record<LimitKey, number>> {
-  const limits: Partial<Record<LimitKey, number>> = {};
+const bareFlag = (flag: string): string => flag.slice(0, flag.indexOf(' '));
+
+/** Adds a setting's flag to a command, its help ending with the schema's default (none given to commander, so an
+ * unset flag stays unset and a config file's value can apply). */
+export function addSettingOption(command: Command, { flag, help, env }: ProxyFlag, defaultValue?: unknown): Command {
+  return command.option(flag, helpWithDefault(env ? `${help} (env ${env})` : help, defaultValue));
+}
+
+/** The limit and timeout flags given, as settings (`{ headerTimeoutMs: 2000 }`); throws naming the flag when one is out of range. */
+export function limitsFromFlags(opts: Record<string, unknown>): Partial<Record<ProxyTuningKey, number>> {
+  const limits: Partial<Record<ProxyTuningKey, number>> = {};
   const flagOf = new Map<string, string>();
-  for (const [flag, key] of LIMIT_FLAGS) {
-    const name = flag.slice(0, flag.indexOf(' '));
+  for (const key of PROXY_TUNING_KEYS) {
+    const name = bareFlag(PROXY_FLAGS[key].flag);
     flagOf.set(key, name);
-    const v = opts[optionName(flag)];
+    const v = opts[optionName(PROXY_FLAGS[key].flag)];
     if (typeof v === 'string') limits[key] = wholeNumber(v, name);
   }
   const problems: ErrorDetail[] = [];
   checkProxyLimits(limits, '', problems);
-  if (limits.upstreamTimeoutMs === 0) problems.push({ path: 'upstreamTimeoutMs', message: 'must be a positive whole number of ms' });
+  const [min, max] = UPSTREAM_TIMEOUT_RANGE;
+  const timeout = limits.upstreamTimeoutMs;
+  if (timeout !== undefined && (timeout < min || timeout > max)) {
+    problems.push({ path: 'upstreamTimeoutMs', message: `must be a whole number of ms from ${min} to ${max}, got ${timeout}` });
+  }
   if (problems.length > 0) throw new Error(problems.map((p) => `${flagOf.get(p.path) ?? p.path}: ${p.message}`).join('; '));
   return limits;
 }
 
-/** The limit flags given, as arguments again (`canary up` passes them on to its proxy process). */
-export function limitArgs(opts: Record<string, unknown>): string[] {
-  const args: string[] = [];
-  for (const [flag] of LIMIT_FLAGS) {
-    const v = opts[optionName(flag)];
-    if (typeof v === 'string') args.push(flag.slice(0, flag.indexOf(' ')), v);
-  }
-  return args;
-}
-
-/** Adds the limit flags to a command. */
+/** Adds the limit and timeout flags to a command, each with its default. */
 export function addLimitOptions(command: Command): Command {
-  for (const [flag, , help] of LIMIT_FLAGS) command.option(flag, help);
+  for (const key of PROXY_TUNING_KEYS) addSettingOption(command, PROXY_FLAGS[key], DEFAULT_PROXY_SETTINGS[key]);
   return command;
 }
 
 interface ProxyFlags {
   config?: string;
-  listen: string;
+  listen?: string;
   controlPlane?: string;
   token?: string;
-  workers: string;
+  workers?: string;
   metricsPort?: string;
   traceSampling?: string;
   otlpEndpoint?: string;
@@ -102,19 +92,14 @@ interface ProxyFlags {
 export function registerProxyCommand(program: Command): void {
   const command = program
     .command('proxy')
-    .description('run a standalone mesh proxy (data plane): from a static route file or following a control plane')
-    .option('--config <file>', 'static route file (YAML, the API shapes: services with versions and routes)')
-    .option('--listen <host:port>', 'ingress address', '127.0.0.1:8000')
-    .option('--control-plane <url>', 'follow this control plane instead of a file')
-    .option('--token <token>', 'bearer token for the control plane (env CANARY_TOKEN)')
-    .option(
-      '--workers <n>',
-      'proxy processes sharing the listeners (node:cluster), each following the route source; "auto" (the default): one per core',
-      'auto',
-    )
-    .option('--metrics-port <port>', 'serve Prometheus /metrics (Istio names) on this port of the ingress host')
-    .option('--trace-sampling <ratio>', "share of new traces sampled, 0..1 (default: the control plane's, else 0.01)")
-    .option('--otlp-endpoint <url>', 'also export spans over OTLP/HTTP JSON to this collector, e.g. http://127.0.0.1:4318');
+    .description('run a standalone mesh proxy (data plane): from a static route file or following a control plane');
+  for (const key of ['config', 'listen', 'controlPlane', 'token', 'workers', 'metricsPort', 'traceSampling', 'otlpEndpoint'] as const) {
+    addSettingOption(
+      command,
+      PROXY_FLAGS[key],
+      key === 'listen' || key === 'workers' || key === 'traceSampling' ? DEFAULT_PROXY_SETTINGS[key] : undefined,
+    );
+  }
   addLimitOptions(command)
     .addHelpText(
       'after',
@@ -145,9 +130,14 @@ It keeps serving its last route table when the control plane is gone.`,
         const { parseWorkers, runProxyWorkers } = (await import(
           '../../data-plane/proxy-workers.js'
         )) as typeof import('../../data-plane/proxy-workers.js');
+        // The static file's parser and compiler run in a child process (src/route-file), never in the proxy's.
+        const { compileRouteFile } = (await import(
+          '../../route-file/compile-route-file.js'
+        )) as typeof import('../../route-file/compile-route-file.js');
         await runProxyWorkers({
-          workers: parseWorkers(opts.workers),
-          listen: opts.listen,
+          workers: parseWorkers(opts.workers ?? DEFAULT_PROXY_SETTINGS.workers),
+          compileRouteFile,
+          ...(opts.listen ? { listen: opts.listen } : {}),
           ...(opts.config ? { config: opts.config } : {}),
           ...(opts.controlPlane ? { controlPlane: opts.controlPlane } : {}),
           ...(opts.token ? { token: opts.token } : {}),
