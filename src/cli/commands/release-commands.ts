@@ -68,6 +68,15 @@ export function releaseDetail(r: Release): string {
     if (t.sticky) fields.push(['Sticky', JSON.stringify(t.sticky)]);
     if (t.mirror) fields.push(['Mirror', `${t.mirror.version ?? r.candidate.name} ${t.mirror.percent ?? 100}%`]);
   }
+  if (r.compare) {
+    const c = r.compare;
+    const ignored = [...c.ignoreHeaders, ...c.ignoreJsonPaths];
+    fields.push([
+      'Compare',
+      `status, headers ${c.headers.join(',') || '-'}${c.body ? ', body' : ''}${ignored.length > 0 ? ` (ignoring ${ignored.join(', ')})` : ''}; ` +
+        `bodies up to ${c.maxBodyBytes} bytes (\`canary release compare ${r.name}\`)`,
+    ]);
+  }
   fields.push(
     ['Observed', formatShares(r.status.observed)],
     ['Resource version', r.resourceVersion],
