@@ -124,7 +124,9 @@ export const ReleaseResource = z.object({
   strategy: ReleaseStrategyName,
   baseline: z.string(),
   candidate: z.object({ name: z.string(), workload: PartialWorkload.optional() }),
-  traffic: Traffic.meta({
+  // Always sent (the strategy's default when the release gave none), optional in the contract (CONTRACT.md): clients
+  // need not depend on it for blueGreen and mirror.
+  traffic: Traffic.optional().meta({
     description: 'As given, or the strategy\'s default: blueGreen {"weights":{"<baseline>":100}}, mirror {"mirror":{"percent":100}}',
   }),
   preview: z.object({ header: z.string() }).optional(),

@@ -97,3 +97,50 @@ describe('canary release observed', () => {
     expect(missing.stderr).toBe('Error: release "nope" does not exist\n');
   });
 });
+
+describe('canary release create --strategy', () => {
+  it('creates a blue-green release, shows it waiting, switches, and shows the standby', async () => {
+    const ratings = { ...reviewsService, name: 'ratings', ingress: undefined };
+    expect((await cp.call('POST', '/api/v1/services', ratings)).status).toBe(201);
+    const created = await canary([
+      'release',
+      'create',
+      'ratings-bg',
+      '--service',
+      'ratings',
+      '--candidate',
+      'v2',
+      '--strategy',
+      'blueGreen',
+    ]);
+    expect(created.stderr).toBe('');
+    expect(created.stdout).toMatch(
+      /^release\/ratings-bg created: phase (Pending|Progressing), governor -, weights v1=100 \(v2 waits for the switch\)/,
+    );
+    const refused = await canary([
+      'release',
+      'create',
+      'x',
+      '--service',
+      'ratings',
+      '--candidate',
+      'v2',
+      '--strategy',
+      'blueGreen',
+      '--weights',
+      'v1=50,v2=50',
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/--strategy blueGreen sends no ordinary traffic to the candidate/);
+    const deadline = Date.now() + 10_000;
+    while ((await cp.call('GET', '/api/v1/releases/ratings-bg')).body.status.phase !== 'Progressing') {
+      if (Date.now() > deadline) throw new Error('the release did not progress');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await canary(['release', 'takeover', 'ratings-bg', 'v2'])).code).toBe(0);
+    const got = await canary(['release', 'get', 'ratings-bg']);
+    expect(got.stdout).toMatch(/Strategy:?\s+blueGreen/);
+    expect(got.stdout).toMatch(/Standby:?\s+v1 \(keeps running; `canary release rollback ratings-bg` switches back at once\)/);
+    expect(got.stdout).toMatch(/Traffic:?\s+v2=100 \(v1 on standby\)/);
+  });
+});

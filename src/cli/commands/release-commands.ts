@@ -21,9 +21,12 @@ const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
  * The WEIGHTS column: `v1=50,v2=50`, `match->v2; v1=100`, `3 rules`; blueGreen `v1=100 (v2 waits)`, mirror
  * `v1=100, mirror 20% -> v2`.
  */
-export function describeRelease(r: Pick<Release, 'strategy' | 'baseline' | 'candidate' | 'traffic'>): string {
+export function describeRelease(r: Pick<Release, 'strategy' | 'baseline' | 'candidate' | 'traffic' | 'status'>): string {
   const candidate = r.candidate.name;
-  if (r.strategy === 'blueGreen') return `${r.baseline}=100 (${candidate} waits for the switch)`;
+  if (r.strategy === 'blueGreen') {
+    const live = r.status.governor ?? r.baseline;
+    return live === candidate ? `${candidate}=100 (${r.baseline} on standby)` : `${live}=100 (${candidate} waits for the switch)`;
+  }
   if (r.strategy === 'mirror') return `${r.baseline}=100, mirror ${r.traffic?.mirror?.percent ?? 100}% -> ${candidate}`;
   return describeTraffic(r.traffic ?? {}, candidate);
 }
