@@ -191,6 +191,7 @@ describe('a release on the cluster, end to end (the seed article on the fake API
     let release: Release = {
       ...ReleaseSpec.parse(spec),
       baseline: plan.baseline,
+      traffic: plan.traffic,
       status: plan.status,
       resourceVersion: '1',
       createdAt: 'now',
@@ -264,6 +265,7 @@ describe('a release on the cluster, end to end (the seed article on the fake API
     const release: Release = {
       ...spec,
       baseline: 'v1',
+      traffic: plan.traffic,
       status: plan.status,
       resourceVersion: '1',
       createdAt: 'now',

@@ -12,7 +12,7 @@ const release = (p: Omit<Partial<Release>, 'status'> & { status?: Partial<Releas
   createdAt: '2026-12-06T00:00:00Z',
   updatedAt: '2026-12-06T00:00:00Z',
   createdBy: 'admin',
-  ...p,
+  ...(p as Omit<Release, 'status'>),
   status: { phase: 'Progressing', governor: null, observed: {}, conditions: [], candidateCreated: true, ...p.status },
 });
 

@@ -14,6 +14,7 @@ import { StrategyBadge } from '../components/StrategyBadge.js';
 import { historyRangeOf } from '../release/observed-history.js';
 import { ShareChart } from '../release/ShareChart.js';
 import { blueGreenRoles, releaseVersions } from '../release/traffic-share.js';
+import { AnalysisPanel } from './release-detail/AnalysisPanel.js';
 import { BlueGreenStatus } from './release-detail/BlueGreenStatus.js';
 import { CanaryVersions } from './release-detail/CanaryVersions.js';
 import { EventHistory } from './release-detail/EventHistory.js';
@@ -167,6 +168,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
         </Alert>
       )}
 
+      {release.analysis && <AnalysisPanel release={release} />}
       {mode === 'canary' && (
         <SimpleGrid cols={{ base: 1, lg: 2 }}>
           <Card withBorder>
