@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Release } from '../../web/src/api/types.js';
 import { blueGreenRoles, configuredShare } from '../../web/src/release/traffic-share.js';
 
+// Asserted rather than annotated: the partial override spreads optional fields the schema type keeps exact.
 const release = (p: Omit<Partial<Release>, 'status'> & { status?: Partial<Release['status']> }): Release =>
   ({
     name: 'reviews-bg',

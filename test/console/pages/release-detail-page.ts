@@ -104,6 +104,8 @@ export class ReleaseDetailPage extends ConsolePage {
 
   async selectDifference(kind: string): Promise<void> {
     await this.page.locator(`[data-test="difference"][data-kind="${kind}"]`).first().click();
+    // The example pair follows the selection on the next render: wait for it rather than read the previous one.
+    await this.page.locator(`[data-test="difference"][data-kind="${kind}"][data-selected="true"]`).first().waitFor();
   }
 
   async mirrorTakeOver(): Promise<string> {
