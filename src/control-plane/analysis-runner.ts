@@ -513,8 +513,10 @@ export class AnalysisRunner {
   /** Fire-and-forget webhooks of one kind (rollback, event); a failure is logged, never blocks the release. */
   private notify(r: Release, kind: 'rollback' | 'event', event: string, message: string): void {
     if (!r.analysis) return;
+    // Callers pass the release as read before their change: send what was just saved (step, weight, verdict).
+    const saved = this.store.getRelease(r.name) ?? r;
     for (const hook of analysisPlan(r.analysis).webhooks.filter((h) => h.on === kind)) {
-      const p = callWebhook(hook, this.payload(r, kind, event, message), this.backoff()).then((out) => {
+      const p = callWebhook(hook, this.payload(saved, kind, event, message), this.backoff()).then((out) => {
         if (!out.ok) this.log.warn(`${kind} webhook "${hook.name}" of release "${r.name}" failed: ${out.error}`);
       });
       this.running.push(p);
