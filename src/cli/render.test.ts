@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kubernetes/kube-object.js';
-import { validateObject } from '../kubernetes/testing/validate-object.js';
+import { validateObject } from '../../test/support/kubernetes/validate-object.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const run = promisify(execFile);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RawReply, rawRequest } from '../../test/support/raw-http.js';
 import { type Permission, permits, ROLES, type Role } from './permissions.js';
-import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 /** The path spellings and request-target forms a router may decode, fold or strip to reach `path`'s route. */
 function spellings(path: string, port: number): string[] {

@@ -6,6 +6,7 @@ import type { EjectionSeen } from '../telemetry/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
 import type { ReleaseController } from './release-controller.js';
 import type { RouteTableFeed } from './route-table-feed.js';
+import type { ServiceController } from './service-controller.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,7 +19,10 @@ declare module 'fastify' {
 export interface ApiContext {
   store: SqliteStore;
   runtime: WorkloadRuntime;
+  /** Release jobs. */
   controller: ReleaseController;
+  /** Services, versions, routes. */
+  services: ServiceController;
   feed: RouteTableFeed;
   /** What the proxies' outlier detection has ejected (from their telemetry); absent: nothing is known. */
   outliers?: { ejectedInstances(service: string, version: string): Map<string, EjectionSeen> };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Name, OutlierDetection, PartialWorkload, ReleasePhase, Rule, Traffic, Version } from '../core/index.js';
+import { Name, OutlierDetection, PartialWorkload, ReleasePhase, ReleaseStrategyName, Rule, Traffic, Version } from '../core/index.js';
 
 /** Response and parameter schemas of API v1, built from the core's model so the OpenAPI document matches it. */
 
@@ -65,16 +65,18 @@ export const ConditionSchema = z.object({
 export const ReleaseResource = z.object({
   name: z.string(),
   service: z.string(),
-  strategy: z.literal('canary'),
+  strategy: ReleaseStrategyName,
   baseline: z.string(),
   candidate: z.object({ name: z.string(), workload: PartialWorkload.optional() }),
-  traffic: Traffic,
+  traffic: Traffic.optional().meta({ description: 'Absent for a blueGreen release without traffic, and a mirror release copying 100%' }),
+  preview: z.object({ header: z.string() }).optional(),
   status: z.object({
     phase: ReleasePhase,
     governor: z.string().nullable(),
     observed: z.record(z.string(), z.number()),
     conditions: z.array(ConditionSchema),
     candidateCreated: z.boolean(),
+    standby: z.string().optional().meta({ description: 'blueGreen: the baseline kept running after the switch, for an instant rollback' }),
   }),
   ...metaFields,
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 describe('API v1 endpoints', () => {
   let t: TestControlPlane;

@@ -1,12 +1,12 @@
 import type { Service, ServiceSpec, Workload } from '../core/index.js';
 import { type ClusterInventory, FIELD_MANAGER, type KubernetesBackend, MANAGED_BY } from '../kubernetes/index.js';
 import type { SqliteStore } from '../store/index.js';
-import type { ReleaseController } from './release-controller.js';
+import type { ServiceController } from './service-controller.js';
 
 export interface ClusterInventorySyncOptions {
   backend: KubernetesBackend;
   store: SqliteStore;
-  controller: ReleaseController;
+  services: ServiceController;
   /** Who the imported changes are recorded as; default `cluster`. */
   actor?: string;
   /** Inventory changes within this window are handled together; default 50 ms. */
@@ -97,7 +97,7 @@ export class ClusterInventorySync {
           const current = this.options.store.getService(service);
           if (!current?.versions.some((v) => v.name === version)) continue;
           try {
-            await this.options.controller.deleteVersion(service, version, this.actor);
+            await this.options.services.deleteVersion(service, version, this.actor);
             this.log.info(`cluster: ${service} ${version} no longer runs; version removed`);
           } catch (err) {
             this.log.warn(`cluster: ${service} ${version} no longer runs, but ${(err as Error).message}`);
@@ -114,7 +114,7 @@ export class ClusterInventorySync {
    * At start, every service of the store is checked (it may have been deleted while the control plane was away).
    */
   private async removeDeparted(now: Map<string, Set<string>>, initial: boolean): Promise<void> {
-    const { store, controller } = this.options;
+    const { store, services } = this.options;
     const departed = new Set(this.leaving);
     for (const name of initial ? store.listServices().map((s) => s.name) : this.previous.keys()) departed.add(name);
     for (const name of departed) {
@@ -124,7 +124,7 @@ export class ClusterInventorySync {
       }
       const ns = this.options.backend.namespace;
       try {
-        await controller.deleteService(
+        await services.deleteService(
           name,
           this.actor,
           `service "${name}" removed: the cluster no longer runs it (no Service ${ns}/${name} with a port, or no Deployment of it labelled app=${name}, version=<v>); its Deployments are left as they are`,
@@ -153,12 +153,12 @@ export class ClusterInventorySync {
   }
 
   private async applyService(spec: ServiceSpec, initial: boolean): Promise<void> {
-    const { store, controller } = this.options;
+    const { store, services } = this.options;
     const current: Service | undefined = store.getService(spec.name);
     if (!current) {
       const versions = spec.versions.filter((v) => !this.retired(spec.name, v.name));
       if (versions.length === 0) return;
-      await controller.createService({ ...spec, versions }, this.actor);
+      await services.createService({ ...spec, versions }, this.actor);
       this.log.info(`cluster: service ${spec.name} registered with ${versions.map((v) => v.name).join(', ')}`);
       return;
     }
@@ -168,7 +168,7 @@ export class ClusterInventorySync {
       if (known) {
         // What runs is what the store shows: an image, env, args or replicas changed in the cluster.
         if (!sameWorkload(known.workload, version.workload)) {
-          await controller.updateVersionWorkload(spec.name, version.name, version.workload, this.actor);
+          await services.updateVersionWorkload(spec.name, version.name, version.workload, this.actor);
           this.log.info(`cluster: ${spec.name} ${version.name}: its Deployment changed; workload updated`);
         }
         continue;
@@ -176,7 +176,7 @@ export class ClusterInventorySync {
       if (this.ours(spec.name, version.name)) continue; // a release's candidate, or one being retired
       if (this.retired(spec.name, version.name)) continue; // retired through Canary Mesh, its Deployment left running
       if (!initial && seen?.has(version.name)) continue; // ran all along: a retired version left running
-      await controller.addVersion(spec.name, version, this.actor);
+      await services.addVersion(spec.name, version, this.actor);
       this.log.info(`cluster: ${spec.name} ${version.name} runs; version added`);
     }
   }

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeCluster, reviewsCanary as release, V2_IMAGE } from '../../test/support/fake-cluster.js';
 import { type Deployment, type KubeObject, type KubeService, RESOURCES } from '../kubernetes/index.js';
-import { reviewsService, reviewsV1Deployment } from '../kubernetes/testing/bookinfo-objects.js';
-import type { FakeApiServer } from '../kubernetes/testing/fake-api-server.js';
+import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
+import type { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 import type { PlanStep } from './change-planner.js';
 import type { RunningCluster } from './cluster-mode.js';
 

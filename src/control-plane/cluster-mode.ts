@@ -27,7 +27,7 @@ export interface ClusterControlPlaneOptions {
   adminToken?: string;
   /** Host names the API answers to besides loopback and the bound address (`--allowed-hosts`). */
   allowedHosts?: string[];
-  /** Finishing waits this long between routing to the kept version and deleting the other; default 2000 ms. */
+  /** Finishing waits this long between routing to the kept version and deleting the other (default: control-plane-config.ts). */
   drainGraceMs?: number;
   consoleDir?: string;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -71,7 +71,7 @@ export async function startClusterControlPlane(opts: ClusterControlPlaneOptions)
   const appLog = { info: (m: string) => cp.app.log.info(m), warn: (m: string) => cp.app.log.warn(m) };
   warn = appLog.warn;
   const sync = new ClusterSync({ store: cp.store, feed: cp.feed, traffic: backend.traffic, log: appLog });
-  const inventory = new ClusterInventorySync({ backend, store: cp.store, controller: cp.controller, log: appLog });
+  const inventory = new ClusterInventorySync({ backend, store: cp.store, services: cp.services, log: appLog });
   const stopParts = async () => {
     inventory.close();
     sync.close();

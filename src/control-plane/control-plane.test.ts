@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RouteTable } from '../core/index.js';
 import { EndpointsRuntime } from '../workloads/endpoints-runtime.js';
 import { createControlPlane } from './create-control-plane.js';
-import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 /** Reads server-sent events from a real socket. */
 function watch(

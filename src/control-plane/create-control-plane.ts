@@ -13,10 +13,12 @@ import type { ExternalTelemetry } from './cluster-telemetry.js';
 import { registerConsole } from './console-static.js';
 import { registerEventsApi } from './events-api.js';
 import { type ControlPlaneConfig, parseControlPlaneConfig } from './control-plane-config.js';
+import { DesiredState } from './desired-state.js';
 import { ReleaseController } from './release-controller.js';
 import { registerReleasesApi } from './releases-api.js';
 import { RouteTableFeed } from './route-table-feed.js';
 import { registerRouteTableApi } from './route-table-api.js';
+import { ServiceController } from './service-controller.js';
 import { registerServicesApi } from './services-api.js';
 import { SignInThrottle, type SignInThrottleOptions } from './sign-in-throttle.js';
 import { registerTelemetryApi } from './telemetry-api.js';
@@ -73,7 +75,10 @@ export interface ControlPlaneTelemetryOptions {
 export interface ControlPlane {
   app: FastifyInstance;
   store: SqliteStore;
+  /** Release jobs: create, change traffic, take over, roll back, resume, finish. */
   controller: ReleaseController;
+  /** Services, versions, routes and outlier detection. */
+  services: ServiceController;
   feed: RouteTableFeed;
   /** Metrics, topology, traces. */
   telemetry: TelemetryHub;
@@ -141,15 +146,15 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       runtime: options.runtime,
       onError: (err) => app.log.error({ err }, 'route table compile failed'),
     });
-    const controller = new ReleaseController({
+    const state = new DesiredState({
       store,
       runtime: options.runtime,
       feed,
-      actor: controllerActor,
-      drainGraceMs: config.drainGraceMs,
       log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (obj, m) => app.log.error(obj, m) },
     });
-    const ctx: ApiContext = { store, runtime: options.runtime, controller, feed, outliers: telemetry };
+    const services = new ServiceController(state);
+    const controller = new ReleaseController({ state, actor: controllerActor, drainGraceMs: config.drainGraceMs });
+    const ctx: ApiContext = { store, runtime: options.runtime, controller, services, feed, outliers: telemetry };
 
     app.setValidatorCompiler(zodValidatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
@@ -204,6 +209,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       app,
       store,
       controller,
+      services,
       feed,
       telemetry,
       adminTokenFile: token.file,

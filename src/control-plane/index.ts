@@ -1,5 +1,7 @@
 export * from './create-control-plane.js';
+export * from './desired-state.js';
 export * from './release-controller.js';
+export * from './service-controller.js';
 export * from './route-table-feed.js';
 export * from './admin-token.js';
 export * from './api-error.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { durationSlot } from '../telemetry-wire/histogram-layout.js';
-import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 /**
  * A release's observed history over real HTTP on loopback: a real control plane (SQLite in a temp dir) fed the

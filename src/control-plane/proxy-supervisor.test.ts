@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, repoRoot } from '../../test/support/dist.js';
 import { freePort } from '../../test/support/ports.js';
-import { startUpstream, type TestUpstream } from '../data-plane/test-upstreams.js';
+import { startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 import { GroupLedger } from '../workloads/process/group-ledger.js';
 import { bindIngressSocket, closeIngressSocket } from './ingress-socket.js';
 import { ProxySupervisor, type ProxySupervisorEvent, type ProxySupervisorOptions } from './proxy-supervisor.js';

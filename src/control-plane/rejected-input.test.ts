@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 /**
  * Every refused call answers the right status and a message that names the field, and leaves the store

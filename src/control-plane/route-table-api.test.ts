@@ -5,8 +5,8 @@ import type { RouteTableDelta } from '../core/route-table-delta.js';
 import { ControlPlaneRouteSource } from '../data-plane/control-plane-route-source.js';
 import { MeshProxy } from '../data-plane/mesh-proxy.js';
 import { silentProxyLogger } from '../data-plane/proxy-logger.js';
-import { call, startUpstream, type TestUpstream } from '../data-plane/test-upstreams.js';
-import { startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
+import { startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 interface WireEvent {
   event: string;

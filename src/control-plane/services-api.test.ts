@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 /**
  * A service's outlier detection through the API, over real HTTP on loopback: written and validated with the

@@ -28,10 +28,10 @@ import { renderIstio } from '../renderers/istio.js';
 /** Services, their versions, routes, manifests and logs. */
 export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void {
   const api = typed(app);
-  const { store, controller, runtime } = ctx;
+  const { store, services, runtime } = ctx;
   const planner = changePlannerOf(runtime);
   const withStatus = (svc: Service) => {
-    const status = controller.serviceStatus(svc);
+    const status = services.serviceStatus(svc);
     const outliers = ctx.outliers;
     if (outliers !== undefined) {
       // The proxies' outlier detection, as their telemetry last told it: an "ejected" mark on the instance.
@@ -89,7 +89,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
       },
     },
     async (req, reply) => {
-      const svc = await controller.createService(req.body, req.actor);
+      const svc = await services.createService(req.body, req.actor);
       return reply.status(201).header('etag', `"${svc.resourceVersion}"`).send(withStatus(svc));
     },
   );
@@ -127,7 +127,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
       // Cluster mode: the store follows the namespace, which would bring the service back.
       const problem = planner && store.requireService(req.params.name) ? planner.serviceDeleteProblem(req.params.name) : null;
       if (problem) throw new NotAllowedError(problem);
-      return controller.deleteService(req.params.name, req.actor);
+      return services.deleteService(req.params.name, req.actor);
     },
   );
 
@@ -143,7 +143,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
         response: { 201: ServiceResource, ...errorResponses },
       },
     },
-    async (req, reply) => reply.status(201).send(withStatus(await controller.addVersion(req.params.name, req.body, req.actor))),
+    async (req, reply) => reply.status(201).send(withStatus(await services.addVersion(req.params.name, req.body, req.actor))),
   );
 
   api.delete(
@@ -157,7 +157,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
         response: { 200: ServiceResource, ...errorResponses },
       },
     },
-    async (req) => withStatus(await controller.deleteVersion(req.params.name, req.params.version, req.actor)),
+    async (req) => withStatus(await services.deleteVersion(req.params.name, req.params.version, req.actor)),
   );
 
   api.get(
@@ -200,7 +200,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
       },
     },
     async (req) =>
-      putPlanned(isDryRun(req.query), (opts) => controller.putRoutes(req.params.name, req.body, req.actor, ifMatchOf(req), opts)),
+      putPlanned(isDryRun(req.query), (opts) => services.putRoutes(req.params.name, req.body, req.actor, ifMatchOf(req), opts)),
   );
 
   api.put(
@@ -218,7 +218,7 @@ export function registerServicesApi(app: FastifyInstance, ctx: ApiContext): void
     },
     // In cluster mode the change is the DestinationRule's trafficPolicy: planned like a routes change.
     async (req) =>
-      putPlanned(isDryRun(req.query), (opts) => controller.putOutlierDetection(req.params.name, req.body, req.actor, ifMatchOf(req), opts)),
+      putPlanned(isDryRun(req.query), (opts) => services.putOutlierDetection(req.params.name, req.body, req.actor, ifMatchOf(req), opts)),
   );
 
   api.get(

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/index.js';
 import { SqliteTraceStore } from '../telemetry/sqlite-trace-store.js';
-import { reviewsService, startTestControlPlane } from './test-harness.js';
+import { reviewsService, startTestControlPlane } from '../../test/support/test-harness.js';
 import { damagePages } from '../../test/support/sqlite-damage.js';
 
 function logSink(): { stream: Writable; lines: () => { level: number; msg: string }[] } {

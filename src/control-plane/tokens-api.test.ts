@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { throttleKeyOf } from './access-control.js';
 import { SignInThrottle } from './sign-in-throttle.js';
-import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from './test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
 
 const processService = {
   name: 'ratings',

@@ -124,7 +124,7 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
     const { bookinfoServices } = await import('../demo/bookinfo/index.js');
     const specs = bookinfoServices(join(packageRoot, 'dist'));
     for (const spec of specs) {
-      if (!cp.store.getService(spec.name)) await cp.controller.createService(spec, 'canary-up');
+      if (!cp.store.getService(spec.name)) await cp.services.createService(spec, 'canary-up');
     }
     log(`demo: bookinfo (${specs.map((s) => s.name).join(', ')}); product page: http://${opts.host}:${opts.ingressPort}/productpage`);
   }

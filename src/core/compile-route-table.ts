@@ -1,7 +1,7 @@
 import type { Release, Service } from './model.js';
 import { outlierPolicy } from './outlier-detection.js';
 import type { Endpoint, OutboundListener, RouteTable, ServiceRoute } from './route-table.js';
-import { effectiveRules } from './traffic.js';
+import { effectiveRules } from './effective-rules.js';
 
 export interface RouteTableInput {
   revision: number;

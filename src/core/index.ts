@@ -10,4 +10,6 @@ export * from './route-table.js';
 export * from './traffic.js';
 export * from './workload-inheritance.js';
 export * from './release-lifecycle.js';
+export * from './effective-rules.js';
+export * from './strategies/index.js';
 export * from './compile-route-table.js';

@@ -6,7 +6,8 @@ import { regexProblem } from './regex.js';
 /**
  * The resource model: services, versions, route rules and releases, as zod schemas (the API's OpenAPI
  * document is generated from these) and their TypeScript types. Checks that need no other resource
- * live here; checks across resources (does the version exist?) live in validate.ts.
+ * live here; checks across resources (does the version exist?) live in traffic.ts (`ruleVersionProblems`), and what a
+ * release's strategy accepts in strategies/.
  */
 
 export const Name = z.string().superRefine((value, ctx) => {
@@ -252,20 +253,26 @@ export interface Meta {
 
 export type Service = ServiceSpec & Meta;
 
+/** A release's mirror: `version` defaults to the candidate. */
+export const TrafficMirror = z
+  .strictObject({ version: Name.optional(), percent: z.number().min(0).max(100).default(100) })
+  .meta({ description: 'Copies `percent` of the requests to `version` (default: the candidate); its answers are discarded.' });
+export type TrafficMirror = z.infer<typeof TrafficMirror>;
+
 export const Traffic = z
   .strictObject({
     weights: z.record(Name, Weight).optional(),
     match: z.array(MatchBlock).min(1).optional(),
     rules: z.array(Rule).min(1).optional(),
     sticky: Sticky.optional(),
-    mirror: Mirror.optional(),
+    mirror: TrafficMirror.optional(),
   })
   .superRefine((t, ctx) => {
     if (t.rules && (t.weights || t.match || t.sticky || t.mirror)) {
       ctx.addIssue({ code: 'custom', message: 'give either "rules" alone, or "weights" with optional "match", "sticky" and "mirror"' });
     }
-    if (!t.rules && !t.weights && !t.match) {
-      ctx.addIssue({ code: 'custom', message: 'must give "weights", "match" or "rules"' });
+    if (!t.rules && !t.weights && !t.match && !t.mirror) {
+      ctx.addIssue({ code: 'custom', message: 'must give "weights", "match" or "rules" (or "mirror" alone with strategy mirror)' });
     }
     if (t.weights) {
       const sum = Object.values(t.weights).reduce((a, b) => a + b, 0);
@@ -274,20 +281,36 @@ export const Traffic = z
   })
   .meta({
     description:
-      '{"weights":{"v1":90,"v2":10}} splits by weight; {"match":[...],"weights":{...}} sends matching requests to the candidate and the rest by weights; {"rules":[...]} gives full control.',
+      '{"weights":{"v1":90,"v2":10}} splits by weight; {"match":[...],"weights":{...}} sends matching requests to the candidate and the rest by weights; {"rules":[...]} gives full control; {"mirror":{"percent":20}} (strategy mirror) copies requests to the candidate.',
   });
 export type Traffic = z.infer<typeof Traffic>;
 
 export const ReleasePhase = z.enum(['Pending', 'Progressing', 'TakenOver', 'RolledBack', 'Failed']);
 export type ReleasePhase = z.infer<typeof ReleasePhase>;
 
+export const ReleaseStrategyName = z.enum(['canary', 'blueGreen', 'mirror']).meta({
+  description:
+    'canary: traffic split by weights or match rules; blueGreen: the candidate waits at 0% and takes 100% at once; mirror: requests are copied to the candidate, every answer comes from the baseline.',
+});
+export type ReleaseStrategyName = z.infer<typeof ReleaseStrategyName>;
+
+/** The header a tester sends, with the candidate's name as its value, to reach the candidate before it gets traffic. */
+export const DEFAULT_PREVIEW_HEADER = 'x-canary-preview';
+
+export const Preview = z
+  .strictObject({ header: HeaderName.default(DEFAULT_PREVIEW_HEADER) })
+  .meta({ description: 'A request carrying `<header>: <candidate>` goes to the candidate while it runs (every strategy).' });
+export type Preview = z.infer<typeof Preview>;
+
 export const ReleaseSpec = z.strictObject({
   name: Name,
   service: Name,
-  strategy: z.literal('canary').default('canary'),
+  strategy: ReleaseStrategyName.default('canary'),
   baseline: Name.optional(),
   candidate: z.strictObject({ name: Name, workload: PartialWorkload.optional() }),
-  traffic: Traffic,
+  /** Required for canary; optional for blueGreen (the candidate gets no ordinary traffic) and mirror (100% copied). */
+  traffic: Traffic.optional(),
+  preview: Preview.optional(),
 });
 export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;
 export type ReleaseSpec = z.infer<typeof ReleaseSpec>;
@@ -308,6 +331,8 @@ export interface ReleaseStatus {
   conditions: Condition[];
   /** Whether the candidate's workload was created by this release (and so is removed if the baseline is kept). */
   candidateCreated: boolean;
+  /** blueGreen: the baseline, kept running after the switch so that rolling back is instant, until the release finishes. */
+  standby?: string;
 }
 
 /** A stored release: the spec with its baseline resolved, its status and metadata. */

@@ -11,7 +11,7 @@ import {
   rollback,
   takeover,
 } from './release-lifecycle.js';
-import { effectiveRules } from './traffic.js';
+import { effectiveRules } from './effective-rules.js';
 
 const now = '2026-01-01T00:00:00.000Z';
 const meta = { resourceVersion: '1', createdAt: now, updatedAt: now, createdBy: 'admin' };

@@ -1,14 +1,25 @@
 import { ConflictError, InputError, NotAllowedError, type ErrorDetail } from './errors.js';
 import type { Condition, Release, ReleaseSpec, ReleaseStatus, Service, Version } from './model.js';
-import { stableVersion, versionsInRules, trafficToRules } from './traffic.js';
+import { condition } from './release-phases.js';
+import { strategyOf } from './strategies/registry.js';
+import { stableVersion } from './traffic.js';
 import { inheritWorkload } from './workload-inheritance.js';
 
 /**
- * The release state machine, as pure functions from a release to its next status. Phases:
- * Pending (candidate starting; baseline keeps all traffic) -> Progressing (split in force) ->
- * TakenOver (a governor version gets 100%) | RolledBack (governor = baseline); resume clears the
- * governor. Failed when the candidate cannot start. Finishing keeps one version.
+ * The life of a release from creation to finish (DESIGN.md "Release lifecycle"): planning a new release
+ * against its service, the phases every strategy shares (release-phases.ts, re-exported here), and finishing:
+ * all traffic to the kept version, a drain period marked by the Finishing condition, then the other retires.
  */
+
+export {
+  isCandidateReady,
+  markCandidateFailed,
+  markCandidateReady,
+  resume,
+  retiredBy,
+  rollback,
+  takeover,
+} from './release-phases.js';
 
 export interface ReleasePlan {
   baseline: string;
@@ -17,19 +28,7 @@ export interface ReleasePlan {
   status: ReleaseStatus;
 }
 
-function condition(type: string, ok: boolean, reason: string, message: string, now: string): Condition {
-  return { type, status: ok ? 'True' : 'False', reason, message, at: now };
-}
-
-function setCondition(status: ReleaseStatus, c: Condition): Condition[] {
-  return [...status.conditions.filter((x) => x.type !== c.type), c];
-}
-
-export function isCandidateReady(release: Pick<Release, 'status'>): boolean {
-  return release.status.conditions.some((c) => c.type === 'CandidateReady' && c.status === 'True');
-}
-
-/** Checks a new release against its service and the active release, and plans its first state. */
+/** Checks a new release against its service, its strategy and the active release, and plans its first state. */
 export function planRelease(spec: ReleaseSpec, service: Service, active: Release | undefined, now: string): ReleasePlan {
   if (active) {
     throw new ConflictError(`service "${service.name}" already has an active release "${active.name}"; finish it first`, 'ReleaseActive');
@@ -49,7 +48,7 @@ export function planRelease(spec: ReleaseSpec, service: Service, active: Release
   if (existing && spec.candidate.workload) {
     details.push({ path: 'candidate.workload', message: `version "${candidate}" exists already; omit workload to release it as it is` });
   }
-  details.push(...trafficProblems(spec, baseline, candidate));
+  details.push(...strategyOf(spec).trafficProblems(spec.traffic, baseline, candidate));
   let newVersion: Version | null = null;
   if (details.length === 0 && !existing && baselineVersion) {
     try {
@@ -74,85 +73,38 @@ export function planRelease(spec: ReleaseSpec, service: Service, active: Release
   return { baseline, newVersion, status };
 }
 
-/** Traffic may only name the release's two versions. */
-export function trafficProblems(spec: Pick<ReleaseSpec, 'traffic'>, baseline: string, candidate: string): ErrorDetail[] {
-  const allowed = new Set([baseline, candidate]);
-  const details: ErrorDetail[] = [];
-  const t = spec.traffic;
-  if (t.weights) {
-    for (const v of Object.keys(t.weights)) {
-      if (!allowed.has(v))
-        details.push({
-          path: `traffic.weights.${v}`,
-          message: `"${v}" is neither the baseline "${baseline}" nor the candidate "${candidate}"`,
-        });
-    }
-  }
-  if (t.mirror && !allowed.has(t.mirror.version)) {
-    details.push({
-      path: 'traffic.mirror.version',
-      message: `"${t.mirror.version}" is neither the baseline "${baseline}" nor the candidate "${candidate}"`,
-    });
-  }
-  if (t.rules) {
-    for (const v of versionsInRules(trafficToRules(t, baseline, candidate))) {
-      if (!allowed.has(v))
-        details.push({
-          path: 'traffic.rules',
-          message: `version "${v}" is neither the baseline "${baseline}" nor the candidate "${candidate}"`,
-        });
-    }
-  }
-  return details;
+/** The condition of a release between "all traffic to the kept version" and the retirement of the other. */
+export const FINISHING = 'Finishing';
+
+export function isFinishing(release: Pick<Release, 'status'>): boolean {
+  return release.status.conditions.some((c) => c.type === FINISHING && c.status === 'True');
 }
 
-export function markCandidateReady(release: Release, now: string): ReleaseStatus {
-  const s = release.status;
-  const conditions = setCondition(s, condition('CandidateReady', true, 'Ready', `${release.candidate.name} is ready`, now));
-  const phase = s.governor ? s.phase : 'Progressing';
-  return { ...s, phase, conditions };
+/** A finishing release takes no other change: `action` names the refused one. */
+export function requireNotFinishing(release: Release, action: string): Release {
+  if (isFinishing(release)) throw new NotAllowedError(`cannot ${action} release "${release.name}": it is finishing`);
+  return release;
 }
 
-export function markCandidateFailed(release: Release, reason: string, now: string): ReleaseStatus {
-  const s = release.status;
-  const conditions = setCondition(s, condition('CandidateReady', false, 'Failed', reason, now));
-  return { ...s, phase: s.governor ? s.phase : 'Failed', conditions };
+/** Checks that finishing may keep `keep`; returns the version to retire. */
+export function planFinish(release: Release, keep: string): { retire: string } {
+  return strategyOf(release).finish(release, keep);
 }
 
-function requireVersionOf(release: Release, version: string, action: string): void {
-  if (version !== release.baseline && version !== release.candidate.name) {
-    throw new InputError(
-      `version: "${version}" is not part of release "${release.name}" (${release.baseline}, ${release.candidate.name})`,
-      [{ path: 'version', message: `must be "${release.baseline}" or "${release.candidate.name}"` }],
-    );
-  }
-  if (version === release.candidate.name && !isCandidateReady(release)) {
-    throw new NotAllowedError(`cannot ${action} ${version}: it is not ready (phase ${release.status.phase})`);
-  }
-}
-
-export function takeover(release: Release, version: string): ReleaseStatus {
-  requireVersionOf(release, version, 'take over with');
-  return { ...release.status, phase: 'TakenOver', governor: version };
-}
-
-/** Rollback works in every phase and is idempotent: the baseline gets all traffic. */
-export function rollback(release: Release): ReleaseStatus {
-  return { ...release.status, phase: 'RolledBack', governor: release.baseline };
-}
-
-export function resume(release: Release): ReleaseStatus {
-  if (!release.status.governor) {
-    throw new NotAllowedError(`release "${release.name}" is ${release.status.phase}: there is no take-over or rollback to resume from`);
-  }
-  const failed = release.status.conditions.some((c) => c.type === 'CandidateReady' && c.reason === 'Failed');
-  const phase = isCandidateReady(release) ? 'Progressing' : failed ? 'Failed' : 'Pending';
-  return { ...release.status, phase, governor: null };
-}
-
-/** Checks that finishing may keep `keep`; returns the version to retire, if any. */
-export function planFinish(release: Release, keep: string): { retire: string | null } {
-  requireVersionOf(release, keep, 'finish keeping');
-  const other = keep === release.baseline ? release.candidate.name : release.baseline;
-  return { retire: other };
+/** The status while finishing: the kept version governs (100%) and the Finishing condition says what retires. */
+export function finishingStatus(release: Release, keep: string, now: string): ReleaseStatus {
+  const { retire } = planFinish(release, keep);
+  const finishing: Condition = {
+    type: FINISHING,
+    status: 'True',
+    reason: 'Draining',
+    message: `keeping ${keep}, retiring ${retire} after the drain period`,
+    at: now,
+  };
+  return {
+    ...release.status,
+    phase: keep === release.baseline ? 'RolledBack' : 'TakenOver',
+    governor: keep,
+    conditions: [...release.status.conditions.filter((c) => c.type !== FINISHING), finishing],
+  };
 }

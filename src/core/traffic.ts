@@ -1,4 +1,5 @@
-import type { Release, Rule, Service, Traffic } from './model.js';
+import type { ErrorDetail } from './errors.js';
+import type { ReleaseSpec, Rule, Service, Traffic } from './model.js';
 
 /** Expands a release's `traffic` (weights, match or rules form) into ordered route rules. */
 export function trafficToRules(traffic: Traffic, baseline: string, candidate: string): Rule[] {
@@ -7,7 +8,7 @@ export function trafficToRules(traffic: Traffic, baseline: string, candidate: st
   const route = Object.entries(weights).map(([version, weight]) => ({ version, weight }));
   const rest: Rule = { route };
   if (traffic.sticky) rest.sticky = traffic.sticky;
-  if (traffic.mirror) rest.mirror = traffic.mirror;
+  if (traffic.mirror) rest.mirror = { version: traffic.mirror.version ?? candidate, percent: traffic.mirror.percent };
   if (!traffic.match) return [rest];
   return [{ match: traffic.match, route: [{ version: candidate, weight: 100 }] }, rest];
 }
@@ -21,21 +22,6 @@ export function stableVersion(service: Pick<Service, 'versions'>): string {
   return service.versions[0]!.name;
 }
 
-/**
- * The rules in force for a service: an active release's (its governor, or the baseline while the candidate
- * is not ready, or its traffic), else the service's own routes, else everything to its stable version.
- */
-export function effectiveRules(service: Pick<Service, 'versions' | 'routes'>, release: Release | undefined): Rule[] {
-  if (release) {
-    const { phase, governor } = release.status;
-    if (governor) return singleVersionRules(governor);
-    if (phase === 'Pending' || phase === 'Failed') return singleVersionRules(release.baseline);
-    return trafficToRules(release.traffic, release.baseline, release.candidate.name);
-  }
-  if (service.routes.length > 0) return service.routes;
-  return singleVersionRules(stableVersion(service));
-}
-
 /** Versions named anywhere in a rule list (routes and mirrors). */
 export function versionsInRules(rules: Rule[]): Set<string> {
   const names = new Set<string>();
@@ -44,4 +30,47 @@ export function versionsInRules(rules: Rule[]): Set<string> {
     if (rule.mirror) names.add(rule.mirror.version);
   }
   return names;
+}
+
+/**
+ * Route rules may only name versions the service has: one check, one message, for the API (service routes)
+ * and the renderers (Istio, Gateway API). `path` prefixes each problem, e.g. `rules.0.route.1.version`.
+ */
+export function ruleVersionProblems(rules: Rule[], service: Pick<Service, 'name' | 'versions'>, path = 'rules'): ErrorDetail[] {
+  const names = service.versions.map((v) => v.name);
+  const problem = (version: string, at: string): ErrorDetail => ({
+    path: at,
+    message: `version "${version}" does not exist in service "${service.name}" (it has ${names.join(', ')})`,
+  });
+  const problems: ErrorDetail[] = [];
+  rules.forEach((rule, i) => {
+    rule.route.forEach((d, j) => {
+      if (!names.includes(d.version)) problems.push(problem(d.version, `${path}.${i}.route.${j}.version`));
+    });
+    if (rule.mirror && !names.includes(rule.mirror.version)) problems.push(problem(rule.mirror.version, `${path}.${i}.mirror.version`));
+  });
+  return problems;
+}
+
+/** A release's traffic may only name its two versions. */
+export function trafficProblems(spec: Pick<ReleaseSpec, 'traffic'>, baseline: string, candidate: string): ErrorDetail[] {
+  const allowed = new Set([baseline, candidate]);
+  const neither = (v: string) => `"${v}" is neither the baseline "${baseline}" nor the candidate "${candidate}"`;
+  const details: ErrorDetail[] = [];
+  const t = spec.traffic;
+  if (!t) return details;
+  if (t.weights) {
+    for (const v of Object.keys(t.weights)) {
+      if (!allowed.has(v)) details.push({ path: `traffic.weights.${v}`, message: neither(v) });
+    }
+  }
+  if (t.mirror?.version !== undefined && !allowed.has(t.mirror.version)) {
+    details.push({ path: 'traffic.mirror.version', message: neither(t.mirror.version) });
+  }
+  if (t.rules) {
+    for (const v of versionsInRules(trafficToRules(t, baseline, candidate))) {
+      if (!allowed.has(v)) details.push({ path: 'traffic.rules', message: `version ${neither(v)}` });
+    }
+  }
+  return details;
 }

@@ -5,7 +5,7 @@ import { MeshProxy, type MeshProxyOptions } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import type { ProxyLimits } from './proxy-settings.js';
 import type { RequestRecord } from './request-observer.js';
-import { routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { routeTable, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 
 // The proxy's limits and timeouts at the wire level (docs/proxy.md, "Limits and timeouts"): raw client sockets
 // that trickle, stall, stop reading or just sit there, with timeouts set small so the tests run in seconds.

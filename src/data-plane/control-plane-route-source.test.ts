@@ -6,7 +6,7 @@ import { diffRouteTables, type RouteTableDelta } from '../core/route-table-delta
 import { ControlPlaneRouteSource } from './control-plane-route-source.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger, type ProxyLogger } from './proxy-logger.js';
-import { call, routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { call, routeTable, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 
 const TOKEN = 'test-token';
 

@@ -6,7 +6,7 @@ import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import { DEFAULT_PROXY_LIMITS } from './proxy-settings.js';
 import type { RequestRecord } from './request-observer.js';
-import { routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { routeTable, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 
 // The fast path at the wire level: raw client sockets, so that pipelining, framing and the hand-over to node:http
 // are exercised exactly as a client would see them.

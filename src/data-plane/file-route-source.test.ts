@@ -8,7 +8,7 @@ import { FileRouteSource } from './file-route-source.js';
 import { parseStaticRouteFile, readStaticRouteFile } from './static-route-file.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
-import { call, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'canary-routes-'));
 let v1: TestUpstream;

@@ -2,7 +2,7 @@ import { connect, createServer as createNetServer, type Server as NetServer, typ
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
-import { routeTable } from './test-upstreams.js';
+import { routeTable } from '../../test/support/test-upstreams.js';
 
 // Request smuggling, desync and framing, at the wire: raw client sockets to a real MeshProxy in front of a raw
 // upstream that records every byte it receives and reads requests the naive way a vulnerable backend would

@@ -8,5 +8,4 @@ export * from './request-outcome.js';
 export * from './outlier-detector.js';
 export * from './proxy-logger.js';
 export * from './weighted-picker.js';
-export * from './routing-cases.js';
 export * from './telemetry/index.js';

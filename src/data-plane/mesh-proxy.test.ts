@@ -3,8 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentProxyLogger } from './proxy-logger.js';
 import { MeshProxy } from './mesh-proxy.js';
 import type { RequestRecord } from './request-observer.js';
-import { ROUTING_CASES, ROUTING_SERVICE, ROUTING_VERSIONS } from './routing-cases.js';
-import { call, freePort, NO_OUTLIER_DETECTION, routeTable, startUpstream, type CallResult, type TestUpstream } from './test-upstreams.js';
+import { ROUTING_CASES, ROUTING_SERVICE, ROUTING_VERSIONS } from '../../test/support/routing-cases.js';
+import {
+  call,
+  freePort,
+  NO_OUTLIER_DETECTION,
+  routeTable,
+  startUpstream,
+  type CallResult,
+  type TestUpstream,
+} from '../../test/support/test-upstreams.js';
 import type { Rule } from '../core/index.js';
 
 const upstreams: Record<string, TestUpstream> = {};

@@ -7,7 +7,7 @@ import { silentProxyLogger } from './proxy-logger.js';
 import type { RequestRecord } from './request-observer.js';
 import { type CompiledVersion, compileSnapshot, nextEndpoint, type RouteSnapshot } from './route-snapshot.js';
 import { ProxyTelemetry } from './telemetry/proxy-telemetry.js';
-import { call, freePort, routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { call, freePort, routeTable, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 /** A detector on a fake clock, and a compiled table of service `reviews` v1 with `n` endpoints. */

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkers } from './proxy-workers.js';
-import { call, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');

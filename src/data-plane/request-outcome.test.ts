@@ -10,7 +10,7 @@ import type { RequestRecord } from './request-observer.js';
 import { RequestOutcome } from './request-outcome.js';
 import { compileSnapshot } from './route-snapshot.js';
 import { UpstreamPools } from './upstream-pools.js';
-import { call, freePort, NO_OUTLIER_DETECTION, routeTable, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { call, freePort, NO_OUTLIER_DETECTION, routeTable, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 
 /**
  * One request outcome on every path: the same failure through the fast path and through node:http + undici (and,

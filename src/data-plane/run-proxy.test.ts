@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRouteSource } from './file-route-source.js';
 import { runProxy } from './run-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
-import { call, startUpstream, type TestUpstream } from './test-upstreams.js';
+import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 import { ensureBuilt } from '../../test/support/dist.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -6,7 +6,7 @@ import type { Rule } from '../core/index.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import type { RequestRecord } from './request-observer.js';
-import { freePort, routeTable, type ServiceFixture } from './test-upstreams.js';
+import { freePort, routeTable, type ServiceFixture } from '../../test/support/test-upstreams.js';
 
 // A minimal WebSocket (RFC 6455) on both ends, over raw sockets: text and close frames, payloads under 64 KiB.
 

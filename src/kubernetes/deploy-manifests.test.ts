@@ -5,7 +5,7 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type KubeObject, RESOURCES } from './kube-object.js';
-import { validateObject } from './testing/validate-object.js';
+import { validateObject } from '../../test/support/kubernetes/validate-object.js';
 
 const base = new URL('../../deploy/base/', import.meta.url);
 const read = (file: string) => parse(readFileSync(new URL(file, base), 'utf8')) as KubeObject & Record<string, unknown>;

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient } from './kube-client.js';
 import { KubeInformer } from './kube-informer.js';
 import { type KubeService, RESOURCES } from './kube-object.js';
-import { FakeApiServer } from './testing/fake-api-server.js';
+import { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 
 const svc = (name: string, port = 80): KubeService => ({
   apiVersion: 'v1',

@@ -5,8 +5,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { ClusterInventory } from './cluster-inventory.js';
 import { KubernetesBackend } from './kubernetes-backend.js';
-import { reviewsService, reviewsV1Deployment } from './testing/bookinfo-objects.js';
-import { FakeApiServer } from './testing/fake-api-server.js';
+import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
+import { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'canary-kubeconfig-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

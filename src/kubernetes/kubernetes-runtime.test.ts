@@ -18,9 +18,9 @@ import { ClusterTraffic } from './cluster-traffic.js';
 import { KubeClient } from './kube-client.js';
 import type { Deployment, KubeObject, KubeService } from './kube-object.js';
 import { KubernetesRuntime } from './kubernetes-runtime.js';
-import { reviewsService, reviewsV1Deployment } from './testing/bookinfo-objects.js';
-import { FakeApiServer, type FakeApiServerOptions } from './testing/fake-api-server.js';
-import { validateObject } from './testing/validate-object.js';
+import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
+import { FakeApiServer, type FakeApiServerOptions } from '../../test/support/kubernetes/fake-api-server.js';
+import { validateObject } from '../../test/support/kubernetes/validate-object.js';
 
 const V2_IMAGE = 'kubesphere/examples-bookinfo-reviews-v2:1.16.2';
 const open: { close(): Promise<void> }[] = [];

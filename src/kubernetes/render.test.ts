@@ -8,8 +8,8 @@ import { renderHttpRoute } from './gateway-api.js';
 import type { Deployment, KubeObject } from './kube-object.js';
 import { cloneDeployment, renderFinishedTraffic, renderReleaseObjects, renderTrafficObjects, type TrafficServiceInput } from './render.js';
 import { renderKubernetes } from './render-kubernetes.js';
-import { reviewsService, reviewsV1Deployment } from './testing/bookinfo-objects.js';
-import { validateObject } from './testing/validate-object.js';
+import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
+import { validateObject } from '../../test/support/kubernetes/validate-object.js';
 
 const k8s = (image: string) => ({ kind: 'kubernetes' as const, image, env: {}, replicas: 1 });
 const reviews: TrafficServiceInput = {

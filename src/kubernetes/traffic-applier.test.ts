@@ -5,8 +5,8 @@ import { KubeApiError, KubeClient } from './kube-client.js';
 import { FIELD_MANAGER, type KubeObject, RESOURCES } from './kube-object.js';
 import { formatPlan } from './plan.js';
 import { renderTrafficObjects, type TrafficServiceInput } from './render.js';
-import { reviewsV1Deployment } from './testing/bookinfo-objects.js';
-import { FakeApiServer } from './testing/fake-api-server.js';
+import { reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
+import { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 import { TrafficApplier } from './traffic-applier.js';
 
 const k8s = { kind: 'kubernetes' as const, image: 'x', env: {}, replicas: 1 };

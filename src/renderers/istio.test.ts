@@ -5,7 +5,7 @@ import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { InputError, type Rule } from '../core/index.js';
-import { ROUTING_CASES, ROUTING_SERVICE, ROUTING_VERSIONS } from '../data-plane/routing-cases.js';
+import { ROUTING_CASES, ROUTING_SERVICE, ROUTING_VERSIONS } from '../../test/support/routing-cases.js';
 import { cookieHeaderRegex } from './cookie-regex.js';
 import {
   type IstioServiceInput,
@@ -185,7 +185,7 @@ describe('renderIstio: what Istio cannot express is refused with the field named
 
   it('refuses a version the service does not have', () => {
     expect(problem([{ route: [{ version: 'v9', weight: 100 }] }])).toBe(
-      'rules.0.route.0.version: version "v9" is not a version of service "reviews" (known: v1, v2, v3)',
+      'rules.0.route.0.version: version "v9" does not exist in service "reviews" (it has v1, v2, v3)',
     );
   });
 

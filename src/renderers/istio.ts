@@ -8,6 +8,7 @@ import {
   outlierDetectionOn,
   outlierPolicy,
   type Rule,
+  ruleVersionProblems,
   type Service,
   type StringMatch,
   singleVersionRules,
@@ -102,17 +103,8 @@ export interface IstioObjects {
  */
 export function renderIstioObjects(service: IstioServiceInput, rules: Rule[], opts: IstioRenderOptions = {}): IstioObjects {
   const inForce = rules.length > 0 ? rules : singleVersionRules(stableVersion(service));
-  const known = new Set(service.versions.map((v) => v.name));
-  const problems: ErrorDetail[] = [];
-  const destination = (version: string, path: string): IstioDestination => {
-    if (!known.has(version)) {
-      problems.push({
-        path,
-        message: `version "${version}" is not a version of service "${service.name}" (known: ${[...known].join(', ')})`,
-      });
-    }
-    return { host: service.name, port: { number: service.port }, subset: version };
-  };
+  const problems: ErrorDetail[] = ruleVersionProblems(inForce, service);
+  const destination = (version: string): IstioDestination => ({ host: service.name, port: { number: service.port }, subset: version });
 
   const sticky: string[] = [];
   const http = inForce.map((rule, i): IstioHttpRoute => {
@@ -122,10 +114,10 @@ export function renderIstioObjects(service: IstioServiceInput, rules: Rule[], op
       ...(rule.match && rule.match.length > 0
         ? { match: rule.match.map((block, j) => renderMatch(block, `${at}.match.${j}`, problems)) }
         : {}),
-      route: rule.route.map((d, j) => ({ destination: destination(d.version, `${at}.route.${j}.version`), weight: d.weight })),
+      route: rule.route.map((d) => ({ destination: destination(d.version), weight: d.weight })),
     };
     if (rule.mirror) {
-      route.mirror = destination(rule.mirror.version, `${at}.mirror.version`);
+      route.mirror = destination(rule.mirror.version);
       route.mirrorPercentage = { value: rule.mirror.percent };
     }
     if (rule.sticky) sticky.push(`http[${i}] is sticky by ${describeSticky(rule.sticky)}`);

@@ -49,7 +49,12 @@ export interface StoreWriter {
   updateService(spec: ServiceSpec, expectedVersion?: string): Service;
   deleteService(name: string): void;
   createRelease(release: ReleaseRecord, actor: string): Release;
-  updateRelease(name: string, change: { traffic?: Release['traffic']; status?: ReleaseStatus }, expectedVersion?: string): Release;
+  /** Changes a release's status, traffic or strategy (a mirror taken over becomes a canary). */
+  updateRelease(
+    name: string,
+    change: { traffic?: Release['traffic']; status?: ReleaseStatus; strategy?: Release['strategy'] },
+    expectedVersion?: string,
+  ): Release;
   deleteRelease(name: string): void;
   appendEvent(event: NewEvent): StoredEvent;
   /** Adds a token; 409 when the name is taken. */
@@ -156,8 +161,11 @@ function serviceSpecOf(s: ServiceSpec | Service): ServiceSpec {
   return spec;
 }
 
+/** Everything of a release but its status and metadata, so that a field added to the model is stored without a change here. */
 function releaseSpecOf(r: ReleaseRecord | Release): Omit<ReleaseRecord, 'status'> {
-  return { name: r.name, service: r.service, strategy: r.strategy, baseline: r.baseline, candidate: r.candidate, traffic: r.traffic };
+  const { status: _status, ...rest } = r as Release;
+  const { resourceVersion: _rv, createdAt: _c, updatedAt: _u, createdBy: _b, ...spec } = rest;
+  return spec;
 }
 
 function checkVersion(kind: string, name: string, current: number, expected: string | undefined): void {
@@ -354,6 +362,7 @@ export class SqliteStore {
           ...current,
           ...(change.traffic ? { traffic: change.traffic } : {}),
           ...(change.status ? { status: change.status } : {}),
+          ...(change.strategy ? { strategy: change.strategy } : {}),
         };
         const rev = bump();
         db.prepare('UPDATE releases SET spec = ?, status = ?, resource_version = ?, updated_at = ? WHERE name = ?').run(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningUp, startUp } from '../control-plane/up.js';
-import { bookinfoReviewsCanary } from '../control-plane/test-harness.js';
+import { bookinfoReviewsCanary } from '../../test/support/test-harness.js';
 import { TrafficGenerator } from './traffic-generator.js';
 import { ensureBuilt } from '../../test/support/dist.js';
 

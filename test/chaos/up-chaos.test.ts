@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../support/dist.js';
-import { bookinfoReviewsCanary } from '../../src/control-plane/test-harness.js';
+import { bookinfoReviewsCanary } from '../support/test-harness.js';
 import { echoServiceSpec } from '../support/echo-service.js';
 import { freePort } from '../support/ports.js';
 import {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { startTestControlPlane, type TestControlPlane } from '../../src/control-plane/test-harness.js';
+import { startTestControlPlane, type TestControlPlane } from '../support/test-harness.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const webDir = join(repoRoot, 'web');

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bookinfoReviewsCanary } from '../../src/control-plane/test-harness.js';
+import { bookinfoReviewsCanary } from '../support/test-harness.js';
 import { type RunningUp, startUp } from '../../src/control-plane/up.js';
 import { http, waitFor } from '../support/http.js';
 import { freePort } from '../support/ports.js';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { type RunningCluster, startClusterControlPlane } from '../../src/control-plane/cluster-mode.js';
 import { KubeClient, type KubeObject, KubernetesBackend } from '../../src/kubernetes/index.js';
-import { reviewsService, reviewsV1Deployment } from '../../src/kubernetes/testing/bookinfo-objects.js';
-import { FakeApiServer, type FakeApiServerOptions } from '../../src/kubernetes/testing/fake-api-server.js';
+import { reviewsService, reviewsV1Deployment } from './kubernetes/bookinfo-objects.js';
+import { FakeApiServer, type FakeApiServerOptions } from './kubernetes/fake-api-server.js';
 import { repoRoot } from './dist.js';
 
 /**

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../../../test/support/dist.js';
-import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../control-plane/test-harness.js';
+import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { observedHistoryTable } from './release-commands.js';
 
 /** `canary release observed` as a user runs it (node bin/canary.js) against a real control plane fed telemetry. */

@@ -9,7 +9,17 @@ import type { ObservedHistoryAnswer } from '../../control-plane/api-schemas.js';
 
 const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
 
-/** The WEIGHTS column: `v1=50,v2=50`, `match->v2; v1=100`, or `3 rules`. */
+/**
+ * The WEIGHTS column: `v1=50,v2=50`, `match->v2; v1=100`, `3 rules`; blueGreen `v1=100 (v2 waits)`, mirror
+ * `v1=100, mirror 20% -> v2`.
+ */
+export function describeRelease(r: Pick<Release, 'strategy' | 'baseline' | 'candidate' | 'traffic'>): string {
+  const candidate = r.candidate.name;
+  if (r.strategy === 'blueGreen') return `${r.baseline}=100 (${candidate} waits for the switch)`;
+  if (r.strategy === 'mirror') return `${r.baseline}=100, mirror ${r.traffic?.mirror?.percent ?? 100}% -> ${candidate}`;
+  return describeTraffic(r.traffic ?? {}, candidate);
+}
+
 export function describeTraffic(t: Traffic, candidate: string): string {
   if (t.rules) return `${t.rules.length} rule${t.rules.length === 1 ? '' : 's'}`;
   const weights = formatWeights(t.weights);
@@ -19,22 +29,16 @@ export function describeTraffic(t: Traffic, candidate: string): string {
 export function releaseTable(items: Release[]): string {
   return formatTable(
     ['NAME', 'SERVICE', 'PHASE', 'GOVERNOR', 'WEIGHTS', 'AGE'],
-    items.map((r) => [
-      r.name,
-      r.service,
-      r.status.phase,
-      r.status.governor ?? '-',
-      describeTraffic(r.traffic, r.candidate.name),
-      formatAge(r.createdAt),
-    ]),
+    items.map((r) => [r.name, r.service, r.status.phase, r.status.governor ?? '-', describeRelease(r), formatAge(r.createdAt)]),
   );
 }
 
 export function releaseDetail(r: Release): string {
-  const t = r.traffic;
+  const t = r.traffic ?? {};
   const fields: [string, string][] = [
     ['Name', r.name],
     ['Service', r.service],
+    ['Strategy', r.strategy ?? 'canary'],
     ['Baseline', r.baseline],
     ['Candidate', r.candidate.name],
     ['Phase', r.status.phase],
@@ -43,12 +47,15 @@ export function releaseDetail(r: Release): string {
       r.status.governor ? `${r.status.governor} (gets 100%; \`canary release resume ${r.name}\` restores the traffic below)` : '-',
     ],
   ];
-  if (t.rules) fields.push(['Traffic', `${t.rules.length} rule(s); see -o yaml`]);
+  if (r.status.standby)
+    fields.push(['Standby', `${r.status.standby} (keeps running; \`canary release rollback ${r.name}\` switches back at once)`]);
+  if (r.strategy === 'blueGreen') fields.push(['Traffic', describeRelease(r)]);
+  else if (t.rules) fields.push(['Traffic', `${t.rules.length} rule(s); see -o yaml`]);
   else {
     if (t.match) fields.push(['Match', `${describeMatch(t.match)} -> ${r.candidate.name}`]);
     fields.push(['Weights', formatWeights(t.weights)]);
     if (t.sticky) fields.push(['Sticky', JSON.stringify(t.sticky)]);
-    if (t.mirror) fields.push(['Mirror', `${t.mirror.version} ${t.mirror.percent ?? 100}%`]);
+    if (t.mirror) fields.push(['Mirror', `${t.mirror.version ?? r.candidate.name} ${t.mirror.percent ?? 100}%`]);
   }
   fields.push(
     ['Observed', formatShares(r.status.observed)],
@@ -117,7 +124,7 @@ export function dryRunText(res: DryRunResult, what: string): string {
 }
 
 const oneLine = (r: Release, what: string) =>
-  `release/${r.name} ${what}: phase ${r.status.phase}, governor ${r.status.governor ?? '-'}, weights ${describeTraffic(r.traffic, r.candidate.name)}`;
+  `release/${r.name} ${what}: phase ${r.status.phase}, governor ${r.status.governor ?? '-'}, weights ${describeRelease(r)}`;
 
 /** `canary release list|get|observed|create|set-weights|set-traffic|takeover|rollback|resume|finish`. */
 export function registerReleaseCommands(program: Command): void {
@@ -283,7 +290,10 @@ Examples:
       clientAction(async ({ api, output }, name: string, weightsText: string, opts: { dryRun?: boolean }) => {
         const weights = parseWeights(weightsText);
         const current = await api.get<Release>(path(name));
-        if (current.traffic.rules) {
+        if (current.strategy !== 'canary') {
+          throw new Error(`release ${name} is a ${current.strategy} release: it has no weights to set`);
+        }
+        if (current.traffic?.rules) {
           throw new Error(`release ${name} routes by rules, not weights; change them with \`canary release set-traffic ${name} -f FILE\``);
         }
         const traffic: Traffic = { ...current.traffic, weights };

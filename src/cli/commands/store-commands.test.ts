@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, repoRoot } from '../../../test/support/dist.js';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../control-plane/test-harness.js';
+import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { SqliteStore } from '../../store/index.js';
 
 /** `canary backup` / `canary restore` run as a user runs them, against the data directory of a real control plane. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestControlPlane, type TestControlPlane } from '../../control-plane/test-harness.js';
+import { startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
 import { ensureBuilt } from '../../../test/support/dist.js';
 

@@ -1,4 +1,4 @@
-import type { Deployment, KubeService } from '../kube-object.js';
+import type { Deployment, KubeService } from '../../../src/kubernetes/kube-object.js';
 
 /** Bookinfo's reviews v1, as Istio's sample manifests (bookinfo.yaml) deploy it. */
 export function reviewsV1Deployment(namespace = 'default'): Deployment {

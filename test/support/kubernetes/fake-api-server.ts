@@ -2,8 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { type Deployment, type KubeObject, type ManagedFieldsEntry, RESOURCES, type ResourceType, apiVersionOf } from '../kube-object.js';
-import { type FieldPath, deletePath, getPath, isMap, leafPaths, sameValue, setPath } from '../object-fields.js';
+import {
+  type Deployment,
+  type KubeObject,
+  type ManagedFieldsEntry,
+  RESOURCES,
+  type ResourceType,
+  apiVersionOf,
+} from '../../../src/kubernetes/kube-object.js';
+import { type FieldPath, deletePath, getPath, isMap, leafPaths, sameValue, setPath } from '../../../src/kubernetes/object-fields.js';
 
 /**
  * An in-process Kubernetes API server for tests (node:http on 127.0.0.1, port 0), following the API's

@@ -3,7 +3,7 @@ import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1
 import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
 import { Deployment as DeploymentModel } from 'kubernetes-models/apps/v1/Deployment';
 import { Service as ServiceModel } from 'kubernetes-models/v1/Service';
-import type { KubeObject } from '../kube-object.js';
+import type { KubeObject } from '../../../src/kubernetes/kube-object.js';
 
 // Test-only: the schema packages are devDependencies.
 /** Validates an object against the schema of its kind (kubernetes-models, istio, gateway-api); returns it. */

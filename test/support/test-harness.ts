@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EndpointsRuntime } from '../workloads/endpoints-runtime.js';
-import { ProcessRuntime } from '../workloads/process-runtime.js';
-import { RuntimeByKind } from '../workloads/runtime-by-kind.js';
-import type { Role } from './permissions.js';
-import { type ControlPlane, type ControlPlaneOptions, createControlPlane } from './create-control-plane.js';
+import { EndpointsRuntime } from '../../src/workloads/endpoints-runtime.js';
+import { ProcessRuntime } from '../../src/workloads/process-runtime.js';
+import { RuntimeByKind } from '../../src/workloads/runtime-by-kind.js';
+import type { Role } from '../../src/control-plane/permissions.js';
+import { type ControlPlane, type ControlPlaneOptions, createControlPlane } from '../../src/control-plane/create-control-plane.js';
 
 /** A reply as tests see it. */
 export interface Reply {

@@ -1,4 +1,4 @@
-import type { Rule } from '../core/index.js';
+import type { Rule } from '../../src/core/index.js';
 
 /** One request of a routing case and the version that must serve it (null: no rule matches, a 404). */
 export interface RoutingRequest {

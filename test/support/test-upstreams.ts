@@ -1,6 +1,6 @@
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Endpoint, OutlierPolicy, Rule, RouteTable, ServiceRoute } from '../core/index.js';
+import type { Endpoint, OutlierPolicy, Rule, RouteTable, ServiceRoute } from '../../src/core/index.js';
 
 /** Test support (not a test): small real upstream servers and a client, all on 127.0.0.1. */
 

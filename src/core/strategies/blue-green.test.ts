@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { type Release, ReleaseSpec, type ReleaseSpecInput } from '../model.js';
+import { markCandidateReady } from '../release-phases.js';
+import { blueGreenStrategy } from './blue-green.js';
+
+const now = '2026-01-01T00:00:00.000Z';
+
+function release(spec: Partial<ReleaseSpecInput> = {}): Release {
+  const parsed = ReleaseSpec.parse({ name: 'reviews-bg', service: 'reviews', strategy: 'blueGreen', candidate: { name: 'v2' }, ...spec });
+  const status = { phase: 'Pending' as const, governor: null, observed: {}, conditions: [], candidateCreated: true };
+  return { ...parsed, baseline: 'v1', status, resourceVersion: '1', createdAt: now, updatedAt: now, createdBy: 'admin' };
+}
+
+const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });
+const everythingTo = (version: string) => [{ route: [{ version, weight: 100 }] }];
+
+describe('blueGreen strategy', () => {
+  it('takes no traffic, or only traffic that leaves the candidate at 0%', () => {
+    expect(blueGreenStrategy.trafficProblems(undefined, 'v1', 'v2')).toEqual([]);
+    expect(blueGreenStrategy.trafficProblems({ weights: { v1: 100, v2: 0 } }, 'v1', 'v2')).toEqual([]);
+    const split = blueGreenStrategy.trafficProblems({ weights: { v1: 90, v2: 10 } }, 'v1', 'v2');
+    expect(split).toEqual([
+      { path: 'traffic.weights.v2', message: expect.stringMatching(/^must be 0: strategy blueGreen sends no ordinary traffic/) },
+    ]);
+    expect(blueGreenStrategy.trafficProblems({ match: [{ uri: { prefix: '/' } }], weights: { v1: 100 } }, 'v1', 'v2')).toEqual([
+      { path: 'traffic.match', message: expect.stringMatching(/use strategy canary to split traffic/) },
+    ]);
+    expect(blueGreenStrategy.trafficProblems({ mirror: { percent: 10 } }, 'v1', 'v2')[0]!.path).toBe('traffic.mirror');
+    expect(blueGreenStrategy.trafficProblems({ weights: { v3: 100 } }, 'v1', 'v2')[0]!.message).toMatch(/neither the baseline/);
+  });
+
+  it('keeps every ordinary request on the baseline while the candidate waits, ready or not', () => {
+    expect(blueGreenStrategy.rules(release())).toEqual(everythingTo('v1'));
+    expect(blueGreenStrategy.rules(ready(release()))).toEqual(everythingTo('v1'));
+  });
+
+  it('switches 100% at once, keeps the baseline as standby, and rolls back to it instantly', () => {
+    let r = ready(release());
+    r = { ...r, ...blueGreenStrategy.takeover(r, 'v2') };
+    expect(r.status).toMatchObject({ phase: 'TakenOver', governor: 'v2', standby: 'v1' });
+    expect(blueGreenStrategy.rules(r)).toEqual(everythingTo('v2'));
+    r = { ...r, ...blueGreenStrategy.rollback(r) };
+    expect(r.status).toMatchObject({ phase: 'RolledBack', governor: 'v1', standby: 'v1' });
+    expect(blueGreenStrategy.rules(r)).toEqual(everythingTo('v1'));
+    r = { ...r, ...blueGreenStrategy.resume(r) };
+    expect(r.status).toMatchObject({ phase: 'Progressing', governor: null });
+    expect(blueGreenStrategy.rules(r)).toEqual(everythingTo('v1'));
+  });
+
+  it('does not switch to a candidate that is not ready', () => {
+    expect(() => blueGreenStrategy.takeover(release(), 'v2')).toThrow(/not ready/);
+  });
+
+  it('finishing with the candidate retires the standby', () => {
+    let r = ready(release());
+    r = { ...r, ...blueGreenStrategy.takeover(r, 'v2') };
+    expect(blueGreenStrategy.finish(r, 'v2')).toEqual({ retire: r.status.standby });
+  });
+});
