@@ -3,6 +3,7 @@ import { KubeClient } from './kube-client.js';
 import { KubeInformer } from './kube-informer.js';
 import { type KubeService, RESOURCES } from './kube-object.js';
 import { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const svc = (name: string, port = 80): KubeService => ({
   apiVersion: 'v1',
@@ -10,15 +11,6 @@ const svc = (name: string, port = 80): KubeService => ({
   metadata: { name, namespace: 'demo', labels: { app: name } },
   spec: { ports: [{ port }] },
 });
-
-/** Polls until `check` holds (bounded). */
-async function eventually(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 let api: FakeApiServer;
 let client: KubeClient;
@@ -47,19 +39,19 @@ describe('KubeInformer: list, then watch', () => {
     await informer.start();
     expect(names()).toBe('reviews');
     api.seed(svc('ratings'));
-    await eventually(() => names() === 'ratings,reviews', 'the new Service');
+    await waitFor('the new Service', () => names() === 'ratings,reviews');
     await client.delete(RESOURCES.Service, 'reviews');
-    await eventually(() => names() === 'ratings', 'the deletion');
+    await waitFor('the deletion', () => names() === 'ratings');
     expect(informer.stats.lists).toBe(1);
   });
 
   it('resumes a lost watch from the last resourceVersion without missing what changed meanwhile', async () => {
     api.seed(svc('reviews'));
     await informer.start();
-    await eventually(() => api.openWatches() === 1, 'the watch');
+    await waitFor('the watch', () => api.openWatches() === 1);
     api.dropWatches();
     api.seed(svc('details')); // happens while no watch is open
-    await eventually(() => names() === 'details,reviews', 'the Service created while the watch was down');
+    await waitFor('the Service created while the watch was down', () => names() === 'details,reviews');
     expect(informer.stats.lists).toBe(1); // resumed, not re-listed
     expect(informer.stats.watches).toBeGreaterThanOrEqual(2);
     const resumed = api.requests.filter((r) => r.query.watch === 'true').at(-1)!;
@@ -70,13 +62,13 @@ describe('KubeInformer: list, then watch', () => {
     api.seed(svc('reviews'));
     api.seed(svc('ratings'));
     await informer.start();
-    await eventually(() => api.openWatches() === 1, 'the watch');
+    await waitFor('the watch', () => api.openWatches() === 1);
     api.dropWatches();
     // While away: one Service goes, one comes, and the server compacts its history.
     await fetch(`${api.url}/api/v1/namespaces/demo/services/ratings`, { method: 'DELETE' });
     api.seed(svc('details'));
     api.compact();
-    await eventually(() => names() === 'details,reviews', 'the re-list');
+    await waitFor('the re-list', () => names() === 'details,reviews');
     expect(informer.stats.lists).toBe(2);
   });
 
