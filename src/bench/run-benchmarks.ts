@@ -1,4 +1,5 @@
 import { addedLatencyBenchmark } from './added-latency-benchmark.js';
+import { analysisBenchmark } from './analysis-benchmark.js';
 import { type BenchmarkResult, type BenchReport, figureLine } from './bench-report.js';
 import { type BenchContext, createBenchContext } from './bench-context.js';
 import { configPropagationBenchmark } from './config-propagation-benchmark.js';
@@ -31,6 +32,7 @@ export const benchmarkIds = [
   'control-plane-scale',
   'workers',
   'cpu-profile',
+  'analysis',
 ] as const;
 
 /** Runs the benchmarks one after another (never two at once: they would measure each other) and reports. */
@@ -45,6 +47,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchReport>
     'control-plane-scale': controlPlaneScaleBenchmark,
     workers: workersBenchmark,
     'cpu-profile': (ctx) => cpuProfileBenchmark(ctx, options.keepProfileDir),
+    analysis: analysisBenchmark,
   };
   const unknown = (options.only ?? []).filter((id) => !(benchmarkIds as readonly string[]).includes(id));
   if (unknown.length > 0) throw new Error(`--only: unknown benchmark ${unknown.join(', ')}; known: ${benchmarkIds.join(', ')}`);

@@ -3,10 +3,11 @@ import { CLI_VERSION } from './cli-version.js';
 import { addClientOptions } from './client-command.js';
 import { registerObserveCommands } from './commands/observe-commands.js';
 import { registerReleaseCommands } from './commands/release-commands.js';
-import { registerRenderCommands } from './commands/render-commands.js';
+import { registerLoadCommand } from './entry-points/load-command.js';
+import { registerRenderCommands } from './entry-points/render-commands.js';
 import { registerRoutesCommands, registerServiceCommands, registerVersionCommands } from './commands/service-commands.js';
-import { registerRunCommands } from './commands/run-commands.js';
-import { registerStoreCommands } from './commands/store-commands.js';
+import { registerRunCommands } from './entry-points/run-commands.js';
+import { registerStoreCommands } from './entry-points/store-commands.js';
 import { registerTelemetryCommands } from './commands/telemetry-commands.js';
 import { registerTokenCommands } from './commands/token-commands.js';
 
@@ -50,6 +51,7 @@ Every command explains itself: canary release create --help. Docs: docs/cli.md.`
   registerReleaseCommands(program);
   registerObserveCommands(program);
   registerTelemetryCommands(program);
+  registerLoadCommand(program);
   registerRenderCommands(program);
   registerStoreCommands(program);
   registerTokenCommands(program);

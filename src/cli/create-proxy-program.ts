@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { CLI_VERSION } from './cli-version.js';
-import { registerProxyCommand } from './commands/proxy-command.js';
+import { registerProxyCommand } from './entry-points/proxy-command.js';
 
 /**
  * `canary` with only the `proxy` command: what `canary proxy ...` runs (src/cli/main.ts), so that the proxy process

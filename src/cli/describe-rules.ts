@@ -1,4 +1,4 @@
-import type { MatchBlock, Rule, StringMatch } from '../core/index.js';
+import type { MatchBlock, Rule, StringMatch } from './api-types.js';
 
 /** One-line, human renderings of route rules for tables. */
 

@@ -8,4 +8,4 @@ export * from './create-program.js';
 export * from './commands/service-commands.js';
 export * from './commands/release-commands.js';
 export * from './commands/observe-commands.js';
-export * from './commands/run-commands.js';
+export * from './entry-points/run-commands.js';

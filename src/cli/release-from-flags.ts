@@ -1,4 +1,4 @@
-import type { MatchBlock, PartialWorkload, ReleaseSpecInput, StringMatch } from '../core/index.js';
+import type { MatchBlock, PartialWorkload, ReleaseSpecInput, StringMatch } from './api-types.js';
 
 /** The flags of `canary release create` that describe a release without a file. */
 export interface ReleaseFlags {

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { SqliteStore } from '../store/index.js';
 import type { EjectionSeen } from '../telemetry/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
+import type { AnalysisRunner } from './analysis-runner.js';
 import type { ReleaseController } from './release-controller.js';
 import type { RouteTableFeed } from './route-table-feed.js';
 import type { ServiceController } from './service-controller.js';
@@ -26,6 +27,8 @@ export interface ApiContext {
   feed: RouteTableFeed;
   /** What the proxies' outlier detection has ejected (from their telemetry); absent: nothing is known. */
   outliers?: { ejectedInstances(service: string, version: string): Map<string, EjectionSeen> };
+  /** The automated analysis (releases with an `analysis` block). */
+  analysis?: AnalysisRunner;
 }
 
 /** The app with zod schemas typing each route's request and reply. */

@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { Name, OutlierDetection, PartialWorkload, ReleasePhase, ReleaseStrategyName, Rule, Traffic, Version } from '../core/index.js';
+import { AnalysisSpec } from '../core/analysis/index.js';
+import {
+  Compare,
+  Name,
+  OutlierDetection,
+  PartialWorkload,
+  ReleasePhase,
+  ReleaseStrategyName,
+  Rule,
+  Traffic,
+  Version,
+} from '../core/index.js';
 
 /** Response and parameter schemas of API v1, built from the core's model so the OpenAPI document matches it. */
 
@@ -62,6 +73,51 @@ export const ConditionSchema = z.object({
   at: z.string(),
 });
 
+const VersionFiguresSchema = z.object({
+  requests: z.number(),
+  failures: z.number(),
+  successRate: z.number().nullable().meta({ description: 'percent' }),
+  p50: z.number().nullable().meta({ description: 'ms' }),
+  p99: z.number().nullable().meta({ description: 'ms' }),
+});
+
+export const CheckResultSchema = z.object({
+  metric: z.enum(['successRate', 'latencyP99', 'prometheus']),
+  test: z.enum(['compare', 'min', 'maxMs', 'rank', 'query']),
+  verdict: z.enum(['passing', 'failing', 'inconclusive']),
+  statistic: z.number().nullable().meta({ description: 'A likelihood ratio (compare, min, maxMs), a p-value (rank) or the query value' }),
+  bound: z.number().nullable().meta({ description: '1/alpha for likelihood ratios, the spent alpha for p-values, the bound for queries' }),
+  progress: z.number().meta({ description: '0..1: how far the evidence has come toward failing' }),
+  message: z.string(),
+});
+
+export const AnalysisStatusSchema = z
+  .object({
+    state: z.enum(['waiting', 'preRollout', 'running', 'held', 'confirming', 'promoting', 'failed', 'aborted']),
+    step: z.number().meta({ description: 'Index of the current step in analysis.steps' }),
+    stepStartedAt: z.string().nullable(),
+    weight: z.number(),
+    verdict: z.enum(['passing', 'failing', 'inconclusive']).nullable(),
+    message: z.string(),
+    checkedAt: z.string().nullable(),
+    sampledUntil: z.number(),
+    checks: z.array(CheckResultSchema),
+    totals: z.object({ candidate: VersionFiguresSchema, baseline: VersionFiguresSchema }).nullable(),
+    history: z.array(
+      z.object({
+        at: z.string(),
+        step: z.number(),
+        weight: z.number(),
+        verdict: z.enum(['passing', 'failing', 'inconclusive']),
+        candidate: VersionFiguresSchema,
+        baseline: VersionFiguresSchema,
+        progress: z.record(z.string(), z.number()),
+      }),
+    ),
+    judge: z.record(z.string(), z.unknown()).meta({ description: "The judge's running state (the sequential tests' evidence)" }),
+  })
+  .meta({ description: 'Where the automated analysis stands: step, verdict with its evidence, history of checks' });
+
 export const ReleaseResource = z.object({
   name: z.string(),
   service: z.string(),
@@ -70,6 +126,8 @@ export const ReleaseResource = z.object({
   candidate: z.object({ name: z.string(), workload: PartialWorkload.optional() }),
   traffic: Traffic.optional().meta({ description: 'Absent for a blueGreen release without traffic, and a mirror release copying 100%' }),
   preview: z.object({ header: z.string() }).optional(),
+  compare: Compare.optional(),
+  analysis: AnalysisSpec.optional(),
   status: z.object({
     phase: ReleasePhase,
     governor: z.string().nullable(),
@@ -77,6 +135,7 @@ export const ReleaseResource = z.object({
     conditions: z.array(ConditionSchema),
     candidateCreated: z.boolean(),
     standby: z.string().optional().meta({ description: 'blueGreen: the baseline kept running after the switch, for an instant rollback' }),
+    analysis: AnalysisStatusSchema.optional(),
   }),
   ...metaFields,
 });
@@ -126,6 +185,7 @@ export const RouteTableSchema = z.object({
         })
         .optional()
         .meta({ description: "The service's outlier detection, defaults filled in, durations in milliseconds" }),
+      compare: Compare.optional().meta({ description: "The release's comparison of mirrored answers, when it sets one" }),
     }),
   ),
   listeners: z.array(

@@ -73,11 +73,30 @@ async function start(opts: { adopt?: boolean; seed?: KubeObject[]; prometheus?: 
 }
 
 /** The VirtualService's routes as `v1:50 v2:50` (rules separated by `|`), or `none`. */
-function vsRoutes(api: FakeApiServer): string {
+type VsHttp = { match?: { headers?: Record<string, unknown> }[]; route: { destination: { subset: string }; weight: number }[] };
+
+function vsHttp(api: FakeApiServer): VsHttp[] {
   const vs = api.object('VirtualService', 'demo', 'reviews');
-  if (!vs) return 'none';
-  const http = (vs.spec as { http: { route: { destination: { subset: string }; weight: number }[] }[] }).http;
-  return http.map((h) => h.route.map((r) => `${r.destination.subset}:${r.weight}`).join(' ')).join(' | ');
+  return vs ? (vs.spec as { http: VsHttp[] }).http : [];
+}
+
+const isPreview = (h: VsHttp) => h.match?.some((m) => m.headers?.['x-canary-preview'] !== undefined) ?? false;
+
+/** The ordinary routes' weights; the preview route (first while the candidate runs) is checked with `previewRoute`. */
+function vsRoutes(api: FakeApiServer): string {
+  if (!api.object('VirtualService', 'demo', 'reviews')) return 'none';
+  return vsHttp(api)
+    .filter((h) => !isPreview(h))
+    .map((h) => h.route.map((r) => `${r.destination.subset}:${r.weight}`).join(' '))
+    .join(' | ');
+}
+
+/** `x-canary-preview: v2 -> v2` when the first route is the preview route, else `none`. */
+function previewRoute(api: FakeApiServer): string {
+  const first = vsHttp(api)[0];
+  if (!first || !isPreview(first)) return 'none';
+  const header = first.match![0]!.headers!['x-canary-preview'] as { exact: string };
+  return `x-canary-preview: ${header.exact} -> ${first.route.map((r) => `${r.destination.subset}:${r.weight}`).join(' ')}`;
 }
 
 function drSubsets(api: FakeApiServer): string[] {
@@ -176,6 +195,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     expect(v2.spec.template.spec.serviceAccountName).toBe('bookinfo-reviews');
     expect(drSubsets(api)).toEqual(['v1', 'v2']);
     expect(vsRoutes(api)).toBe('v1:100'); // no traffic moves before v2 is ready
+    expect(previewRoute(api)).toBe('none'); // nor preview requests
     // Still Pending once the control plane has taken in everything the cluster said so far (v2's Deployment
     // without ready pods): not a clock, the point where a wrong transition would have happened.
     await waitFor('the informer to see reviews-v2', () =>
@@ -196,6 +216,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
       () => vsRoutes(api),
       (r) => r === 'v1:50 v2:50',
     );
+    expect(previewRoute(api)).toBe('x-canary-preview: v2 -> v2:100');
 
     // Dry run of a takeover: the plan names the VirtualService's routes; nothing changes.
     before = everything(s);

@@ -5,6 +5,7 @@ import { ClusterInventorySync } from './cluster-inventory-sync.js';
 import { ClusterRuntime } from './cluster-runtime.js';
 import { ClusterSync } from './cluster-sync.js';
 import { ClusterTelemetry } from './cluster-telemetry.js';
+import { PrometheusAnalysisMetrics } from './analysis-metrics.js';
 import { type ControlPlane, createControlPlane } from './create-control-plane.js';
 import type { RunningUp } from './up.js';
 
@@ -61,6 +62,9 @@ export async function startClusterControlPlane(opts: ClusterControlPlaneOptions)
     dataDir,
     runtime,
     telemetry: { external },
+    ...(backend.telemetry
+      ? { analysis: { metrics: new PrometheusAnalysisMetrics({ url: backend.telemetry.url, namespace: backend.namespace }) } }
+      : {}),
     logLevel: opts.logLevel ?? 'warn',
     ...(opts.logStream ? { logStream: opts.logStream } : {}),
     ...(opts.adminToken !== undefined ? { adminToken: opts.adminToken } : {}),

@@ -87,8 +87,11 @@ describe('control plane', () => {
       const first = await w.next();
       expect(first.event).toBe('snapshot');
       const t1 = JSON.parse(first.data) as RouteTable;
+      // First, while v2 runs: `x-canary-preview: v2` reaches it.
+      const preview = { match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }], route: [{ version: 'v2', weight: 100 }] };
       expect(first.id).toBe(String(t1.revision));
       expect(t1.services[0]!.rules).toEqual([
+        preview,
         {
           route: [
             { version: 'v1', weight: 50 },
@@ -103,6 +106,7 @@ describe('control plane', () => {
       const t2 = JSON.parse(second.data) as RouteTable;
       expect(t2.revision).toBeGreaterThan(t1.revision);
       expect(t2.services[0]!.rules).toEqual([
+        preview,
         {
           route: [
             { version: 'v1', weight: 80 },

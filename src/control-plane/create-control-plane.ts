@@ -5,6 +5,9 @@ import { SqliteStore } from '../store/index.js';
 import { TelemetryHub } from '../telemetry/index.js';
 import type { WorkloadRuntime } from '../workloads/workload-runtime.js';
 import { installAccessControl, type RouteAccess } from './access-control.js';
+import { registerAnalysisApi } from './analysis-api.js';
+import { type AnalysisMetrics, LocalAnalysisMetrics } from './analysis-metrics.js';
+import { AnalysisRunner } from './analysis-runner.js';
 import { AccessTokens } from './access-tokens.js';
 import { loadAdminToken } from './admin-token.js';
 import { installErrorHandling } from './api-error.js';
@@ -54,6 +57,19 @@ export interface ControlPlaneOptions {
   signInThrottle?: SignInThrottleOptions;
   /** Telemetry: trace sampling told to proxies, trace retention, OTLP export, the demo traffic target. */
   telemetry?: ControlPlaneTelemetryOptions;
+  /** Automated analysis: where it reads metrics, where `analysis.load` sends requests, how often it looks. */
+  analysis?: ControlPlaneAnalysisOptions;
+}
+
+export interface ControlPlaneAnalysisOptions {
+  /** Both versions' counts and latency; default the proxies' telemetry (cluster mode: Prometheus). */
+  metrics?: AnalysisMetrics;
+  /** The mesh ingress, e.g. `http://127.0.0.1:8000`: where `analysis.load` sends; unset: `load` is refused. */
+  ingressUrl?: string;
+  /** How often the runner looks whether a check or step is due; default 200 ms. */
+  tickMs?: number;
+  /** First retry delay of webhooks; default 250 ms. */
+  webhookBackoffMs?: number;
 }
 
 export interface ControlPlaneTelemetryOptions {
@@ -77,6 +93,8 @@ export interface ControlPlane {
   store: SqliteStore;
   /** Release jobs: create, change traffic, take over, roll back, resume, finish. */
   controller: ReleaseController;
+  /** Drives releases with an `analysis` block; promote and abort. */
+  analysis: AnalysisRunner;
   /** Services, versions, routes and outlier detection. */
   services: ServiceController;
   feed: RouteTableFeed;
@@ -138,7 +156,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     const tokens = new AccessTokens({
       store,
       bootstrap: { token: token.token, name: adminActor },
-      reservedNames: [controllerActor, 'canary-up', 'proxy'],
+      reservedNames: [controllerActor, 'canary-up', 'proxy', 'analysis'],
     });
 
     const feed = new RouteTableFeed({
@@ -154,7 +172,18 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     });
     const services = new ServiceController(state);
     const controller = new ReleaseController({ state, actor: controllerActor, drainGraceMs: config.drainGraceMs });
-    const ctx: ApiContext = { store, runtime: options.runtime, controller, services, feed, outliers: telemetry };
+    const an = options.analysis ?? {};
+    const analysis = new AnalysisRunner({
+      store,
+      controller,
+      metrics: an.metrics ?? new LocalAnalysisMetrics(telemetry.window),
+      actor: 'analysis',
+      ...(an.ingressUrl !== undefined ? { ingressUrl: an.ingressUrl } : {}),
+      ...(an.tickMs !== undefined ? { tickMs: an.tickMs } : {}),
+      ...(an.webhookBackoffMs !== undefined ? { webhookBackoffMs: an.webhookBackoffMs } : {}),
+      log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (obj, m) => app.log.error(obj, m) },
+    });
+    const ctx: ApiContext = { store, runtime: options.runtime, controller, services, feed, outliers: telemetry, analysis };
 
     app.setValidatorCompiler(zodValidatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
@@ -192,6 +221,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     registerTokensApi(app, ctx, tokens);
     registerServicesApi(app, ctx);
     registerReleasesApi(app, ctx);
+    registerAnalysisApi(app, analysis);
     registerEventsApi(app, ctx);
     registerRouteTableApi(app, ctx, { pingMs: config.watchPingMs });
     registerTelemetryApi(app, ctx, telemetry, {
@@ -202,6 +232,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
 
     await app.ready();
     await controller.start();
+    analysis.start();
     started = true;
 
     let closed = false;
@@ -209,6 +240,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       app,
       store,
       controller,
+      analysis,
       services,
       feed,
       telemetry,
@@ -218,6 +250,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       async close() {
         if (closed) return;
         closed = true;
+        await analysis.close();
         controller.close();
         feed.close();
         await app.close();

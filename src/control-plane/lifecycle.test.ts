@@ -30,6 +30,11 @@ describe('release lifecycle through the API', () => {
     },
   ];
   const only = (v: string) => [{ route: [{ version: v, weight: 100 }] }];
+  /** While the candidate runs, a first rule sends `x-canary-preview: <candidate>` to it. */
+  const previewed = (candidate: string, rules: unknown[]) => [
+    { match: [{ headers: { 'x-canary-preview': { exact: candidate } } }], route: [{ version: candidate, weight: 100 }] },
+    ...rules,
+  ];
 
   it('50/50, PATCH 80/20, take over v2, roll back, resume, finish keeping v1', async () => {
     let res = await t.call('POST', '/api/v1/services', reviewsService);
@@ -46,7 +51,7 @@ describe('release lifecycle through the API', () => {
     expect(res.headers.etag).toBe(`"${res.body.resourceVersion}"`);
     let table = await rulesNow();
     expect(table.release).toBe('reviews-canary');
-    expect(table.rules).toEqual(split(50, 50));
+    expect(table.rules).toEqual(previewed('v2', split(50, 50)));
     let ev = await lastEvent();
     expect(ev).toMatchObject({
       action: 'release.candidate-ready',
@@ -65,7 +70,7 @@ describe('release lifecycle through the API', () => {
     expect(res.status).toBe(200);
     expect(res.body.traffic).toEqual({ weights: { v1: 80, v2: 20 } });
     expect(Number(res.body.resourceVersion)).toBeGreaterThan(Number(version));
-    expect((await rulesNow()).rules).toEqual(split(80, 20));
+    expect((await rulesNow()).rules).toEqual(previewed('v2', split(80, 20)));
     ev = await lastEvent();
     expect(ev).toMatchObject({
       action: 'release.traffic-changed',
@@ -87,18 +92,18 @@ describe('release lifecycle through the API', () => {
     res = await t.call('POST', '/api/v1/releases/reviews-canary/rollback');
     expect(res.status).toBe(200);
     expect(res.body.status).toMatchObject({ phase: 'RolledBack', governor: 'v1' });
-    expect((await rulesNow()).rules).toEqual(only('v1'));
+    expect((await rulesNow()).rules).toEqual(previewed('v2', only('v1'))); // rolled back: v2 still runs for testers
     expect(await lastEvent()).toMatchObject({ action: 'release.rolled-back', after: { status: { phase: 'RolledBack' } } });
 
     // a PATCH while a governor is set is stored, and the governor stays in force
     res = await t.call('PATCH', '/api/v1/releases/reviews-canary', { traffic: { weights: { v1: 70, v2: 30 } } });
     expect(res.status).toBe(200);
-    expect((await rulesNow()).rules).toEqual(only('v1'));
+    expect((await rulesNow()).rules).toEqual(previewed('v2', only('v1')));
 
     res = await t.call('POST', '/api/v1/releases/reviews-canary/resume');
     expect(res.status).toBe(200);
     expect(res.body.status).toMatchObject({ phase: 'Progressing', governor: null });
-    expect((await rulesNow()).rules).toEqual(split(70, 30));
+    expect((await rulesNow()).rules).toEqual(previewed('v2', split(70, 30)));
     expect(await lastEvent()).toMatchObject({
       action: 'release.resumed',
       before: { status: { governor: 'v1' } },
@@ -195,14 +200,16 @@ describe('release lifecycle through the API', () => {
         if (Date.now() > deadline) throw new Error('the candidate never became ready');
         await new Promise((r) => setTimeout(r, 25));
       }
-      expect((await rulesNow()).rules).toEqual([
-        {
-          route: [
-            { version: 'v1', weight: 50 },
-            { version: 'v3', weight: 50 },
-          ],
-        },
-      ]);
+      expect((await rulesNow()).rules).toEqual(
+        previewed('v3', [
+          {
+            route: [
+              { version: 'v1', weight: 50 },
+              { version: 'v3', weight: 50 },
+            ],
+          },
+        ]),
+      );
 
       res = await t.call('DELETE', '/api/v1/releases/reviews-canary?keep=v1');
       expect(res.body).toEqual({ release: 'reviews-canary', service: 'reviews', kept: 'v1', retired: 'v3' });

@@ -30,7 +30,7 @@ function weightsTimeline(release: Release, events: StoredEvent[]): { at: number;
   const out: { at: number; weights: Record<string, number> }[] = [];
   for (const e of events.slice(start)) {
     const after = e.after as Partial<Release> | null;
-    if (e.resourceKind !== 'release' || e.resourceName !== release.name || !after?.status || !after.traffic) continue;
+    if (e.resourceKind !== 'release' || e.resourceName !== release.name || !after?.status || !after.candidate) continue;
     out.push({ at: Date.parse(e.at), weights: weightsInForce(after as Release) });
   }
   return out;

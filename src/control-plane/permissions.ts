@@ -84,3 +84,13 @@ declare module 'fastify' {
     permission?: Permission;
   }
 }
+
+/**
+ * Why `role` may not set these analysis webhooks, or undefined when it may. A webhook makes the control plane send
+ * requests to a URL of the writer's choosing from inside the network (server-side request forgery), so only an
+ * admin may name one; operators run analyses with checks and steps alone.
+ */
+export function analysisWebhooksProblem(role: Role, analysis: { webhooks?: unknown[] } | undefined): string | undefined {
+  if (role === 'admin' || !analysis?.webhooks || analysis.webhooks.length === 0) return undefined;
+  return `role ${role} may not set analysis.webhooks: a webhook makes the control plane call a URL inside your network, so only an admin may name one`;
+}

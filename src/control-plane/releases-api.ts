@@ -12,6 +12,7 @@ import {
   PlanStepSchema,
   refusalsOf,
 } from './change-planner.js';
+import { prepareAnalysisRelease } from './analysis-api.js';
 import { candidateWorkloadProblem } from './permissions.js';
 import type { FinishResult } from './release-controller.js';
 
@@ -85,6 +86,7 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
     async (req, reply) => {
       const problem = candidateWorkloadProblem(req.caller!.role, req.body.candidate.workload);
       if (problem) throw new ForbiddenError(problem);
+      req.body = prepareAnalysisRelease(req.body, req.caller!.role, ctx, ctx.analysis);
       const dryRun = isDryRun(req.query);
       if (dryRun || planner) {
         const would = await controller.createRelease(req.body, req.actor, { dryRun: true });

@@ -6,6 +6,7 @@ import { TelemetryBatch } from '../telemetry-wire/telemetry-batch.js';
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses, TopologySchema, TraceSummarySchema } from './api-schemas.js';
 import { eventStreams } from './event-stream.js';
+import { registerComparisonApi } from './comparison-api.js';
 import { registerObservedHistoryApi } from './observed-history-api.js';
 import type { ExternalTelemetry } from './cluster-telemetry.js';
 
@@ -84,6 +85,7 @@ export function registerTelemetryApi(app: FastifyInstance, ctx: ApiContext, hub:
   });
 
   registerObservedHistoryApi(app, ctx, hub);
+  registerComparisonApi(app, ctx, hub);
 
   app.get('/metrics', { schema: { hide: true }, config: { permission: 'public' } }, async (_req, reply) =>
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(hub.renderMetrics()),

@@ -8,7 +8,7 @@ import { ensureBuilt, repoRoot } from '../../test/support/dist.js';
 import { freePort } from '../../test/support/ports.js';
 import { createProgram } from '../cli/create-program.js';
 import { createProxyProgram } from '../cli/create-proxy-program.js';
-import { resolveUpFlags } from '../cli/commands/run-commands.js';
+import { resolveUpFlags } from '../cli/entry-points/run-commands.js';
 import { DEFAULT_PROXY_SETTINGS, PROXY_FLAGS, PROXY_TUNING_KEYS } from '../data-plane/proxy-settings.js';
 import { CONTROL_PLANE_DEFAULTS } from './control-plane-config.js';
 import { UP_DEFAULTS } from './up-config.js';

@@ -99,6 +99,7 @@ export async function startUp(opts: UpOptions): Promise<RunningLocalUp> {
     logLevel: 'warn',
     ...(opts.drainGraceMs !== undefined ? { drainGraceMs: opts.drainGraceMs } : {}),
     ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+    analysis: { ingressUrl: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.ingressPort}` },
     telemetry: {
       // The demo traces every request (the seed's tracing page); otherwise the control plane's default unless told.
       ...(opts.traceSampling !== undefined || opts.demo ? { traceSampling: opts.traceSampling ?? 1 } : {}),

@@ -29,6 +29,7 @@ export function compileRouteTable(input: RouteTableInput): RouteTable {
         versions: svc.versions.map((v) => ({ name: v.name, endpoints: input.endpoints(svc.name, v.name) })),
         rules: effectiveRules(svc, release),
         outlierDetection: outlierPolicy(svc.outlierDetection),
+        ...(release?.compare ? { compare: release.compare } : {}),
       };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

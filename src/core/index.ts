@@ -13,3 +13,4 @@ export * from './release-lifecycle.js';
 export * from './effective-rules.js';
 export * from './strategies/index.js';
 export * from './compile-route-table.js';
+export * from './comparison/index.js';

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { DEFAULT_COMPARE, MAX_COMPARE_BODY_BYTES } from './comparison/compare-answers.js';
+import { parseJsonPath } from './comparison/json-path.js';
+import { AnalysisSpec } from './analysis/analysis-spec.js';
+import type { AnalysisStatus } from './analysis/analysis-status.js';
 import { dns1123LabelProblem } from './names.js';
 import { durationMs } from './outlier-detection.js';
 import { regexProblem } from './regex.js';
@@ -285,6 +289,36 @@ export const Traffic = z
   });
 export type Traffic = z.infer<typeof Traffic>;
 
+/** A JSONPath of the subset compare.ignoreJsonPaths takes (`$.timestamp`, `$.items[*].id`). */
+const IgnoredJsonPath = z.string().superRefine((value, ctx) => {
+  const parsed = parseJsonPath(value);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+});
+
+/** How a mirrored request's two answers are compared (docs/proxy.md, "Mirror"). */
+export const Compare = z
+  .strictObject({
+    body: z.boolean().default(DEFAULT_COMPARE.body),
+    headers: z
+      .array(z.union([z.literal('*'), HeaderName]))
+      .max(64)
+      .default(DEFAULT_COMPARE.headers),
+    ignoreHeaders: z.array(HeaderName).max(64).default(DEFAULT_COMPARE.ignoreHeaders),
+    ignoreJsonPaths: z.array(IgnoredJsonPath).max(64).default(DEFAULT_COMPARE.ignoreJsonPaths),
+    maxBodyBytes: z
+      .int(`must be a whole number of bytes from 0 to ${MAX_COMPARE_BODY_BYTES}`)
+      .min(0, `must be a whole number of bytes from 0 to ${MAX_COMPARE_BODY_BYTES}`)
+      .max(MAX_COMPARE_BODY_BYTES, `must be at most ${MAX_COMPARE_BODY_BYTES} (1 MiB)`)
+      .default(DEFAULT_COMPARE.maxBodyBytes),
+  })
+  .meta({
+    description:
+      'Comparison of mirrored answers: status always; the `headers` named (`*`: all but date and framing fields) less `ignoreHeaders`; ' +
+      'the body when `body` (JSON structurally, skipping `ignoreJsonPaths`, else bytes). Request bodies over `maxBodyBytes` are not ' +
+      'mirrored; answers are compared on their first `maxBodyBytes` and their length.',
+  });
+export type Compare = z.infer<typeof Compare>;
+
 export const ReleasePhase = z.enum(['Pending', 'Progressing', 'TakenOver', 'RolledBack', 'Failed']);
 export type ReleasePhase = z.infer<typeof ReleasePhase>;
 
@@ -311,6 +345,10 @@ export const ReleaseSpec = z.strictObject({
   /** Required for canary; optional for blueGreen (the candidate gets no ordinary traffic) and mirror (100% copied). */
   traffic: Traffic.optional(),
   preview: Preview.optional(),
+  /** How the candidate's answers to mirrored requests are compared with the baseline's; defaults apply when absent. */
+  compare: Compare.optional(),
+  /** Progressive delivery (strategy canary): steps, checks, webhooks; see docs/analysis.md. */
+  analysis: AnalysisSpec.optional(),
 });
 export type ReleaseSpecInput = z.input<typeof ReleaseSpec>;
 export type ReleaseSpec = z.infer<typeof ReleaseSpec>;
@@ -333,6 +371,8 @@ export interface ReleaseStatus {
   candidateCreated: boolean;
   /** blueGreen: the baseline, kept running after the switch so that rolling back is instant, until the release finishes. */
   standby?: string;
+  /** The automated analysis, when the release has one: its step, verdict and evidence. */
+  analysis?: AnalysisStatus;
 }
 
 /** A stored release: the spec with its baseline resolved, its status and metadata. */

@@ -91,7 +91,9 @@ describe('release state machine', () => {
     expect(effectiveRules(service(), r)).toEqual([{ route: [{ version: 'v1', weight: 100 }] }]);
     const ready = { ...r, status: markCandidateReady(r, now) };
     expect(ready.status.phase).toBe('Progressing');
-    expect(effectiveRules(service(), ready)[0]!.route).toEqual([
+    // Behind the preview rule (x-canary-preview: v2 -> v2), the split.
+    expect(effectiveRules(service(), ready)[0]!.match).toEqual([{ headers: { 'x-canary-preview': { exact: 'v2' } } }]);
+    expect(effectiveRules(service(), ready)[1]!.route).toEqual([
       { version: 'v1', weight: 50 },
       { version: 'v2', weight: 50 },
     ]);
@@ -108,7 +110,7 @@ describe('release state machine', () => {
     expect(r.status).toMatchObject({ phase: 'RolledBack', governor: 'v1' });
     r = { ...r, status: resume(r) };
     expect(r.status).toMatchObject({ phase: 'Progressing', governor: null });
-    expect(effectiveRules(service(), r)[0]!.route.map((d) => d.weight)).toEqual([50, 50]);
+    expect(effectiveRules(service(), r)[1]!.route.map((d) => d.weight)).toEqual([50, 50]);
     expect(() => resume(r)).toThrow(/nothing|no take-over/);
   });
 
@@ -128,6 +130,7 @@ describe('release state machine', () => {
     let r = release({ match: [{ headers: { 'end-user': { exact: 'jason' } } }], weights: { v1: 100 } });
     r = { ...r, status: markCandidateReady(r, now) };
     expect(effectiveRules(service(), r)).toEqual([
+      { match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }], route: [{ version: 'v2', weight: 100 }] },
       { match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ version: 'v2', weight: 100 }] },
       { route: [{ version: 'v1', weight: 100 }] },
     ]);

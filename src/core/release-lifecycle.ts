@@ -1,6 +1,6 @@
 import { ConflictError, InputError, NotAllowedError, type ErrorDetail } from './errors.js';
 import type { Condition, Release, ReleaseSpec, ReleaseStatus, Service, Version } from './model.js';
-import { condition } from './release-phases.js';
+import { condition, FINISHING, isFinishing } from './release-phases.js';
 import { strategyOf } from './strategies/registry.js';
 import { stableVersion } from './traffic.js';
 import { inheritWorkload } from './workload-inheritance.js';
@@ -12,7 +12,9 @@ import { inheritWorkload } from './workload-inheritance.js';
  */
 
 export {
+  FINISHING,
   isCandidateReady,
+  isFinishing,
   markCandidateFailed,
   markCandidateReady,
   resume,
@@ -71,13 +73,6 @@ export function planRelease(spec: ReleaseSpec, service: Service, active: Release
     candidateCreated: newVersion !== null,
   };
   return { baseline, newVersion, status };
-}
-
-/** The condition of a release between "all traffic to the kept version" and the retirement of the other. */
-export const FINISHING = 'Finishing';
-
-export function isFinishing(release: Pick<Release, 'status'>): boolean {
-  return release.status.conditions.some((c) => c.type === FINISHING && c.status === 'True');
 }
 
 /** A finishing release takes no other change: `action` names the refused one. */

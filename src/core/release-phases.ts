@@ -66,6 +66,13 @@ export function resume(release: Release): ReleaseStatus {
   return { ...release.status, phase, governor: null };
 }
 
+/** The condition of a release between "all traffic to the kept version" and the retirement of the other. */
+export const FINISHING = 'Finishing';
+
+export function isFinishing(release: Pick<Release, 'status'>): boolean {
+  return release.status.conditions.some((c) => c.type === FINISHING && c.status === 'True');
+}
+
 /** The version a finished release retires: the other one (DESIGN: "keep one version, retire the other's workload"). */
 export function retiredBy(release: Pick<Release, 'baseline' | 'candidate'>, keep: string): string {
   return keep === release.baseline ? release.candidate.name : release.baseline;

@@ -1,3 +1,4 @@
+import type { CompareSettings } from './comparison/compare-answers.js';
 import type { Rule } from './model.js';
 import type { OutlierPolicy } from './outlier-detection.js';
 
@@ -26,6 +27,8 @@ export interface ServiceRoute {
   rules: Rule[];
   /** Passive outlier detection of the service's endpoints; absent (older tables, fixtures): the defaults. */
   outlierDetection?: OutlierPolicy;
+  /** How mirrored answers are compared (the release's `compare`); absent: the defaults (DEFAULT_COMPARE). */
+  compare?: CompareSettings;
 }
 
 export interface VersionRoute {

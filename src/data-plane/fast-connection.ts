@@ -17,6 +17,7 @@ import type { RequestParty } from './request-observer.js';
 import { failureAnswer, type ProxyErrorCode, RequestOutcome } from './request-outcome.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
 import { FRAME_HAND_OFF, FRAME_MORE, FRAME_OPTIONS, FRAME_REFUSE, MAX_FAST_BODY_BYTES, RequestParser } from './request-parser.js';
+import type { MirrorCopy } from './mirror/mirror-copy.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
 
 /** What a fast connection needs from its proxy. */
@@ -108,6 +109,8 @@ function onClientError(): void {
 export class FastConnection implements UpstreamSink {
   busy = false;
   upstream: Http1Upstream | null = null;
+  /** The mirror copy of the request in flight, which captures the answer too; null when it is not mirrored. */
+  tap: MirrorCopy | null = null;
   private pending: Buffer | null = null;
   /** `pending` is a view of the shared read buffer (only while a read is being handled). */
   private borrowed = false;
@@ -344,7 +347,7 @@ export class FastConnection implements UpstreamSink {
     path: string,
     requestHead: string,
     body: Buffer | null,
-    mirrored: boolean,
+    mirror: MirrorCopy | null,
     startedAt: number,
     hop: HopTrace | null,
   ): void {
@@ -356,7 +359,8 @@ export class FastConnection implements UpstreamSink {
     this.noBody = this.method === 'HEAD';
     this.responseHead = null;
     this.headSent = false;
-    this.outcome.begin(startedAt, mirrored, hop);
+    this.tap = mirror;
+    this.outcome.begin(startedAt, mirror !== null, hop);
     this.outcome.bytesIn = this.bodyBytes;
     this.send();
   }
@@ -371,6 +375,8 @@ export class FastConnection implements UpstreamSink {
 
   onUpstreamHead(head: ResponseHead): void {
     this.outcome.answered(this.endpoint!, head.status);
+    const tap = this.tap;
+    if (tap !== null) tap.primaryFastHead(head.status, head.fields);
     let text = head.statusLine + head.fields;
     if (head.framing === BODY_CHUNKED) text += 'transfer-encoding: chunked\r\n';
     else if (head.framing === BODY_UNTIL_CLOSE) this.closeAfter = true; // the end of the body is the end of the connection
@@ -399,6 +405,8 @@ export class FastConnection implements UpstreamSink {
   }
 
   onUpstreamEnd(): void {
+    const tap = this.tap;
+    if (tap !== null) tap.primaryEnd();
     const head = this.responseHead;
     if (head !== null) {
       this.responseHead = null;
@@ -433,6 +441,7 @@ export class FastConnection implements UpstreamSink {
   }
 
   private writeError(status: number, code: ProxyErrorCode, message: string): void {
+    this.tap?.primaryFailed();
     this.headSent = true;
     this.outcome.status = status;
     this.socket.write(proxyErrorAnswer(status, code, message, this.closeAfter));
@@ -464,6 +473,12 @@ export class FastConnection implements UpstreamSink {
   private finish(): void {
     if (!this.busy) return;
     this.upstream = null;
+    const tap = this.tap;
+    if (tap !== null) {
+      // An answer cut or left unfinished (client gone, upstream broke mid-body): nothing to compare.
+      tap.primaryFailed();
+      this.tap = null;
+    }
     const observer = this.host.settings.observer;
     if (observer !== null) {
       const endpoint = this.endpoint!;

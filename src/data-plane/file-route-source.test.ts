@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, type RouteTable } from '../core/index.js';
 import { ensureBuilt, repoRoot } from '../../test/support/dist.js';
 import { FileRouteSource } from './file-route-source.js';
-import { parseStaticRouteFile, readStaticRouteFile } from './static-route-file.js';
+import { compileRouteFile } from '../route-file/compile-route-file.js';
+import { parseStaticRouteFile, readStaticRouteFile } from '../route-file/static-route-file.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
@@ -132,7 +133,11 @@ describe('FileRouteSource', () => {
     proxy = new MeshProxy({ logger: silentProxyLogger });
     const port = (await proxy.listenIngress('127.0.0.1', 0)).port;
     const errors: string[] = [];
-    const source = new FileRouteSource(path, { watch: false, logger: { ...silentProxyLogger, error: (m) => errors.push(m) } });
+    const source = new FileRouteSource(path, {
+      compile: compileRouteFile,
+      watch: false,
+      logger: { ...silentProxyLogger, error: (m) => errors.push(m) },
+    });
     await source.start((t) => proxy!.applyRouteTable(t));
     expect((await call(port, { url: '/anything' })).body).toBe('v1');
 
@@ -154,6 +159,9 @@ describe('FileRouteSource', () => {
     const compiled = (await import(
       join(repoRoot, 'dist', 'data-plane', 'file-route-source.js')
     )) as typeof import('./file-route-source.js');
+    const compiler = (await import(
+      join(repoRoot, 'dist', 'route-file', 'compile-route-file.js')
+    )) as typeof import('../route-file/compile-route-file.js');
     const path = join(dir, 'ordered.json');
     const reviews = (version: string) => ({
       name: 'reviews',
@@ -175,7 +183,7 @@ describe('FileRouteSource', () => {
     }));
     writeFileSync(path, JSON.stringify({ services: [reviews('v1')] }));
     const applied: RouteTable[] = [];
-    const source = new compiled.FileRouteSource(path, { watch: false, logger: silentProxyLogger });
+    const source = new compiled.FileRouteSource(path, { compile: compiler.compileRouteFile, watch: false, logger: silentProxyLogger });
     await source.start(async (t) => {
       applied.push(t);
     });
@@ -193,7 +201,7 @@ describe('FileRouteSource', () => {
   });
 
   it('names the file when it cannot be read', async () => {
-    const source = new FileRouteSource(join(dir, 'missing.yaml'), { watch: false });
+    const source = new FileRouteSource(join(dir, 'missing.yaml'), { compile: compileRouteFile, watch: false });
     await expect(source.start(async () => undefined)).rejects.toThrow(/missing\.yaml: cannot read the route file/);
   });
 });

@@ -203,7 +203,7 @@ export class HttpRequestPath {
       d.hasBody,
       d.url,
       d.path,
-      d.mirrored,
+      d.mirror,
       startedAt,
       bytesInAtStart,
       this.router.hop,

@@ -7,6 +7,8 @@ import { EXTRA_BYTES, ResponseParser } from './response-parser.js';
 export interface UpstreamSink {
   /** The connection carrying the sink's request, set when it is sent (a queued request gets one later). */
   upstream: Http1Upstream | null;
+  /** Also gets the decoded body bytes (before the proxy frames them again): a mirrored request's capture, else null. */
+  readonly tap: BodyTap | null;
   /** The final response head (interim 1xx heads are skipped). */
   onUpstreamHead(head: ResponseHead): void;
   /**
@@ -18,6 +20,11 @@ export interface UpstreamSink {
   onUpstreamEnd(): void;
   /** `started`: the head had been delivered (the answer can only be cut now). */
   onUpstreamError(code: string, started: boolean): void;
+}
+
+/** Sees an answer's body as the upstream sent it, decoded (buf[start..end) valid only during the call). */
+export interface BodyTap {
+  primaryData(buf: Buffer, start: number, end: number): void;
 }
 
 export interface Http1PoolOptions {
@@ -163,6 +170,8 @@ export class Http1Upstream {
   private relay(sink: UpstreamSink): boolean {
     const p = this.parser;
     const pieces = p.body;
+    const tap = sink.tap;
+    if (tap !== null) for (const piece of pieces) tap.primaryData(piece, 0, piece.length);
     if (p.head.framing !== BODY_CHUNKED) {
       if (pieces.length === 0) return true;
       // A view of the shared read buffer: the sink copies what it keeps (once, with the head for the first bytes).

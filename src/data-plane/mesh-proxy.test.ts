@@ -162,18 +162,14 @@ describe('mirroring', () => {
     expect(copies.map((c) => c.url)).toEqual(Array.from({ length: 20 }, (_, i) => `/m/${i}`));
   });
 
-  it('mirrors exactly the configured percentage, and never requests with a body', async () => {
+  it('mirrors exactly the configured percentage, requests with a body included (src/data-plane/mirror/ tests them)', async () => {
     await useRules([{ route: weights({ v1: 100 }), mirror: { version: 'v3', percent: 25 } }]);
     const before = upstreams.v3!.requests.length;
     for (let i = 0; i < 40; i++) await call(port, { headers: { host: ROUTING_SERVICE } });
-    await waitFor('10 of the 40 requests mirrored to v3', () => upstreams.v3!.requests.length - before === 10);
-    const beforePost = upstreams.v3!.requests.length;
     for (let i = 0; i < 8; i++)
       expect((await call(port, { method: 'POST', headers: { host: ROUTING_SERVICE }, body: 'x' })).body).toBe('v1');
-    // GETs after the POSTs until one of them is mirrored: a copy of a POST would have been sent before it.
-    for (let i = 0; i < 4; i++) await call(port, { url: `/after-posts/${i}`, headers: { host: ROUTING_SERVICE } });
-    await waitFor('a GET after the POSTs mirrored to v3', () => upstreams.v3!.requests.some((r) => r.url.startsWith('/after-posts/')));
-    expect(upstreams.v3!.requests.slice(beforePost).map((r) => r.method)).toEqual(['GET']);
+    await waitFor('12 of the 48 requests mirrored to v3', () => upstreams.v3!.requests.length - before === 12);
+    expect(upstreams.v3!.requests.slice(before).filter((r) => r.method === 'POST')).toHaveLength(2);
   });
 
   it('does not delay or alter the primary answer when the mirror is down', async () => {

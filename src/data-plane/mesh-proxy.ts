@@ -7,6 +7,7 @@ import { HttpRequestPath } from './http-request-path.js';
 import { rawHeader } from './forward-headers.js';
 import { type RequestHead, setRequestLimits } from './http1-wire.js';
 import { llhttpParser } from './llhttp.js';
+import { DEFAULT_MIRROR_LIMITS, MirrorComparisons, type MirrorLimits } from './mirror/mirror-comparisons.js';
 import { OutlierDetector } from './outlier-detector.js';
 import { OwnAnswerReporter } from './own-answer-reporter.js';
 import type { ExchangeSettings } from './proxy-exchange.js';
@@ -47,6 +48,8 @@ export interface MeshProxyOptions {
   clock?: () => number;
   /** Limits and timeouts (docs/proxy.md, "Limits and timeouts"); each unset one takes its default. Throws InputError when one is out of range. */
   limits?: Partial<ProxyLimits>;
+  /** Bounds of mirroring: copies in flight (256), their body bytes (64 MiB), the pair's timeout (upstreamTimeoutMs). */
+  mirror?: Partial<MirrorLimits>;
 }
 
 /**
@@ -57,7 +60,7 @@ export interface MeshProxyOptions {
  *
  * A request moves forward through stages, each in its own file: a listener accepts (proxy-listeners.ts), the fast
  * path (fast-connection.ts) or node:http (http-request-path.ts, upgrade-request.ts) frames it, the router decides
- * (request-router.ts, mirror-sender.ts), an exchange forwards it, and its outcome goes to telemetry.
+ * (request-router.ts, mirror/), an exchange forwards it, and its outcome goes to telemetry.
  */
 export class MeshProxy implements FastPathHost {
   private readonly pools: UpstreamPools;
@@ -68,6 +71,8 @@ export class MeshProxy implements FastPathHost {
   private readonly reporter: OwnAnswerReporter;
   private readonly listeners: ProxyListeners;
   private readonly sweeper: ConnectionSweep;
+  /** Mirror copies in flight and the comparison of their answers, drained by the telemetry into each batch. */
+  readonly mirrors: MirrorComparisons;
   private closed = false;
 
   constructor(options: MeshProxyOptions = {}) {
@@ -97,7 +102,8 @@ export class MeshProxy implements FastPathHost {
         ),
     });
     const snapshot = compileSnapshot(emptyRouteTable(), this.pools, this.outliers);
-    this.router = new RequestRouter(snapshot, options.tracer ?? null, this.settings);
+    this.mirrors = new MirrorComparisons({ ...DEFAULT_MIRROR_LIMITS, timeoutMs: upstreamTimeoutMs, ...options.mirror });
+    this.router = new RequestRouter(snapshot, options.tracer ?? null, this.mirrors);
     this.reporter = new OwnAnswerReporter(this.settings, this.router.hop);
     this.listeners = new ProxyListeners({
       settings: this.settings,
@@ -206,6 +212,9 @@ export class MeshProxy implements FastPathHost {
     let text = `${head.method} ${d.url} HTTP/1.1\r\n`;
     for (let i = 0; i < h.length; i += 2) text += `${h[i]}: ${h[i + 1]}\r\n`;
     text += '\r\n';
-    conn.forward(d.version!, d.endpoint!, d.path, text, body, d.mirrored, startedAt, this.router.hop);
+    // The fast path has the body whole: the copy goes at once (unless the body is over the bound).
+    let mirror = d.mirror;
+    if (mirror !== null && !mirror.sendWith(body)) mirror = null;
+    conn.forward(d.version!, d.endpoint!, d.path, text, body, mirror, startedAt, this.router.hop);
   }
 }

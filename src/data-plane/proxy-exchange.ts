@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { downstreamResponseHeaders } from './forward-headers.js';
 import type { ProxyLimits } from './proxy-settings.js';
 import type { RequestObserver, RequestParty } from './request-observer.js';
 import { failureAnswer, type ProxyErrorCode, RequestOutcome } from './request-outcome.js';
+import type { MirrorCopy } from './mirror/mirror-copy.js';
 import type { HopTrace } from './telemetry/proxy-tracer.js';
 import type { CompiledEndpoint, CompiledVersion } from './route-snapshot.js';
 import { errorCodeOf } from './upstream-failure.js';
@@ -96,7 +98,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
     private readonly url: string,
     /** Path without the query string, for the observer. */
     private readonly path: string,
-    mirrored: boolean,
+    /** The request's mirror copy (it also captures the answer), or null. */
+    private readonly mirror: MirrorCopy | null,
     startedAt: number,
     /** The client socket's bytesRead when the request began (bodies without a Content-Length are counted by it). */
     private readonly bytesInAtStart: number,
@@ -104,9 +107,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   ) {
     (res as TaggedResponse)[kExchange] = this;
     res.on('close', onResponseClose);
-    this.outcome.begin(startedAt, mirrored, hop);
+    this.outcome.begin(startedAt, mirror !== null, hop);
     this.peerAddress = req.socket?.remoteAddress ?? '';
+    // A body streams to the primary through the copy's tee; a bodiless copy goes at once.
+    if (mirror === null) this.body = hasBody ? req : null;
+    else if (hasBody) this.body = mirror.bodyFor(req);
+    else {
+      this.body = null;
+      mirror.sendWith(null);
+    }
   }
+
+  /** What is sent upstream as the body: the request itself, or the mirror copy's tee of it. */
+  private readonly body: Readable | null;
 
   start(): void {
     const timeout = this.settings.upstreamTimeoutMs;
@@ -116,7 +129,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
           path: this.url,
           method: this.req.method as Dispatcher.HttpMethod,
           headers: this.headers,
-          body: this.hasBody ? this.req : null,
+          body: this.body,
           headersTimeout: timeout,
           bodyTimeout: timeout,
         },
@@ -191,11 +204,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
       return false;
     }
     this.outcome.answered(this.endpoint, statusCode);
+    this.mirror?.primaryRawHead(statusCode, rawHeaders);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     this.outcome.bytesOut += chunk.length;
+    this.mirror?.primaryData(chunk, 0, chunk.length);
     const ok = this.res.write(chunk);
     if (!ok) this.res.once('drain', onResponseDrain);
     return ok;
@@ -217,6 +232,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
       }
     }
     res.end();
+    this.mirror?.primaryEnd();
     this.finish();
   }
 
@@ -262,6 +278,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandlers {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    // Ended without a complete answer (failure, client gone): nothing to compare. After primaryEnd, a no-op.
+    this.mirror?.primaryFailed();
     const res = this.res as TaggedResponse;
     res[kExchange] = undefined;
     const observer = this.settings.observer;

@@ -8,8 +8,8 @@ import {
   upgradeRequestHeaders,
   upstreamRequestHeaders,
 } from './forward-headers.js';
-import { sendMirror } from './mirror-sender.js';
-import type { ExchangeSettings } from './proxy-exchange.js';
+import type { MirrorComparisons } from './mirror/mirror-comparisons.js';
+import { type MirrorCopy, startMirrorCopy } from './mirror/mirror-copy.js';
 import type { ProxyErrorCode } from './request-outcome.js';
 import type { RequestParty } from './request-observer.js';
 import { ReusableRequestView } from './request-view.js';
@@ -47,7 +47,8 @@ export interface RouteDecision {
   version: CompiledVersion | undefined;
   versionName: string;
   endpoint: CompiledEndpoint | undefined;
-  mirrored: boolean;
+  /** The copy of this request for the rule's mirror, when one was picked; the request path sends it. */
+  mirror: MirrorCopy | null;
 }
 
 function newRequestId(): string {
@@ -75,7 +76,7 @@ export class RequestRouter {
     version: undefined,
     versionName: '',
     endpoint: undefined,
-    mirrored: false,
+    mirror: null,
   };
   private readonly view = new ReusableRequestView();
   private readonly facts: RequestHeaderFacts = { host: '', hasBody: false, hostIndex: -1, trace: emptyTraceHeaderIndexes() };
@@ -84,7 +85,7 @@ export class RequestRouter {
   constructor(
     snapshot: RouteSnapshot,
     private readonly tracer: ProxyTracer | null,
-    private readonly settings: ExchangeSettings,
+    private readonly mirrors: MirrorComparisons,
   ) {
     this.snapshot = snapshot;
     this.hop = tracer === null ? null : this.scratchHop;
@@ -124,7 +125,7 @@ export class RequestRouter {
     d.headers = headers;
     d.url = url;
     d.hasBody = hasBody;
-    d.mirrored = false;
+    d.mirror = null;
     d.version = undefined;
     d.endpoint = undefined;
     d.versionName = '';
@@ -196,15 +197,13 @@ export class RequestRouter {
     d.endpoint = endpoint;
 
     const mirror = rule.mirror;
-    if (mirror !== null) {
+    // Upgrades are not mirrored: a copy would open a second tunnel nobody reads.
+    if (mirror !== null && !upgrade) {
+      this.mirrors.of(router!.name, router!.release).requests++;
       rule.mirrorCredit += rule.mirrorPercent;
       if (rule.mirrorCredit >= 100) {
         rule.mirrorCredit -= 100;
-        // Only bodiless requests are mirrored: teeing a body would let a slow mirror hold back the primary.
-        // Upgrades are not: a copy would open a second tunnel nobody reads.
-        if (!hasBody && !upgrade) {
-          d.mirrored = sendMirror(mirror, method, url, headers, hostIndex, host, this.settings.upstreamTimeoutMs);
-        }
+        d.mirror = startMirrorCopy(this.mirrors, router!, mirror, method, url, path, headers, hostIndex, host);
       }
     }
     return d;

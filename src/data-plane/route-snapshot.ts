@@ -1,4 +1,5 @@
 import type { Pool } from 'undici';
+import { type CompareSettings, type CompiledCompare, compileCompare, DEFAULT_COMPARE } from '../core/comparison/compare-answers.js';
 import type { Rule } from '../core/model.js';
 import type { OutboundListener, RouteTable, ServiceRoute } from '../core/route-table.js';
 import { compileMatch, type BlockMatcher, type SharedMatchers } from '../core/string-match.js';
@@ -134,9 +135,14 @@ export class ServiceRouter {
   private versions: Map<string, CompiledVersion> | null;
   private shared: SharedMatchers | null;
   private detector: OutlierDetector | null;
+  private compiledCompare: CompiledCompare | null = null;
 
   constructor(
     readonly name: string,
+    /** The release that owns the service's routes, or null (named in its mirror comparisons). */
+    readonly release: string | null,
+    /** How mirrored answers are compared (the release's `compare`, else the defaults). */
+    private readonly compareSettings: CompareSettings | undefined,
     /** The service's route-table entry as JSON: an unchanged service keeps its router across snapshots. */
     readonly contentKey: string,
     /** Ready endpoint addresses of every version. */
@@ -153,6 +159,12 @@ export class ServiceRouter {
     this.source = rules;
     this.shared = shared;
     this.detector = detector;
+  }
+
+  /** The comparison of mirrored answers, compiled on the first mirrored request. */
+  get compare(): CompiledCompare {
+    this.compiledCompare ??= compileCompare(this.compareSettings ?? DEFAULT_COMPARE);
+    return this.compiledCompare;
   }
 
   /** The compiled rules, first match wins. */
@@ -268,7 +280,7 @@ function compileService(
       throw new Error(`route table revision ${revision}: service ${svc.name} rule ${i}: ${why}`);
     }
   });
-  return new ServiceRouter(svc.name, contentKey, addresses, health, versions, svc.rules, shared, detector);
+  return new ServiceRouter(svc.name, svc.release, svc.compare, contentKey, addresses, health, versions, svc.rules, shared, detector);
 }
 
 /**

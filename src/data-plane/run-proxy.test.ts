@@ -6,7 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRouteSource } from './file-route-source.js';
-import { runProxy } from './run-proxy.js';
+import { compileRouteFile } from '../route-file/compile-route-file.js';
+import { type ProxyOptions, type RunningProxy, runProxy } from './run-proxy.js';
 import { silentProxyLogger } from './proxy-logger.js';
 import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 import { ensureBuilt } from '../../test/support/dist.js';
@@ -156,6 +157,12 @@ function unfinishedHead(port: number, ms: number): Promise<{ text: string; close
   });
 }
 
+/** runProxy on a static file in this process: quiet, no signal handlers, no file watch. */
+function runOnFile(config: string, more: Partial<ProxyOptions> = {}): Promise<RunningProxy> {
+  const options: ProxyOptions = { compileRouteFile, config, listen: '127.0.0.1:0', logger: silentProxyLogger, handleSignals: false };
+  return runProxy({ ...options, watch: false, ...more });
+}
+
 describe('limits', () => {
   it('takes them as flags of `canary proxy` (a head not finished in --header-timeout gets 408)', async () => {
     const config = routesFile('limits-flag.yaml', '      - route: [ { version: v1, weight: 100 } ]');
@@ -172,7 +179,7 @@ describe('limits', () => {
     const path = routesFile('limits-file.yaml', '      - route: [ { version: v1, weight: 100 } ]');
     const base = readFileSync(path, 'utf8');
     writeFileSync(path, `${base}proxy:\n  headerTimeoutMs: 300\n`);
-    const fromFile = await runProxy({ config: path, listen: '127.0.0.1:0', logger: silentProxyLogger, handleSignals: false, watch: false });
+    const fromFile = await runOnFile(path);
     try {
       expect((await unfinishedHead(fromFile.address.port, 5000)).text).toMatch(/^HTTP\/1\.1 408 /);
       // An edit raises it: a head unfinished for a second is no longer cut.
@@ -187,14 +194,7 @@ describe('limits', () => {
       await fromFile.close();
     }
     writeFileSync(path, `${base}proxy:\n  headerTimeoutMs: 300\n`);
-    const flagWins = await runProxy({
-      config: path,
-      listen: '127.0.0.1:0',
-      logger: silentProxyLogger,
-      handleSignals: false,
-      watch: false,
-      headerTimeoutMs: 20_000,
-    });
+    const flagWins = await runOnFile(path, { headerTimeoutMs: 20_000 });
     try {
       expect((await unfinishedHead(flagWins.address.port, 1000)).closed).toBe(false);
     } finally {
@@ -220,7 +220,7 @@ describe('runProxy options', () => {
 
   it('runs in-process and closes cleanly', async () => {
     const config = routesFile('inproc.yaml', '      - route: [ { version: v1, weight: 100 } ]');
-    const running = await runProxy({ config, listen: '127.0.0.1:0', logger: silentProxyLogger, handleSignals: false, watch: false });
+    const running = await runOnFile(config);
     try {
       expect((await call(running.address.port)).body).toBe('v1');
     } finally {

@@ -3,7 +3,7 @@ import type { RouteTable } from '../core/route-table.js';
 import { hostAndPort } from './http1-wire.js';
 import { PROXY_LIMIT_KEYS, parseProxySettings, type ProxyLimits, type ProxySettingsInput } from './proxy-settings.js';
 import { ControlPlaneRouteSource } from './control-plane-route-source.js';
-import { FileRouteSource } from './file-route-source.js';
+import { FileRouteSource, type RouteFileCompiler } from './file-route-source.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { consoleProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import type { RequestObserver } from './request-observer.js';
@@ -22,6 +22,8 @@ export type ProxyOptions = ProxySettingsInput & {
    * outbound ports are the serving proxy's) until handed the ingress.
    */
   standby?: boolean;
+  /** Compiles the static route file (`config`): the proxy's entry point hands in src/route-file's. Required with `config`. */
+  compileRouteFile?: RouteFileCompiler;
 };
 
 export interface RunningProxy {
@@ -39,8 +41,19 @@ export interface RunningProxy {
 
 /** Runs a standalone data plane: `canary proxy --config FILE --listen HOST:PORT` or `--control-plane URL --token T`. */
 export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
-  const { observer, logger = consoleProxyLogger, handleSignals = true, ingressHandle, standby = false, ...rest } = options;
+  const {
+    observer,
+    logger = consoleProxyLogger,
+    handleSignals = true,
+    ingressHandle,
+    standby = false,
+    compileRouteFile,
+    ...rest
+  } = options;
   const settings = parseProxySettings({ ...rest, token: rest.token ?? (process.env.CANARY_TOKEN || undefined) });
+  if (settings.config !== undefined && compileRouteFile === undefined) {
+    throw new Error('runProxy: a static route file (config) needs compileRouteFile (src/route-file)');
+  }
   const telemetryOn =
     settings.telemetry ??
     (settings.controlPlane !== undefined ||
@@ -82,9 +95,10 @@ export async function runProxy(options: ProxyOptions): Promise<RunningProxy> {
     ...(telemetry ? { tracer: telemetry.tracer } : {}),
   });
   telemetry?.watchOutliers(proxy.outliers);
+  telemetry?.watchMirrors(proxy.mirrors);
   const source: RouteSource =
     settings.config !== undefined
-      ? new FileRouteSource(settings.config, { watch: settings.watch, logger })
+      ? new FileRouteSource(settings.config, { compile: compileRouteFile!, watch: settings.watch, logger })
       : new ControlPlaneRouteSource({ url: settings.controlPlane!, token: settings.token!, logger });
   const { host, port } = hostAndPort(settings.listen);
   // A standby waits with the route table at hand and nothing bound until the serving proxy dies: it applies the

@@ -1,8 +1,15 @@
 import type { Release, Service } from '../core/index.js';
 import type { KubeClient } from './kube-client.js';
-import { type Deployment, type KubeObject, RESOURCES } from './kube-object.js';
+import { httpServicePort } from './cluster-inventory.js';
+import { type Deployment, type KubeObject, type KubeService, RESOURCES } from './kube-object.js';
 import type { PlanAction } from './plan.js';
-import { type KubernetesRenderOptions, renderFinishedTraffic, renderReleaseObjects, renderTrafficObjects } from './render.js';
+import {
+  type KubernetesRenderOptions,
+  type TrafficServiceInput,
+  renderFinishedTraffic,
+  renderReleaseObjects,
+  renderTrafficObjects,
+} from './render.js';
 import { TrafficApplier } from './traffic-applier.js';
 
 export interface ClusterTrafficOptions extends KubernetesRenderOptions {
@@ -10,6 +17,8 @@ export interface ClusterTrafficOptions extends KubernetesRenderOptions {
   /** Take over traffic objects Canary Mesh did not create, and fields others changed (--adopt). */
   adopt?: boolean;
   fieldManager?: string;
+  /** The Kubernetes Service of a name as the cluster has it now (its port's targetPort is copied). */
+  kubeService?: (name: string) => KubeService | undefined;
 }
 
 /**
@@ -26,8 +35,15 @@ export class ClusterTraffic {
 
   /** The objects for the rules in force now (the release's, or the service's own when none is active). */
   render(service: Service, release: Release | undefined): KubeObject[] {
-    if (!release) return renderTrafficObjects(service, service.routes, this.options);
-    return renderReleaseObjects({ service, release }, this.options).traffic;
+    if (!release) return renderTrafficObjects(this.withPort(service), service.routes, this.options);
+    return renderReleaseObjects({ service: this.withPort(service), release }, this.options).traffic;
+  }
+
+  /** The service with its Kubernetes Service's port entry, so per-version Services target the same pod port. */
+  private withPort<S extends TrafficServiceInput>(service: S): S {
+    const svc = this.options.kubeService?.(service.name);
+    const chosen = svc ? httpServicePort(svc) : undefined;
+    return chosen && 'port' in chosen && chosen.port.port === service.port ? { ...service, servicePort: chosen.port } : service;
   }
 
   /**
@@ -40,7 +56,10 @@ export class ClusterTraffic {
       labelSelector: `app=${service.name},version=${release.baseline}`,
     });
     const baselineDeployment = items.find((d) => d.spec?.template?.metadata?.labels?.version === release.baseline);
-    const out = renderReleaseObjects({ service, release, ...(baselineDeployment ? { baselineDeployment } : {}) }, this.options);
+    const out = renderReleaseObjects(
+      { service: this.withPort(service), release, ...(baselineDeployment ? { baselineDeployment } : {}) },
+      this.options,
+    );
     return this.applier.plan([...(out.candidate ? [out.candidate] : []), ...out.traffic], { adopt: this.options.adopt ?? false });
   }
 
@@ -50,7 +69,7 @@ export class ClusterTraffic {
 
   /** Every request to `keep`; the retired version's subset (or per-version Service) removed. */
   async finish(service: Service, keep: string, retire: string | null, opts: { dryRun?: boolean } = {}): Promise<PlanAction[]> {
-    const objects = renderFinishedTraffic(service, keep, retire, this.options);
+    const objects = renderFinishedTraffic(this.withPort(service), keep, retire, this.options);
     const deletes: KubeObject[] =
       (this.options.traffic ?? 'istio') === 'gateway-api' && retire
         ? [{ apiVersion: 'v1', kind: 'Service', metadata: { name: `${service.name}-${retire}`, namespace: this.options.namespace } }]

@@ -1,7 +1,7 @@
 import { RE2JS } from 're2js';
 import { type ErrorDetail, InputError, type MatchBlock, type Rule, type StringMatch, singleVersionRules } from '../core/index.js';
 import { cookieHeaderRegex } from '../renderers/index.js';
-import { FIELD_MANAGER, type KubeObject, type KubeService, MANAGED_BY } from './kube-object.js';
+import { FIELD_MANAGER, type KubeObject, type KubeService, MANAGED_BY, type ServicePort } from './kube-object.js';
 
 /**
  * Route rules -> a Gateway API HTTPRoute with weighted backendRefs to one Service per version.
@@ -23,6 +23,11 @@ export interface GatewayApiServiceInput {
   name: string;
   port: number;
   versions: { name: string; labels?: Record<string, string> }[];
+  /**
+   * The Kubernetes Service's own port entry, when there is one: per-version Services copy its targetPort
+   * (a container port number or name, e.g. 80 -> 8080 or "http"), name and appProtocol. Default: the same port.
+   */
+  servicePort?: ServicePort;
 }
 
 export interface GatewayApiRenderOptions {
@@ -87,7 +92,15 @@ export function renderVersionServices(
     },
     spec: {
       selector: { app: service.name, version: v.name, ...(v.labels ?? {}) },
-      ports: [{ name: 'http', port: service.port, targetPort: service.port, protocol: 'TCP' }],
+      ports: [
+        {
+          name: service.servicePort?.name ?? 'http',
+          port: service.port,
+          targetPort: service.servicePort?.targetPort ?? service.port,
+          protocol: 'TCP',
+          ...(service.servicePort?.appProtocol ? { appProtocol: service.servicePort.appProtocol } : {}),
+        },
+      ],
     },
   }));
 }

@@ -19,6 +19,17 @@ export interface KubeClientOptions {
   prepare?: (opts: RequestOptions) => Promise<void>;
   /** Per-request timeout for non-watch calls; default 30 s. */
   timeoutMs?: number;
+  /**
+   * Called when the server answers 401: drop cached credentials (an exec plugin's token) so that `prepare`
+   * fetches fresh ones; the request is then sent once more.
+   */
+  refreshCredentials?: () => void;
+  /** Items per LIST page (`limit`); the rest comes with `continue`. Default 500, as kubectl and client-go. */
+  listPageSize?: number;
+  /** A watch that receives nothing (no event, no bookmark) for this long is taken for dead and ended; default 3 min. */
+  watchIdleMs?: number;
+  /** The `timeoutSeconds` of each watch; default a random 300..600 s, as client-go's reflector picks. */
+  watchTimeoutSeconds?: () => number;
 }
 
 export interface KubeConfigSource {
@@ -34,7 +45,7 @@ export class KubeApiError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
-    readonly causes: { type?: string; message?: string; field?: string }[] = [],
+    readonly causes: { type?: string; reason?: string; message?: string; field?: string }[] = [],
   ) {
     super(message);
     this.name = 'KubeApiError';
@@ -54,23 +65,40 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
+/** How long past its `timeoutSeconds` a watch may stay open before the client ends it itself. */
+const WATCH_DEADLINE_GRACE_MS = 30_000;
+
 export class KubeClient {
   readonly server: string;
   readonly namespace: string;
   private readonly prepare: KubeClientOptions['prepare'];
   private readonly timeoutMs: number;
+  private readonly refreshCredentials: KubeClientOptions['refreshCredentials'];
+  private readonly listPageSize: number;
+  private readonly watchIdleMs: number;
+  private readonly watchTimeoutSeconds: () => number;
 
   constructor(options: KubeClientOptions) {
     this.server = options.server.replace(/\/+$/, '');
     this.namespace = options.namespace ?? 'default';
     this.prepare = options.prepare;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.refreshCredentials = options.refreshCredentials;
+    this.listPageSize = options.listPageSize ?? 500;
+    this.watchIdleMs = options.watchIdleMs ?? 180_000;
+    this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? (() => 300 + Math.floor(Math.random() * 300));
   }
 
   /** From a kubeconfig file and context, or, with no file and none found, from the pod's service account. */
-  static async fromKubeConfig(source: KubeConfigSource = {}): Promise<KubeClient> {
+  static async fromKubeConfig(source: KubeConfigSource & Pick<KubeClientOptions, 'watchIdleMs'> = {}): Promise<KubeClient> {
     const conn = loadKubeConnection(source);
-    return new KubeClient({ server: conn.server, namespace: conn.namespace, prepare: conn.prepare });
+    return new KubeClient({
+      server: conn.server,
+      namespace: conn.namespace,
+      prepare: conn.prepare,
+      ...(conn.refresh ? { refreshCredentials: conn.refresh } : {}),
+      ...(source.watchIdleMs !== undefined ? { watchIdleMs: source.watchIdleMs } : {}),
+    });
   }
 
   async get<T extends KubeObject = KubeObject>(type: ResourceType, name: string, namespace = this.namespace): Promise<T | undefined> {
@@ -86,27 +114,52 @@ export class KubeClient {
     type: ResourceType,
     opts: { namespace?: string; labelSelector?: string } = {},
   ): Promise<{ items: T[]; resourceVersion: string }> {
-    const q = new URLSearchParams();
-    if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
-    const body = (await this.call('GET', withQuery(resourcePath(type, opts.namespace ?? this.namespace), q))) as {
-      items?: T[];
-      metadata?: { resourceVersion?: string };
-    };
-    // LIST items carry no apiVersion/kind on a real server.
-    const items = (body.items ?? []).map((o) => ({ ...o, apiVersion: o.apiVersion ?? apiVersion(type), kind: o.kind ?? type.kind }));
-    return { items, resourceVersion: body.metadata?.resourceVersion ?? '' };
+    // In pages of `limit`, so a large namespace is not one huge answer; every page is of the first page's
+    // snapshot. A continue token that expired (410) starts the list again, as client-go's pager does.
+    for (let attempt = 0; ; attempt++) {
+      const all: T[] = [];
+      let resourceVersion = '';
+      let token = '';
+      try {
+        for (let page = 0; page < 100_000; page++) {
+          const q = new URLSearchParams();
+          if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
+          q.set('limit', String(this.listPageSize));
+          if (token) q.set('continue', token);
+          const body = (await this.call('GET', withQuery(resourcePath(type, opts.namespace ?? this.namespace), q))) as {
+            items?: T[];
+            metadata?: { resourceVersion?: string; continue?: string };
+          };
+          if (page === 0) resourceVersion = body.metadata?.resourceVersion ?? '';
+          // LIST items carry no apiVersion/kind on a real server.
+          for (const o of body.items ?? []) all.push({ ...o, apiVersion: o.apiVersion ?? apiVersion(type), kind: o.kind ?? type.kind });
+          token = body.metadata?.continue ?? '';
+          if (!token) break;
+        }
+        return { items: all, resourceVersion };
+      } catch (err) {
+        if (token && attempt < 2 && err instanceof KubeApiError && err.status === 410) continue;
+        throw err;
+      }
+    }
   }
 
   /**
    * Opens a watch from `resourceVersion`; events arrive through `onEvent` until the stream ends (resolves)
    * or fails (rejects). `signal` aborts it. A 410 Expired comes as an ERROR event or as a KubeApiError.
+   *
+   * A watch never hangs: it asks the server to end it after a random 5..10 min (`timeoutSeconds`), ends it
+   * itself 30 s after that, and ends it at once when nothing (no event, no bookmark) arrived for
+   * `watchIdleMs`: a load balancer or an API server failover can leave a connection open that nothing flows
+   * through any more. Each of these ends resolves, and the caller resumes from the last resourceVersion.
    */
   async watch<T extends KubeObject = KubeObject>(
     type: ResourceType,
     opts: { namespace?: string; labelSelector?: string; resourceVersion?: string; signal?: AbortSignal },
     onEvent: (e: WatchEvent<T>) => void,
   ): Promise<void> {
-    const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true' });
+    const timeoutSeconds = this.watchTimeoutSeconds();
+    const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) });
     if (opts.resourceVersion) q.set('resourceVersion', opts.resourceVersion);
     if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
     const res = await this.open(
@@ -120,8 +173,20 @@ export class KubeClient {
     if ((res.statusCode ?? 0) >= 300) throw await errorOf(res);
     await new Promise<void>((resolve, reject) => {
       let buffer = '';
+      let ended = false;
+      const end = () => {
+        ended = true;
+        clearTimeout(deadline);
+        clearTimeout(idle);
+        res.destroy();
+        resolve();
+      };
+      const deadline = setTimeout(end, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
+      let idle = setTimeout(end, this.watchIdleMs);
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
+        clearTimeout(idle);
+        idle = setTimeout(end, this.watchIdleMs);
         buffer += chunk;
         let nl = buffer.indexOf('\n');
         while (nl >= 0) {
@@ -138,10 +203,17 @@ export class KubeClient {
           nl = buffer.indexOf('\n');
         }
       });
-      res.on('end', resolve);
-      res.on('error', reject);
-      res.on('aborted', () => reject(new Error('watch connection lost')));
-      res.on('close', () => (res.complete ? resolve() : reject(new Error('watch connection lost'))));
+      const settle = (err?: Error) => {
+        clearTimeout(deadline);
+        clearTimeout(idle);
+        if (ended) return;
+        if (err) reject(err);
+        else resolve();
+      };
+      res.on('end', () => settle());
+      res.on('error', (err) => settle(err));
+      res.on('aborted', () => settle(new Error('watch connection lost')));
+      res.on('close', () => settle(res.complete ? undefined : new Error('watch connection lost')));
     });
   }
 
@@ -201,7 +273,23 @@ export class KubeClient {
     return text ? JSON.parse(text) : undefined;
   }
 
+  /** Sends a request; on 401 with refreshable credentials, refreshes them and sends it once more. */
   private async open(
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string | undefined,
+    signal: AbortSignal | undefined,
+    timed: boolean,
+  ): Promise<IncomingMessage> {
+    const res = await this.send(method, path, body, contentType, signal, timed);
+    if (res.statusCode !== 401 || !this.refreshCredentials) return res;
+    res.resume();
+    this.refreshCredentials();
+    return this.send(method, path, body, contentType, signal, timed);
+  }
+
+  private async send(
     method: string,
     path: string,
     body: string | undefined,
@@ -222,11 +310,19 @@ export class KubeClient {
     if (this.prepare) await this.prepare(opts);
     if (body !== undefined)
       opts.headers = { ...opts.headers, 'content-type': contentType ?? 'application/json', 'content-length': Buffer.byteLength(body) };
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const transport = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = send(opts, resolve);
+      const req = transport(opts, resolve);
       req.on('error', (err) => reject(new Error(`${method} ${this.server}${path}: ${err.message}`)));
+      // TCP keepalive: a peer that is gone (not just silent) is noticed by the kernel within a few minutes.
+      req.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
       if (timed) req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      else {
+        // A watch may stream for minutes, but its answer must start in time: a pooled connection can be dead.
+        const head = setTimeout(() => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+        req.on('response', () => clearTimeout(head));
+        req.on('close', () => clearTimeout(head));
+      }
       req.end(body);
     });
   }

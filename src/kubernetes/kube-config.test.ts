@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { KubeClient } from './kube-client.js';
 import { loadKubeConnection } from './kube-config.js';
+import { RESOURCES } from './kube-object.js';
+import { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'canary-kubecfg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,5 +101,66 @@ console.log(JSON.stringify({ kind: 'ExecCredential', apiVersion: 'client.authent
     );
     const file = write('c.yaml', [{ name: 'u', user: { token: 't' } }]);
     expect(() => loadKubeConnection({ kubeconfig: file })).toThrow('the kubeconfig has no current context; give --context (have: u)');
+  });
+});
+
+describe('exec credential plugins against an API server that checks tokens (issue 17)', () => {
+  it('runs the plugin once for concurrent first requests, passes KUBERNETES_EXEC_INFO, and runs it again after a 401', async () => {
+    // The plugin hands out tok-1, tok-2, ... without expirationTimestamp, counting its runs and keeping its input.
+    const plugin = join(dir, 'counting-plugin.mjs');
+    const runs = join(dir, 'runs.txt');
+    writeFileSync(runs, '');
+    writeFileSync(
+      plugin,
+      `import { appendFileSync, readFileSync } from 'node:fs';
+await new Promise((r) => setTimeout(r, 150)); // a plugin takes its time (aws eks get-token: ~1 s)
+appendFileSync(${JSON.stringify(runs)}, (process.env.KUBERNETES_EXEC_INFO ?? 'none') + '\\n');
+const n = readFileSync(${JSON.stringify(runs)}, 'utf8').trim().split('\\n').length;
+console.log(JSON.stringify({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1', status: { token: 'tok-' + n } }));`,
+    );
+    const api = new FakeApiServer({ tokens: { 'tok-1': { user: 'dev', groups: ['system:masters'] } } });
+    const server = await api.start();
+    const file = join(dir, 'exec-kubeconfig');
+    writeFileSync(
+      file,
+      stringify({
+        clusters: [{ name: 'c', cluster: { server } }],
+        users: [
+          {
+            name: 'u',
+            user: {
+              exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [plugin], provideClusterInfo: true },
+            },
+          },
+        ],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'demo' } }],
+        'current-context': 'x',
+      }),
+    );
+    try {
+      const client = await KubeClient.fromKubeConfig({ kubeconfig: file });
+      const runCount = () => readFileSync(runs, 'utf8').trim().split('\n').filter(Boolean).length;
+      await Promise.all(Array.from({ length: 8 }, () => client.list(RESOURCES.Service)));
+      expect(runCount()).toBe(1);
+      const info = JSON.parse(readFileSync(runs, 'utf8').split('\n')[0]!);
+      expect(info).toMatchObject({
+        apiVersion: 'client.authentication.k8s.io/v1',
+        kind: 'ExecCredential',
+        spec: { interactive: false, cluster: { server } },
+      });
+      // The token is revoked (it expired on the server's side; the plugin gave no expirationTimestamp).
+      api.revokeToken('tok-1');
+      api.setToken('tok-2', { user: 'dev', groups: ['system:masters'] });
+      await expect(client.list(RESOURCES.Service)).resolves.toMatchObject({ items: [] });
+      expect(runCount()).toBe(2);
+      const auth = api.requests.map((r) => r.authorization);
+      expect(auth.slice(-2)).toEqual(['Bearer tok-1', 'Bearer tok-2']);
+      // A credential the server keeps refusing is reported, not retried forever.
+      api.revokeToken('tok-2');
+      await expect(client.list(RESOURCES.Service)).rejects.toMatchObject({ status: 401 });
+      expect(runCount()).toBe(3);
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -19,6 +19,8 @@ export interface KubeConnection {
   prepare: (opts: RequestOptions) => Promise<void>;
   /** Where the credentials came from, for messages. */
   source: string;
+  /** Forgets cached credentials (the server answered 401): the next request runs the exec plugin again. */
+  refresh?: () => void;
 }
 
 interface NamedCluster {
@@ -36,6 +38,8 @@ interface ExecConfig {
   args?: string[];
   env?: { name: string; value: string }[] | null;
   apiVersion?: string;
+  /** Pass the cluster (server, CA) to the plugin in KUBERNETES_EXEC_INFO. */
+  provideClusterInfo?: boolean;
 }
 interface NamedUser {
   name: string;
@@ -147,7 +151,7 @@ function fromKubeconfig(files: string[], contextName: string | undefined, namesp
       ? file(ubase, user['client-certificate'])
       : undefined;
   const key = user['client-key-data'] ? data(user['client-key-data']) : user['client-key'] ? file(ubase, user['client-key']) : undefined;
-  const exec = user.exec ? execCredential(user.exec) : undefined;
+  const exec = user.exec ? execCredential(user.exec, c) : undefined;
 
   return {
     server: c.server,
@@ -171,6 +175,7 @@ function fromKubeconfig(files: string[], contextName: string | undefined, namesp
       }
       if (auth) o.headers = { ...o.headers, authorization: auth };
     },
+    ...(exec ? { refresh: exec.forget } : {}),
   };
 }
 
@@ -181,20 +186,65 @@ interface ExecStatus {
   expirationTimestamp?: string;
 }
 
-/** Runs the credential plugin when there is no cached credential or it is about to expire. */
-function execCredential(cfg: ExecConfig): () => Promise<ExecStatus> {
+/**
+ * Runs the credential plugin when there is no cached credential, when it is about to expire, or after the
+ * server refused it (`forget`, on a 401): a credential without `expirationTimestamp` is kept until then, as
+ * client-go does. Concurrent requests share one run. The plugin gets KUBERNETES_EXEC_INFO (the
+ * ExecCredential input of client.authentication.k8s.io), with the cluster when `provideClusterInfo` is set.
+ */
+function execCredential(cfg: ExecConfig, cluster: NamedCluster['cluster']): (() => Promise<ExecStatus>) & { forget: () => void } {
   let cached: { status: ExecStatus; until: number } | null = null;
-  return async () => {
-    if (cached && Date.now() < cached.until) return cached.status;
-    const env = { ...process.env, ...Object.fromEntries((cfg.env ?? []).map((e) => [e.name, e.value])) };
+  let running: Promise<ExecStatus> | null = null;
+  const apiVersion = cfg.apiVersion ?? 'client.authentication.k8s.io/v1';
+  const run = async (): Promise<ExecStatus> => {
+    const info = {
+      apiVersion,
+      kind: 'ExecCredential',
+      spec: {
+        interactive: false,
+        ...(cfg.provideClusterInfo
+          ? {
+              cluster: {
+                server: cluster.server,
+                ...(cluster['certificate-authority-data'] ? { 'certificate-authority-data': cluster['certificate-authority-data'] } : {}),
+                ...(cluster['insecure-skip-tls-verify'] ? { 'insecure-skip-tls-verify': true } : {}),
+                ...(cluster['tls-server-name'] ? { 'tls-server-name': cluster['tls-server-name'] } : {}),
+              },
+            }
+          : {}),
+      },
+    };
+    const env = {
+      ...process.env,
+      ...Object.fromEntries((cfg.env ?? []).map((e) => [e.name, e.value])),
+      KUBERNETES_EXEC_INFO: JSON.stringify(info),
+    };
     const stdout = await new Promise<string>((resolveOut, reject) => {
       execFile(cfg.command, cfg.args ?? [], { env, timeout: 30_000 }, (err, out, stderr) =>
         err ? reject(new Error(`credential plugin ${cfg.command} failed: ${stderr.trim() || err.message}`)) : resolveOut(out),
       );
     });
-    const status = ((JSON.parse(stdout) as { status?: ExecStatus }).status ?? {}) as ExecStatus;
+    let status: ExecStatus;
+    try {
+      status = ((JSON.parse(stdout) as { status?: ExecStatus }).status ?? {}) as ExecStatus;
+    } catch {
+      throw new Error(`credential plugin ${cfg.command} did not print an ExecCredential as JSON`);
+    }
+    // Renew a minute early so that no request goes out with a token that expires on the way.
     const expires = status.expirationTimestamp ? Date.parse(status.expirationTimestamp) - 60_000 : Number.POSITIVE_INFINITY;
     cached = { status, until: expires };
     return status;
   };
+  const get = async (): Promise<ExecStatus> => {
+    if (cached && Date.now() < cached.until) return cached.status;
+    running ??= run().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  return Object.assign(get, {
+    forget: () => {
+      cached = null;
+    },
+  });
 }

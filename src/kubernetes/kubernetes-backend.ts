@@ -1,7 +1,7 @@
 import { type ClusterInventory, inventoryFromCluster } from './cluster-inventory.js';
 import { ClusterTraffic } from './cluster-traffic.js';
 import { JaegerTraces } from './jaeger-traces.js';
-import { type KubeConfigSource, KubeClient } from './kube-client.js';
+import { KubeApiError, type KubeConfigSource, KubeClient } from './kube-client.js';
 import { KubeInformer } from './kube-informer.js';
 import { type KubeService, RESOURCES } from './kube-object.js';
 import { KubernetesRuntime } from './kubernetes-runtime.js';
@@ -57,6 +57,7 @@ export class KubernetesBackend {
       traffic: options.traffic ?? 'istio',
       adopt: options.adopt ?? false,
       ...(gateway ? { gateway } : {}),
+      kubeService: (name) => this.services.get(name),
     });
     this.telemetry = options.prometheus ? new PrometheusTelemetry({ url: options.prometheus, namespace: this.namespace }) : null;
     this.traces = options.tracing ? new JaegerTraces({ url: options.tracing, namespace: this.namespace }) : null;
@@ -77,7 +78,13 @@ export class KubernetesBackend {
       await Promise.all([backend.services.start(), backend.runtime.start()]);
     } catch (err) {
       await backend.close();
-      throw new Error(`cannot read namespace ${backend.namespace} on ${client.server}: ${(err as Error).message}`);
+      // deploy/base's Role is namespaced: a control plane pointed at another namespace is refused there.
+      const hint =
+        err instanceof KubeApiError && err.status === 403
+          ? `. The Role in deploy/base grants access to the namespace it is applied in only: to manage namespace ${backend.namespace}, ` +
+            `apply that Role there and bind it to this service account (docs/kubernetes.md, "Another namespace")`
+          : '';
+      throw new Error(`cannot read namespace ${backend.namespace} on ${client.server}: ${(err as Error).message}${hint}`);
     }
     return backend;
   }

@@ -46,10 +46,13 @@ function serviceFromCluster(api: FakeApiServer): Service {
 }
 
 const desired = (service: Service): DesiredVersion[] => service.versions.map((version) => ({ service: service.name, version }));
+type VsHttp = { match?: { headers?: Record<string, unknown> }[]; route: { destination: { subset: string }; weight: number }[] };
+const vsHttp = (api: FakeApiServer) => (api.object('VirtualService', 'demo', 'reviews')!.spec as { http: VsHttp[] }).http;
+const isPreview = (h: VsHttp) => h.match?.some((m) => m.headers?.['x-canary-preview'] !== undefined) ?? false;
+/** The ordinary routes' weights (the preview route, first while the candidate runs, is checked on its own). */
 const vsWeights = (api: FakeApiServer) =>
-  (
-    api.object('VirtualService', 'demo', 'reviews')!.spec as { http: { route: { destination: { subset: string }; weight: number }[] }[] }
-  ).http
+  vsHttp(api)
+    .filter((h) => !isPreview(h))
     .map((h) => h.route.map((r) => `${r.destination.subset}:${r.weight}`).join(' '))
     .join(' | ');
 
@@ -200,6 +203,11 @@ describe('a release on the cluster, end to end (the seed article on the fake API
     expect(release.status.phase).toBe('Progressing');
     await traffic.sync(service, release);
     expect(vsWeights(api)).toBe('v1:50 v2:50');
+    // The preview route comes first: `x-canary-preview: v2` reaches v2 whatever the weights.
+    expect(vsHttp(api)[0]).toEqual({
+      match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }],
+      route: [{ destination: { host: 'reviews', port: { number: 9080 }, subset: 'v2' }, weight: 100 }],
+    });
     for (const kind of ['VirtualService', 'DestinationRule'] as const) validateObject(api.object(kind, 'demo', 'reviews')!);
 
     release = { ...release, status: takeover(release, 'v2') };

@@ -145,25 +145,58 @@ export class KubernetesRuntime implements WorkloadRuntime {
       };
     const want = d.spec.replicas ?? 1;
     const s = d.status ?? {};
-    const rolledOut =
-      (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 1) && (s.updatedReplicas ?? 0) >= want && (s.availableReplicas ?? 0) >= want;
-    if (rolledOut) return { ready: true, failed: false, reason: `${s.availableReplicas} of ${want} replicas available` };
-    const stuck = s.conditions?.find((c) => c.type === 'Progressing' && c.status === 'False');
     const pods = this.podProblems(service, version);
+    if (want === 0) {
+      // Nothing can serve: a version scaled to zero is not ready (traffic sent to it would get 503s).
+      return { ready: false, failed: false, reason: `${describeObject(d)} is scaled to 0 replicas; no pod can serve it` };
+    }
+    // The status describes an older spec until the controller has seen this generation: none of it counts yet,
+    // neither "rolled out" nor a ProgressDeadlineExceeded left over from the previous rollout.
+    const observed = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 1);
+    if (!observed) {
+      return this.pendingOrLate(d, t, `waiting for the Deployment controller to see generation ${d.metadata.generation ?? 1}`, pods);
+    }
+    const updated = s.updatedReplicas ?? 0;
+    const available = s.availableReplicas ?? 0;
+    const total = s.replicas ?? 0;
+    // As `kubectl rollout status`: all replicas updated, none of the old ones left (terminating), all available.
+    if (updated >= want && total <= updated && available >= updated) {
+      return { ready: true, failed: false, reason: `${available} of ${want} replicas available` };
+    }
+    const stuck = s.conditions?.find((c) => c.type === 'Progressing' && c.status === 'False');
     if (stuck)
       return {
         ready: false,
         failed: true,
         reason: `${describeObject(d)}: ${stuck.reason ?? 'not progressing'}${stuck.message ? `: ${stuck.message}` : ''}${pods}`,
       };
-    if (t?.createdAt !== null && t?.createdAt !== undefined && Date.now() - t.createdAt > this.deadlineMs) {
+    // Pods that cannot even be created (quota, PodSecurity admission) never show up as pods: say why now.
+    const replicaFailure = s.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+    const failure = replicaFailure ? `; ${replicaFailure.reason ?? 'ReplicaFailure'}: ${replicaFailure.message ?? ''}` : '';
+    const progress =
+      total > updated
+        ? `${updated} of ${want} replicas updated, ${total - updated} old replicas pending termination`
+        : `${s.readyReplicas ?? 0} of ${want} replicas ready`;
+    return this.pendingOrLate(d, t, `rolling out: ${progress}`, `${failure}${pods}`);
+  }
+
+  /**
+   * Not ready yet: failed once the rollout deadline has passed since the Deployment was created, if Canary Mesh
+   * created it. The time comes from the object (metadata.creationTimestamp), not from memory, so a candidate
+   * still times out after the control plane restarted.
+   */
+  private pendingOrLate(d: Deployment, t: Tracked | undefined, reason: string, detail: string): VersionHealth {
+    const ours = d.metadata.labels?.[MANAGED_BY] === FIELD_MANAGER;
+    const created = ours && d.metadata.creationTimestamp ? Date.parse(d.metadata.creationTimestamp) : (t?.createdAt ?? null);
+    if (created !== null && !Number.isNaN(created) && Date.now() - created > this.deadlineMs) {
+      const s = d.status ?? {};
       return {
         ready: false,
         failed: true,
-        reason: `${describeObject(d)} not ready within ${duration(this.deadlineMs)} (${s.readyReplicas ?? 0} of ${want} ready)${pods}`,
+        reason: `${describeObject(d)} not ready within ${duration(this.deadlineMs)} (${s.readyReplicas ?? 0} of ${d.spec.replicas ?? 1} ready)${detail}`,
       };
     }
-    return { ready: false, failed: false, reason: `rolling out: ${s.readyReplicas ?? 0} of ${want} replicas ready${pods}` };
+    return { ready: false, failed: false, reason: `${reason}${detail}` };
   }
 
   logs(_service: string, _version: string, _opts?: { tail?: number; instance?: string }): LogLine[] {

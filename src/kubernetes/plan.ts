@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { FIELD_MANAGER, type KubeObject, describeObject } from './kube-object.js';
-import { type FieldPath, changedPaths, formatPath, isMap } from './object-fields.js';
+import { type FieldPath, changedPaths, formatPath, isMap, sameValue } from './object-fields.js';
 
 /**
  * The dry-run view of a change: for each object, whether it would be created, updated (and which fields),
@@ -70,6 +70,8 @@ export function planChanges(
     const now = current[i];
     if (!now) return { action: 'create', object, changes: [] };
     const changes = changedPaths(object, now).map(formatPath);
+    const immutable = immutableChange(object, now);
+    if (immutable) return { action: 'refuse', object, changes, reason: immutable };
     const problem = ownershipProblem(object, now, opts.fieldManager);
     if (problem && !opts.adopt) return { action: 'refuse', object, changes, reason: problem };
     if (changes.length === 0 && !problem) return { action: 'unchanged', object, changes };
@@ -87,6 +89,22 @@ export function planChanges(
       });
   }
   return actions;
+}
+
+/**
+ * A change the API server would refuse whoever asks (422 Invalid), so --adopt cannot help either: a
+ * Deployment's spec.selector is immutable in apps/v1.
+ */
+function immutableChange(desired: KubeObject, current: KubeObject): string | undefined {
+  if (desired.kind !== 'Deployment') return undefined;
+  const want = (desired.spec as { selector?: unknown } | undefined)?.selector;
+  const have = (current.spec as { selector?: unknown } | undefined)?.selector;
+  if (want === undefined || sameValue(want, have)) return undefined;
+  return (
+    `${describeObject(current)} exists with another spec.selector (${JSON.stringify(have)}, this change needs ${JSON.stringify(want)}), ` +
+    `and a Deployment's selector cannot be changed; delete it first (kubectl delete deployment ${current.metadata.name}` +
+    `${current.metadata.namespace ? ` -n ${current.metadata.namespace}` : ''}) if it may go`
+  );
 }
 
 /** The plan as text: one line per action, then the YAML of every object that would be created or updated. */

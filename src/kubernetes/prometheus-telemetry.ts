@@ -22,7 +22,8 @@ interface Sample {
 type Latency = TopologyEdge['latencyMs'];
 
 export class PrometheusTelemetry {
-  private readonly url: string;
+  /** Where Prometheus answers (the analysis queries it too). */
+  readonly url: string;
   private readonly namespace: string;
   private readonly timeoutMs: number;
 

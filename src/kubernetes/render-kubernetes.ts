@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { InputError, type Release, ReleaseSpec, type Service, ServiceSpec, parseOrThrow, planRelease } from '../core/index.js';
-import { inventoryFromCluster } from './cluster-inventory.js';
+import { httpServicePort, inventoryFromCluster } from './cluster-inventory.js';
 import type { KubeClient } from './kube-client.js';
 import { type Deployment, type KubeObject, type KubeService, RESOURCES } from './kube-object.js';
 import { toYaml } from './plan.js';
@@ -91,7 +91,11 @@ export async function renderKubernetesObjects(docs: unknown[], options: RenderKu
     }
     baselineDeployment = deploymentFromWorkload(service, plan.baseline, base.workload, namespace);
   }
-  const rendered = renderReleaseObjects({ service, release, ...(baselineDeployment ? { baselineDeployment } : {}) }, opts);
+  // Per-version Services target the same pod port as the Kubernetes Service (its targetPort).
+  const kubeService = kubeServices.find((s) => s.metadata.name === spec.service);
+  const chosen = kubeService ? httpServicePort(kubeService) : undefined;
+  const withPort = chosen && 'port' in chosen && chosen.port.port === service.port ? { ...service, servicePort: chosen.port } : service;
+  const rendered = renderReleaseObjects({ service: withPort, release, ...(baselineDeployment ? { baselineDeployment } : {}) }, opts);
   return [...(rendered.candidate ? [rendered.candidate] : []), ...rendered.traffic];
 }
 

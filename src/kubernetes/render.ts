@@ -18,6 +18,7 @@ import {
   type KubeObject,
   MANAGED_BY,
   RELEASE_LABEL,
+  type ServicePort,
   describeObject,
 } from './kube-object.js';
 
@@ -35,8 +36,8 @@ export interface KubernetesRenderOptions {
   gateway?: GatewayApiRenderOptions['gateway'];
 }
 
-/** The service shape the traffic renderers read. */
-export type TrafficServiceInput = Pick<Service, 'name' | 'port' | 'versions'>;
+/** The service shape the traffic renderers read (with the Kubernetes Service's port entry when known). */
+export type TrafficServiceInput = Pick<Service, 'name' | 'port' | 'versions'> & { servicePort?: ServicePort };
 
 /** Name of the Deployment a release creates for its candidate, e.g. `reviews-v2`. */
 export function candidateDeploymentName(service: string, version: string): string {
@@ -121,11 +122,15 @@ export function cloneDeployment(baseline: Deployment, opts: CloneOptions): Deplo
   if (w.replicas !== undefined) spec.replicas = w.replicas;
   spec.selector = { ...spec.selector, matchLabels: { ...spec.selector.matchLabels, version: opts.version } };
   spec.template.metadata = { ...spec.template.metadata, labels: { ...spec.template.metadata?.labels, version: opts.version } };
-  // The baseline's own rollout bookkeeping does not belong to the copy.
+  // The baseline's rollout bookkeeping and its owners' marks do not belong to the copy (see ownershipMark).
   const annotations = Object.fromEntries(
     Object.entries(baseline.metadata.annotations ?? {}).filter(
-      ([k]) => k !== 'deployment.kubernetes.io/revision' && k !== 'kubectl.kubernetes.io/last-applied-configuration',
+      ([k]) => k !== 'deployment.kubernetes.io/revision' && k !== 'kubectl.kubernetes.io/last-applied-configuration' && !ownershipMark(k),
     ),
+  );
+  const helm = /^(helm|tiller)$/i.test(baseline.metadata.labels?.heritage ?? '');
+  const labels = Object.fromEntries(
+    Object.entries(baseline.metadata.labels ?? {}).filter(([k]) => !ownershipMark(k) && !(helm && (k === 'heritage' || k === 'release'))),
   );
   return {
     apiVersion: 'apps/v1',
@@ -134,16 +139,40 @@ export function cloneDeployment(baseline: Deployment, opts: CloneOptions): Deplo
       name: candidateDeploymentName(opts.service, opts.version),
       namespace: opts.namespace,
       labels: {
-        ...baseline.metadata.labels,
+        ...labels,
         app: opts.service,
         version: opts.version,
         [MANAGED_BY]: FIELD_MANAGER,
         ...(opts.release ? { [RELEASE_LABEL]: opts.release } : {}),
       },
-      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+      annotations: { ...annotations, [COPIED_FROM_ANNOTATION]: baseline.metadata.name },
     },
     spec,
   };
+}
+
+/** Annotation on a candidate Deployment naming the Deployment it was copied from. */
+export const COPIED_FROM_ANNOTATION = 'canary-mesh.io/copied-from';
+
+/**
+ * Labels and annotations by which GitOps and package tools recognise an object as theirs: on a copy, Argo CD
+ * would show the candidate as OutOfSync and prune it, Flux would garbage-collect it, Helm would claim it in
+ * its release. Argo CD: `app.kubernetes.io/instance` (its default tracking label), `argocd.argoproj.io/*`
+ * (tracking-id, sync options, hooks); Helm: `meta.helm.sh/*`, `helm.sh/chart`, and `app.kubernetes.io/managed-by`
+ * (replaced by canary-mesh); Flux: `kustomize.toolkit.fluxcd.io/*`, `helm.toolkit.fluxcd.io/*`. Only the
+ * Deployment's own metadata: the pod template keeps its labels, which Services select pods by.
+ */
+function ownershipMark(key: string): boolean {
+  return (
+    key === 'app.kubernetes.io/instance' ||
+    key === 'helm.sh/chart' ||
+    key === 'chart' ||
+    key === MANAGED_BY ||
+    key.startsWith('argocd.argoproj.io/') ||
+    key.startsWith('meta.helm.sh/') ||
+    key.startsWith('kustomize.toolkit.fluxcd.io/') ||
+    key.startsWith('helm.toolkit.fluxcd.io/')
+  );
 }
 
 /** A Deployment for a version known only from the model (GitOps rendering without a cluster to copy from). */

@@ -83,6 +83,67 @@ export const OutlierSample = z.object({
 });
 export type OutlierSample = z.infer<typeof OutlierSample>;
 
+/** One answer of an example pair kept beside a comparison difference (body cut to TEXT_LIMITS.exampleBody). */
+const ExampleAnswer = z.object({
+  status: z.int().min(0).max(999),
+  headers: z.record(z.string(), z.string()),
+  body: z.string(),
+  /** The whole body's length (the text may be cut). */
+  bodyBytes: z.int().min(0),
+});
+export type ExampleAnswer = z.infer<typeof ExampleAnswer>;
+
+/** A difference between the primary's and the mirror's answers, counted over a batch interval. */
+export const ComparisonDifference = z.object({
+  kind: z.enum(['status', 'header', 'body']),
+  method: z.string(),
+  path: z.string(),
+  /** Header name, JSON field (`$.rating`, indexes as `[*]`), or null (status, a text body). */
+  field: z.string().nullable(),
+  primary: z.string(),
+  mirror: z.string(),
+  count: z.int().min(1),
+  /** The first pair seen with this difference in the interval. */
+  example: z.object({ primary: ExampleAnswer, mirror: ExampleAnswer }).nullable(),
+});
+export type ComparisonDifference = z.infer<typeof ComparisonDifference>;
+
+const LatencySlots = z.array(z.int().min(0)).refine((a) => a.length % 2 === 0 && a.every((v, i) => i % 2 === 1 || v < FINE_SLOTS), {
+  message: `must be [slot, count, ...] pairs with slots below ${FINE_SLOTS}`,
+});
+
+/** A proxy's comparison of mirrored answers for one service over a batch interval: counters, differences, latency. */
+export const ComparisonSample = z.object({
+  service: z.string(),
+  /** The release that owns the service's routes (the route table's), or null. */
+  release: z.string().nullable(),
+  /** Requests routed by a rule that mirrors. */
+  requests: z.int().min(0),
+  /** Copies sent to the mirror. */
+  mirrored: z.int().min(0),
+  /** Pairs whose two answers were both complete and compared. */
+  compared: z.int().min(0),
+  /** Compared pairs without any difference. */
+  agree: z.int().min(0),
+  skipped: z.object({
+    /** Picked for mirroring, but the request body was over compare.maxBodyBytes: not sent. */
+    bodyTooLarge: z.int().min(0),
+    /** Sent, but the mirror refused, reset, timed out or answered something that cannot be framed. */
+    mirrorFailed: z.int().min(0),
+    /** Picked, but the proxy already had its most mirrors in flight: not sent. */
+    overloaded: z.int().min(0),
+    /** Sent, but the primary did not complete (its upstream failed, or the client left): nothing to compare. */
+    primaryFailed: z.int().min(0),
+  }),
+  /** Differences of the interval, at most a bounded number of keys; `otherDifferences` counts the rest. */
+  differences: z.array(ComparisonDifference).max(1000),
+  otherDifferences: z.int().min(0),
+  /** Sparse fine latency histograms (histogram-layout.ts) of the compared pairs' primary and mirror answers. */
+  primaryLatency: LatencySlots,
+  mirrorLatency: LatencySlots,
+});
+export type ComparisonSample = z.infer<typeof ComparisonSample>;
+
 /** What a proxy POSTs to `/api/v1/telemetry` every second. */
 export const TelemetryBatch = z.object({
   proxy: z.object({ id: z.string(), host: z.string(), pid: z.int().min(0) }),
@@ -95,6 +156,8 @@ export const TelemetryBatch = z.object({
   droppedSpans: z.int().min(0).default(0),
   /** Every endpoint ejected by the proxy's outlier detection now (the whole set, not a change). */
   outliers: z.array(OutlierSample).max(10_000).default([]),
+  /** Comparisons of mirrored answers, one per service that mirrored in the interval. */
+  comparisons: z.array(ComparisonSample).max(10_000).default([]),
 });
 export type TelemetryBatch = z.infer<typeof TelemetryBatch>;
 export type TelemetryBatchInput = z.input<typeof TelemetryBatch>;
@@ -133,6 +196,25 @@ export function truncateBatch(batch: TelemetryBatch): number {
     s.path = cutTo(s.path, TEXT_LIMITS.operation);
     s.peerService = cutTo(s.peerService, TEXT_LIMITS.party);
     s.responseFlags = cutTo(s.responseFlags, TEXT_LIMITS.responseFlags);
+  }
+  const answer = (a: ExampleAnswer): void => {
+    a.body = cutTo(a.body, TEXT_LIMITS.exampleBody);
+    for (const [k, v] of Object.entries(a.headers)) a.headers[k] = cutTo(v, TEXT_LIMITS.exampleHeader);
+  };
+  for (const c of batch.comparisons) {
+    c.service = cutTo(c.service, TEXT_LIMITS.party);
+    if (c.release !== null) c.release = cutTo(c.release, TEXT_LIMITS.party);
+    for (const d of c.differences) {
+      d.method = cutTo(d.method, TEXT_LIMITS.method);
+      d.path = cutTo(d.path, TEXT_LIMITS.operation);
+      if (d.field !== null) d.field = cutTo(d.field, TEXT_LIMITS.comparisonValue);
+      d.primary = cutTo(d.primary, TEXT_LIMITS.comparisonValue);
+      d.mirror = cutTo(d.mirror, TEXT_LIMITS.comparisonValue);
+      if (d.example !== null) {
+        answer(d.example.primary);
+        answer(d.example.mirror);
+      }
+    }
   }
   return cut;
 }

@@ -14,6 +14,12 @@ export const TEXT_LIMITS = {
   method: 32,
   responseFlags: 8,
   proxyId: 300,
+  /** A mirror comparison's field (header name, JSON path) and the two values shown for it. */
+  comparisonValue: 300,
+  /** The body of an example answer kept beside a comparison difference. */
+  exampleBody: 4096,
+  /** A header value of an example answer. */
+  exampleHeader: 1024,
 } as const;
 
 /** Marks a value that was cut, so a reader knows the rest is missing. */

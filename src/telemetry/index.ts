@@ -1,3 +1,4 @@
+export * from './comparison-window.js';
 export * from './observed-history.js';
 export * from './sqlite-trace-store.js';
 export * from './telemetry-hub.js';

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { IstioMetrics } from '../telemetry-wire/istio-metrics.js';
+import { ComparisonWindow } from './comparison-window.js';
 import { ObservedHistory, type ServiceHistory } from './observed-history.js';
 import { OtlpExporter } from '../telemetry-wire/otlp-exporter.js';
 import { SqliteTraceStore, type TraceQuery } from './sqlite-trace-store.js';
@@ -54,6 +55,8 @@ export class TelemetryHub {
   readonly window: TopologyWindow;
   readonly history: ObservedHistory;
   readonly traces: SqliteTraceStore;
+  /** Mirror comparisons per release (`/api/v1/releases/{name}/comparison`), over the same window as the topology. */
+  readonly comparisons: ComparisonWindow;
   readonly traceSampling: number;
   private readonly otlp: OtlpExporter | null;
   private readonly proxies = new Map<string, ProxySeen>();
@@ -66,6 +69,7 @@ export class TelemetryHub {
 
   constructor(options: TelemetryHubOptions) {
     this.window = new TopologyWindow({ seconds: options.windowSeconds ?? 600 });
+    this.comparisons = new ComparisonWindow({ seconds: options.windowSeconds ?? 600 });
     this.history = new ObservedHistory({
       ...(options.historyMinutes !== undefined ? { minutes: options.historyMinutes } : {}),
       ...(options.historyBucketSeconds !== undefined ? { bucketSeconds: options.historyBucketSeconds } : {}),
@@ -97,6 +101,7 @@ export class TelemetryHub {
     this.history.add(batch.edges);
     for (const e of batch.edges) this.metrics.add(e);
     this.traces.add(batch.spans);
+    this.comparisons.add(batch.comparisons);
     if (batch.spans.length > 0) this.otlp?.export(batch.spans);
     if (batch.outliers.length > 0) this.outliers.set(batch.proxy.id, batch.outliers);
     else this.outliers.delete(batch.proxy.id);

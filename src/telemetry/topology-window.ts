@@ -193,6 +193,33 @@ export class TopologyWindow {
     return { cells: out, coveredSeconds: Math.max(1, current - earliest) };
   }
 
+  /**
+   * What each of `versions` of `service` received in the whole seconds [fromSecond, toSecond) (epoch seconds,
+   * clamped to what the ring keeps): requests, failures (5xx or no answer) and the fine latency histogram, summed
+   * over every caller. The automated analysis reads both versions of a release over the same seconds.
+   */
+  versionCounts(
+    service: string,
+    versions: readonly string[],
+    fromSecond: number,
+    toSecond: number,
+  ): Map<string, { requests: number; failures: number; fine: Uint32Array }> {
+    const out = new Map(versions.map((v) => [v, { requests: 0, failures: 0, fine: new Uint32Array(FINE_SLOTS) }]));
+    const targets = new Map(versions.map((v) => [`${service}:${v}`, v]));
+    for (const slot of this.ring) {
+      if (slot.second < fromSecond || slot.second >= toSecond) continue;
+      for (const c of slot.cells.values()) {
+        const v = targets.get(c.target);
+        if (v === undefined) continue;
+        const acc = out.get(v)!;
+        acc.requests += c.count;
+        acc.failures += c.failures;
+        for (let i = 0; i < FINE_SLOTS; i++) if (c.fine[i] !== 0) acc.fine[i]! += c.fine[i]!;
+      }
+    }
+    return out;
+  }
+
   /** Observed share per version of `service`'s requests over the window; {} without traffic. */
   observedShares(service: string, window = 60): { observed: Record<string, number>; requests: number } {
     const perVersion = new Map<string, number>();

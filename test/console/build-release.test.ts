@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildRelease, emptyDraft, nameProblem, nextVersionName, type ReleaseDraft } from '../../web/src/release/build-release.js';
+import {
+  buildRelease,
+  emptyDraft,
+  mirrorProblem,
+  nameProblem,
+  nextVersionName,
+  type ReleaseDraft,
+} from '../../web/src/release/build-release.js';
 import type { z } from 'zod';
 import { Name, ServiceSpec } from '../../src/core/index.js';
 import type { Service } from '../../web/src/api/types.js';
@@ -88,5 +95,51 @@ describe('create wizard output', () => {
     for (const name of ['v2', 'reviews-canary', '', '-v2', 'v2-', 'V2', 'v_2', 'a'.repeat(63), 'a'.repeat(64), 'ünicode']) {
       expect(nameProblem(name) === null, name).toBe(Name.safeParse(name).success);
     }
+  });
+
+  it('sends a blue-green release without traffic: the candidate starts at 0 %', () => {
+    const body = buildRelease(draft({ mode: 'blueGreen', name: 'reviews-bg', candidateWeight: 30 }), processService);
+    expect(body.strategy).toBe('blueGreen');
+    expect(body.traffic).toBeUndefined();
+    expect(body.compare).toBeUndefined();
+  });
+
+  it('sends a mirror release with its percentage and comparison options', () => {
+    const body = buildRelease(
+      draft({
+        mode: 'mirror',
+        mirrorPercent: 40,
+        compareBody: true,
+        compareHeaders: '*',
+        ignoreHeaders: 'Date, x-request-id',
+        ignoreJsonPaths: "$.timestamp\n$.items[*].id, $['odd key']",
+        maxBodyKiB: 8,
+      }),
+      processService,
+    );
+    expect(body.strategy).toBe('mirror');
+    expect(body.traffic).toEqual({ mirror: { percent: 40 } });
+    expect(body.compare).toEqual({
+      body: true,
+      headers: ['*'],
+      ignoreHeaders: ['date', 'x-request-id'],
+      ignoreJsonPaths: ['$.timestamp', '$.items[*].id', "$['odd key']"],
+      maxBodyBytes: 8192,
+    });
+  });
+
+  it('refuses mirror settings the API would refuse, naming the field', () => {
+    const mirror = (p: Partial<ReleaseDraft>) => mirrorProblem(draft({ mode: 'mirror', ...p }));
+    expect(mirror({})).toBeNull();
+    expect(mirror({ mirrorPercent: 0 })).toBe('wizard.mirror.percentRange');
+    expect(mirror({ mirrorPercent: 101 })).toBe('wizard.mirror.percentRange');
+    expect(mirror({ mirrorPercent: Number.NaN })).toBe('wizard.mirror.percentRange');
+    expect(mirror({ ignoreHeaders: 'date, x-request:id' })).toBe('wizard.mirror.badHeader');
+    expect(mirror({ compareHeaders: 'content-type, *' })).toBeNull();
+    expect(mirror({ compareHeaders: 'content/type' })).toBe('wizard.mirror.badCompareHeader');
+    expect(mirror({ maxBodyKiB: 1025 })).toBe('wizard.mirror.maxBodyRange');
+    expect(mirror({ ignoreJsonPaths: 'timestamp' })).toBe('wizard.mirror.badJsonPath');
+    expect(mirror({ ignoreJsonPaths: '$.a[x]' })).toBe('wizard.mirror.badJsonPath');
+    expect(mirror({ maxBodyKiB: 0 })).toBe('wizard.mirror.maxBodyRange');
   });
 });

@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { type RunningCluster, startClusterControlPlane } from '../../src/control-plane/cluster-mode.js';
 import { KubeClient, type KubeObject, KubernetesBackend } from '../../src/kubernetes/index.js';
 import { reviewsService, reviewsV1Deployment } from './kubernetes/bookinfo-objects.js';
+import { controlPlaneUser, deployRbac } from './kubernetes/deploy-rbac.js';
 import { FakeApiServer, type FakeApiServerOptions } from './kubernetes/fake-api-server.js';
 import { repoRoot } from './dist.js';
 
@@ -92,6 +93,8 @@ export class FakeCluster {
   /** The kubeconfig's context, cluster and user token. */
   static readonly context = 'kind-canary';
   static readonly userToken = 'dev-token';
+  /** kubectl's token (group system:masters), for changes made behind the control plane's back. */
+  static readonly adminToken = 'admin-token';
 
   /** The control planes started, the last one current. */
   private readonly started: RunningCluster[] = [];
@@ -119,7 +122,17 @@ export class FakeCluster {
   }
 
   static async start(options: FakeClusterOptions = {}): Promise<FakeCluster> {
-    const api = new FakeApiServer({ controllerDelayMs: 5, ...(options.podBehaviour ? { podBehaviour: options.podBehaviour } : {}) });
+    // The control plane authenticates as deploy/base's service account and is authorized by deploy/base's
+    // Role, so every request it makes runs through the RBAC it ships with; kubectl (client()) is an admin.
+    const api = new FakeApiServer({
+      controllerDelayMs: 5,
+      tokens: {
+        [FakeCluster.userToken]: controlPlaneUser(NAMESPACE),
+        [FakeCluster.adminToken]: { user: 'kubernetes-admin', groups: ['system:masters'] },
+      },
+      rbac: deployRbac(NAMESPACE),
+      ...(options.podBehaviour ? { podBehaviour: options.podBehaviour } : {}),
+    });
     await api.start();
     for (const o of [reviewsService(NAMESPACE), reviewsV1Deployment(NAMESPACE), ...(options.seed ?? [])]) api.seed(o);
     const cluster = new FakeCluster(api, mkdtempSync(join(tmpdir(), 'canary-fake-cluster-')));
@@ -139,7 +152,13 @@ export class FakeCluster {
 
   /** A client as kubectl is, for changes made behind the control plane's back. */
   client(): KubeClient {
-    return new KubeClient({ server: this.api.url, namespace: NAMESPACE });
+    return new KubeClient({
+      server: this.api.url,
+      namespace: NAMESPACE,
+      prepare: async (o) => {
+        o.headers = { ...o.headers, authorization: `Bearer ${FakeCluster.adminToken}` };
+      },
+    });
   }
 
   /** Starts the control plane in cluster mode, in-process, on an ephemeral loopback port. */

@@ -1,11 +1,19 @@
 import { type Command, Option } from 'commander';
-import type { Release, Traffic } from '../../core/index.js';
+import type { ObservedHistoryAnswer, Release, Traffic } from '../api-types.js';
 import { addClientOptions, clientAction } from '../client-command.js';
 import { describeMatch } from '../describe-rules.js';
 import { formatAge, formatFields, formatShares, formatTable, formatWeights, printResult } from '../output.js';
 import { parseWeights, type ReleaseFlags, releaseFromFlags } from '../release-from-flags.js';
 import { readSpecObject } from '../spec-file.js';
-import type { ObservedHistoryAnswer } from '../../control-plane/api-schemas.js';
+import { registerReleaseCompareCommand } from './release-compare-command.js';
+import {
+  ANALYSIS_HELP,
+  type AnalysisFlags,
+  addAnalysisOptions,
+  analysisDetail,
+  analysisFromFlags,
+  registerAnalysisCommands,
+} from './analysis-commands.js';
 
 const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
 
@@ -63,6 +71,7 @@ export function releaseDetail(r: Release): string {
     ['Created', `${r.createdAt} by ${r.createdBy}`],
   );
   let text = formatFields(fields);
+  text += analysisDetail(r).trimEnd() ? `\n${analysisDetail(r).trimEnd()}` : '';
   if (r.status.conditions.length > 0) {
     text += `\n\nConditions:\n${formatTable(
       ['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'],
@@ -193,9 +202,10 @@ Examples:
       }),
     );
 
+  registerReleaseCompareCommand(release, path);
+
   addClientOptions(
-    release
-      .command('create')
+    addAnalysisOptions(release.command('create'))
       .argument('[name]', 'release name (or in the file)')
       .description('create a release: starts the candidate; traffic moves once it is ready')
       .option('-f, --file <file>', 'the release as YAML or JSON (- for stdin); flags below are then not needed')
@@ -218,6 +228,7 @@ Examples:
       .option('--replicas <n>', 'candidate workload: number of instances')
       .option('--dry-run', DRY_RUN_HELP),
   )
+    .addHelpText('after', ANALYSIS_HELP)
     .addHelpText(
       'after',
       `
@@ -244,27 +255,37 @@ Examples:
   canary release create -f reviews-canary.yaml`,
     )
     .action(
-      clientAction(async ({ api, output }, name: string | undefined, opts: ReleaseFlags & { file?: string; dryRun?: boolean }) => {
-        let body: unknown;
-        if (opts.file) {
-          const spec = readSpecObject(opts.file);
-          body = name ? { ...spec, name } : spec;
-        } else {
-          body = releaseFromFlags(name, opts);
-        }
-        if (opts.dryRun) {
-          const res = await api.post<DryRunResult>('/api/v1/releases', { body, query: dryQuery(true) });
-          printResult(output, res, () => dryRunText(res, 'would be created'));
-          return;
-        }
-        const r = await api.post<Release>('/api/v1/releases', { body });
-        printResult(
-          output,
-          r,
-          () =>
-            `${oneLine(r, 'created')}\nWatch it with \`canary release get ${r.name}\`; traffic moves once ${r.candidate.name} is ready.`,
-        );
-      }),
+      clientAction(
+        async ({ api, output }, name: string | undefined, opts: ReleaseFlags & AnalysisFlags & { file?: string; dryRun?: boolean }) => {
+          let body: unknown;
+          const analysis = analysisFromFlags(opts);
+          if (opts.file) {
+            const spec = readSpecObject(opts.file);
+            body = { ...spec, ...(name ? { name } : {}), ...(analysis ? { analysis } : {}) };
+          } else if (analysis) {
+            // The steps set the weights: no --weights needed.
+            const { traffic: _t, ...rest } = releaseFromFlags(name, {
+              ...opts,
+              weights: opts.weights ?? `${opts.baseline ?? 'baseline'}=100`,
+            });
+            body = { ...rest, analysis };
+          } else {
+            body = releaseFromFlags(name, opts);
+          }
+          if (opts.dryRun) {
+            const res = await api.post<DryRunResult>('/api/v1/releases', { body, query: dryQuery(true) });
+            printResult(output, res, () => dryRunText(res, 'would be created'));
+            return;
+          }
+          const r = await api.post<Release>('/api/v1/releases', { body });
+          printResult(
+            output,
+            r,
+            () =>
+              `${oneLine(r, 'created')}\nWatch it with \`canary release get ${r.name}\`; traffic moves once ${r.candidate.name} is ready.`,
+          );
+        },
+      ),
     );
 
   addClientOptions(
@@ -407,4 +428,6 @@ Examples:
         );
       }),
     );
+
+  registerAnalysisCommands(release);
 }

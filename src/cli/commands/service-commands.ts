@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DRY_RUN_HELP, type DryRunResult, dryQuery, dryRunText } from './release-commands.js';
-import type { Rule, Service } from '../../core/index.js';
+import type { Rule, Service } from '../api-types.js';
 import { addClientOptions, clientAction } from '../client-command.js';
 import { describeExtras, describeMatch, describeRoute } from '../describe-rules.js';
 import { formatAge, formatFields, formatTable, printResult } from '../output.js';

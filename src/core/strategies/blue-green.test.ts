@@ -13,6 +13,7 @@ function release(spec: Partial<ReleaseSpecInput> = {}): Release {
 
 const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });
 const everythingTo = (version: string) => [{ route: [{ version, weight: 100 }] }];
+const preview = { match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }], route: [{ version: 'v2', weight: 100 }] };
 
 describe('blueGreen strategy', () => {
   it('takes no traffic, or only traffic that leaves the candidate at 0%', () => {
@@ -31,7 +32,7 @@ describe('blueGreen strategy', () => {
 
   it('keeps every ordinary request on the baseline while the candidate waits, ready or not', () => {
     expect(blueGreenStrategy.rules(release())).toEqual(everythingTo('v1'));
-    expect(blueGreenStrategy.rules(ready(release()))).toEqual(everythingTo('v1'));
+    expect(blueGreenStrategy.rules(ready(release()))).toEqual([preview, ...everythingTo('v1')]);
   });
 
   it('switches 100% at once, keeps the baseline as standby, and rolls back to it instantly', () => {
@@ -41,10 +42,10 @@ describe('blueGreen strategy', () => {
     expect(blueGreenStrategy.rules(r)).toEqual(everythingTo('v2'));
     r = { ...r, ...blueGreenStrategy.rollback(r) };
     expect(r.status).toMatchObject({ phase: 'RolledBack', governor: 'v1', standby: 'v1' });
-    expect(blueGreenStrategy.rules(r)).toEqual(everythingTo('v1'));
+    expect(blueGreenStrategy.rules(r)).toEqual([preview, ...everythingTo('v1')]);
     r = { ...r, ...blueGreenStrategy.resume(r) };
     expect(r.status).toMatchObject({ phase: 'Progressing', governor: null });
-    expect(blueGreenStrategy.rules(r)).toEqual(everythingTo('v1'));
+    expect(blueGreenStrategy.rules(r)).toEqual([preview, ...everythingTo('v1')]);
   });
 
   it('does not switch to a candidate that is not ready', () => {

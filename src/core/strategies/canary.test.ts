@@ -19,6 +19,8 @@ function release(spec: Partial<ReleaseSpecInput> = {}): Release {
 }
 
 const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });
+/** The first rule while the candidate is ready: `x-canary-preview: v2` reaches it. */
+const preview = { match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }], route: [{ version: 'v2', weight: 100 }] };
 
 describe('canary strategy', () => {
   it('needs weights, match or rules, naming only its two versions', () => {
@@ -36,6 +38,7 @@ describe('canary strategy', () => {
     const r = release();
     expect(canaryStrategy.rules(r)).toEqual([{ route: [{ version: 'v1', weight: 100 }] }]);
     expect(canaryStrategy.rules(ready(r))).toEqual([
+      preview,
       {
         route: [
           { version: 'v1', weight: 90 },
@@ -48,6 +51,7 @@ describe('canary strategy', () => {
   it('sends matching requests to the candidate first', () => {
     const r = ready(release({ traffic: { match: [{ headers: { 'end-user': { exact: 'jason' } } }], weights: { v1: 100 } } }));
     expect(canaryStrategy.rules(r)).toEqual([
+      preview,
       { match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ version: 'v2', weight: 100 }] },
       { route: [{ version: 'v1', weight: 100 }] },
     ]);
@@ -62,10 +66,16 @@ describe('canary strategy', () => {
     r = { ...r, ...taken };
     expect(canaryStrategy.rules(r)).toEqual([{ route: [{ version: 'v2', weight: 100 }] }]);
     r = { ...r, ...canaryStrategy.rollback(r) };
-    expect(canaryStrategy.rules(r)).toEqual([{ route: [{ version: 'v1', weight: 100 }] }]);
+    // Rolled back, the candidate still runs: testers may still preview it.
+    expect(canaryStrategy.rules(r)).toEqual([preview, { route: [{ version: 'v1', weight: 100 }] }]);
     r = { ...r, ...canaryStrategy.resume(r) };
     expect(r.status).toMatchObject({ phase: 'Progressing', governor: null });
-    expect(canaryStrategy.rules(r)[0]!.route.map((d) => d.weight)).toEqual([90, 10]);
+    expect(canaryStrategy.rules(r)[1]!.route.map((d) => d.weight)).toEqual([90, 10]);
+  });
+
+  it('names the preview header the release chooses', () => {
+    const r = ready(release({ preview: { header: 'X-Try-Reviews' } }));
+    expect(canaryStrategy.rules(r)[0]!.match).toEqual([{ headers: { 'x-try-reviews': { exact: 'v2' } } }]);
   });
 
   it('finishes keeping either version, the candidate only once ready', () => {

@@ -21,6 +21,7 @@ function release(spec: Partial<ReleaseSpecInput> = {}): Release {
 }
 
 const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });
+const preview = { match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }], route: [{ version: 'v2', weight: 100 }] };
 
 describe('mirror strategy', () => {
   it('takes only a mirror share above 0, copied to the candidate', () => {
@@ -40,10 +41,11 @@ describe('mirror strategy', () => {
   it('answers from the baseline and copies its share to the candidate once the candidate is ready', () => {
     expect(mirrorStrategy.rules(release())).toEqual([{ route: [{ version: 'v1', weight: 100 }] }]);
     expect(mirrorStrategy.rules(ready(release()))).toEqual([
+      preview,
       { route: [{ version: 'v1', weight: 100 }], mirror: { version: 'v2', percent: 20 } },
     ]);
     const all = ready(release({ traffic: undefined }));
-    expect(mirrorStrategy.rules(all)[0]!.mirror).toEqual({ version: 'v2', percent: 100 });
+    expect(mirrorStrategy.rules(all)[1]!.mirror).toEqual({ version: 'v2', percent: 100 });
   });
 
   it('taking over with the candidate turns the job into a canary at 100% candidate', () => {
@@ -56,6 +58,7 @@ describe('mirror strategy', () => {
     // Resumed, it is a canary whose stored split is 100% candidate: no copies any more.
     r = { ...r, ...strategyOf(r).resume(r) };
     expect(strategyOf(r).rules(r)).toEqual([
+      preview,
       {
         route: [
           { version: 'v1', weight: 0 },
@@ -68,9 +71,9 @@ describe('mirror strategy', () => {
   it('rolls back to the baseline without copies, and resumes mirroring', () => {
     let r = ready(release());
     r = { ...r, ...mirrorStrategy.rollback(r) };
-    expect(mirrorStrategy.rules(r)).toEqual([{ route: [{ version: 'v1', weight: 100 }] }]);
+    expect(mirrorStrategy.rules(r)).toEqual([preview, { route: [{ version: 'v1', weight: 100 }] }]);
     r = { ...r, ...mirrorStrategy.resume(r) };
-    expect(mirrorStrategy.rules(r)[0]!.mirror).toEqual({ version: 'v2', percent: 20 });
+    expect(mirrorStrategy.rules(r)[1]!.mirror).toEqual({ version: 'v2', percent: 20 });
     expect(mirrorStrategy.finish(r, 'v1')).toEqual({ retire: 'v2' });
   });
 });

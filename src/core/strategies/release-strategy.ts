@@ -1,6 +1,6 @@
 import type { ErrorDetail } from '../errors.js';
-import type { Release, ReleaseStatus, ReleaseStrategyName, Rule, Traffic } from '../model.js';
-import { requireVersionOf, retiredBy } from '../release-phases.js';
+import { DEFAULT_PREVIEW_HEADER, type Release, type ReleaseStatus, type ReleaseStrategyName, type Rule, type Traffic } from '../model.js';
+import { isCandidateReady, isFinishing, requireVersionOf, retiredBy } from '../release-phases.js';
 import { singleVersionRules } from '../traffic.js';
 
 /** What an operation changes in a release: always its status; a strategy may also turn the job into another. */
@@ -31,15 +31,31 @@ export interface ReleaseStrategy {
   finish(release: Release, keep: string): { retire: string };
 }
 
+/** The header that reaches a release's candidate: `x-canary-preview` unless the release names another. */
+export function previewHeader(release: Pick<Release, 'preview'>): string {
+  return release.preview?.header ?? DEFAULT_PREVIEW_HEADER;
+}
+
+/** `<header>: <candidate>` goes to the candidate, whatever else the release routes (every strategy). */
+export function previewRule(release: Pick<Release, 'preview' | 'candidate'>): Rule {
+  const candidate = release.candidate.name;
+  return { match: [{ headers: { [previewHeader(release)]: { exact: candidate } } }], route: [{ version: candidate, weight: 100 }] };
+}
+
 /**
  * The rules every strategy shares outside its own Progressing routing: the governor alone while one is set,
- * the baseline alone while the candidate is not ready (Pending) or cannot start (Failed).
+ * the baseline alone while the candidate is not ready (Pending) or cannot start (Failed). While the candidate
+ * is ready, the preview rule comes first, so testers reach it before (or without) any ordinary traffic; it is
+ * left out when the candidate takes everything anyway, and while finishing (everything goes to the kept version).
  */
 export function phaseRules(release: Release, progressing: () => Rule[]): Rule[] {
   const { phase, governor } = release.status;
-  if (governor) return singleVersionRules(governor);
-  if (phase === 'Pending' || phase === 'Failed') return singleVersionRules(release.baseline);
-  return progressing();
+  let rules: Rule[];
+  if (governor) rules = singleVersionRules(governor);
+  else if (phase === 'Pending' || phase === 'Failed') rules = singleVersionRules(release.baseline);
+  else rules = progressing();
+  if (!isCandidateReady(release) || governor === release.candidate.name || isFinishing(release)) return rules;
+  return [previewRule(release), ...rules];
 }
 
 /** Finishing is the same for every strategy: keep one of the two versions (the candidate only once ready), retire the other. */

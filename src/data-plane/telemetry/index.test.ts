@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { MeshProxy } from '../mesh-proxy.js';
+import { compileRouteFile } from '../../route-file/compile-route-file.js';
 import { runProxy } from '../run-proxy.js';
 import { silentProxyLogger } from '../proxy-logger.js';
 import { call, freePort, routeTable, startUpstream, type TestUpstream } from '../../../test/support/test-upstreams.js';
@@ -261,6 +262,7 @@ describe('runProxy', () => {
       `services:\n  - name: reviews\n    port: 9080\n    ingress: { paths: ["/"] }\n    versions:\n      - { name: v1, workload: { kind: endpoints, addresses: ["${upstreams['reviews-v1']!.address}"] } }\n    routes:\n      - route: [ { version: v1, weight: 100 } ]\n`,
     );
     const running = await runProxy({
+      compileRouteFile,
       config: file,
       listen: '127.0.0.1:0',
       metricsPort: 0,
@@ -269,7 +271,14 @@ describe('runProxy', () => {
       logger: silentProxyLogger,
       watch: false,
     });
-    const plain = await runProxy({ config: file, listen: '127.0.0.1:0', handleSignals: false, logger: silentProxyLogger, watch: false });
+    const plain = await runProxy({
+      compileRouteFile,
+      config: file,
+      listen: '127.0.0.1:0',
+      handleSignals: false,
+      logger: silentProxyLogger,
+      watch: false,
+    });
     try {
       expect(running.telemetry).not.toBeNull();
       for (let i = 0; i < 3; i++) expect((await call(running.address.port, { url: '/x' })).status).toBe(200);

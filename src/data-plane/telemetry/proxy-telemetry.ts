@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { IstioMetrics } from '../../telemetry-wire/istio-metrics.js';
 import { OtlpExporter } from '../../telemetry-wire/otlp-exporter.js';
-import type { EdgeSample, OutlierSample, SpanData, TelemetryBatchInput } from '../../telemetry-wire/telemetry-batch.js';
+import type { ComparisonSample, EdgeSample, OutlierSample, SpanData, TelemetryBatchInput } from '../../telemetry-wire/telemetry-batch.js';
+import type { MirrorComparisons } from '../mirror/mirror-comparisons.js';
 import type { OutlierDetector } from '../outlier-detector.js';
 import type { ProxyLogger } from '../proxy-logger.js';
 import type { RequestObserver, RequestRecord } from '../request-observer.js';
@@ -51,6 +52,7 @@ export class ProxyTelemetry implements RequestObserver {
   private failing = false;
   private metricsServer: Server | null = null;
   private outliers: OutlierDetector | null = null;
+  private mirrors: MirrorComparisons | null = null;
   /** The ejected set last shipped, so a change (an ejection, a return) is shipped even without traffic. */
   private outliersShipped = '';
   /** Batches the control plane accepted. */
@@ -80,6 +82,11 @@ export class ProxyTelemetry implements RequestObserver {
     this.outliers = detector;
   }
 
+  /** Ships the comparisons of mirrored answers with each batch (the control plane's `/releases/{name}/comparison`). */
+  watchMirrors(mirrors: MirrorComparisons): void {
+    this.mirrors = mirrors;
+  }
+
   onRequest(record: RequestRecord): void {
     this.edges.record(record);
     // Spans only when someone takes them (the control plane or a collector).
@@ -96,12 +103,13 @@ export class ProxyTelemetry implements RequestObserver {
     const start = this.intervalStart;
     this.intervalStart = end;
     if (!this.options.controlPlane) return Promise.resolve();
+    const comparisons = this.mirrors?.drain() ?? [];
     const outliers: OutlierSample[] = this.outliers?.ejected() ?? [];
     const outliersKey = outliers.map((o) => `${o.service}/${o.version}/${o.address}@${o.ejectedUntil}`).join(' ');
     const outliersChanged = outliersKey !== this.outliersShipped;
     this.outliersShipped = outliersKey;
-    if (edges.length > 0 || spans.length > 0 || dropped > 0 || outliersChanged) {
-      this.pending.push(this.batch(start, end, edges, spans, dropped, outliers));
+    if (edges.length > 0 || spans.length > 0 || dropped > 0 || outliersChanged || comparisons.length > 0) {
+      this.pending.push(this.batch(start, end, edges, spans, dropped, outliers, comparisons));
       if (this.pending.length > MAX_PENDING_BATCHES) this.pending.shift();
     }
     return this.ship();
@@ -114,8 +122,18 @@ export class ProxyTelemetry implements RequestObserver {
     spans: SpanData[],
     dropped: number,
     outliers: OutlierSample[] = [],
+    comparisons: ComparisonSample[] = [],
   ): TelemetryBatchInput {
-    return { proxy: { id: this.id, host: this.host, pid: process.pid }, start, end, edges, spans, droppedSpans: dropped, outliers };
+    return {
+      proxy: { id: this.id, host: this.host, pid: process.pid },
+      start,
+      end,
+      edges,
+      spans,
+      droppedSpans: dropped,
+      outliers,
+      comparisons,
+    };
   }
 
   /** The proxy's `/metrics` text: Istio's request metrics, then outlier detection's. */

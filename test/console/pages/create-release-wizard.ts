@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { ConsolePage } from './console-page.js';
 
-/** The four-step canary wizard. */
+/** The four-step wizard; its last step depends on the mode card that opened it. */
 export class CreateReleaseWizard extends ConsolePage {
   constructor(page: Page) {
     super(page);
@@ -50,6 +50,25 @@ export class CreateReleaseWizard extends ConsolePage {
     const n = await this.byTest('env-key').count();
     for (let i = 0; i < n; i++) out[await this.byTest('env-key').nth(i).inputValue()] = await this.byTest('env-value').nth(i).inputValue();
     return out;
+  }
+
+  /** The mirror step: share copied and what the comparison ignores (comma separated). */
+  async mirrorSettings(opts: {
+    percent?: number;
+    compareBody?: boolean;
+    compareHeaders?: string;
+    ignoreHeaders?: string;
+    ignoreJsonPaths?: string;
+    maxBodyKiB?: number;
+  }): Promise<void> {
+    if (opts.percent !== undefined) await this.byTest('mirror-percent').fill(String(opts.percent));
+    if (opts.compareBody !== undefined && (await this.byTest('mirror-compare-body').isChecked()) !== opts.compareBody) {
+      await this.byTest('mirror-compare-body').click();
+    }
+    if (opts.compareHeaders !== undefined) await this.byTest('mirror-compare-headers').fill(opts.compareHeaders);
+    if (opts.ignoreHeaders !== undefined) await this.byTest('mirror-ignore-headers').fill(opts.ignoreHeaders);
+    if (opts.ignoreJsonPaths !== undefined) await this.byTest('mirror-ignore-json').fill(opts.ignoreJsonPaths);
+    if (opts.maxBodyKiB !== undefined) await this.byTest('mirror-max-body').fill(String(opts.maxBodyKiB));
   }
 
   async create(): Promise<void> {

@@ -59,4 +59,55 @@ export class ReleaseDetailPage extends ConsolePage {
     await this.pick('finish-keep', version);
     return this.confirm();
   }
+
+  /** Blue-green: a version's card and the role it shows (`live`, `standby`, `idle`). */
+  blueGreenCard(version: string) {
+    return this.page.locator(`[data-test="bg-version"][data-version="${version}"]`);
+  }
+
+  async blueGreenRole(version: string): Promise<string | null> {
+    return this.blueGreenCard(version).getAttribute('data-role');
+  }
+
+  async switchTo(): Promise<string> {
+    await this.byTest('bg-switch').click();
+    return this.confirm();
+  }
+
+  async switchBack(): Promise<string> {
+    await this.byTest('bg-switch-back').click();
+    return this.confirm();
+  }
+
+  /** The preview curl after pointing it at `ingress`. */
+  async previewCommand(ingress: string): Promise<string> {
+    await this.byTest('preview-ingress').fill(ingress);
+    return ((await this.byTest('preview-curl').textContent()) ?? '').trim();
+  }
+
+  /** Mirror: the differences table as shown. */
+  async differences(): Promise<{ kind: string; field: string; primary: string; mirror: string; count: number }[]> {
+    const rows = this.byTest('difference');
+    const out = [];
+    for (const row of await rows.all()) {
+      const text = async (id: string) => ((await row.locator(`[data-test="${id}"]`).textContent()) ?? '').trim();
+      out.push({
+        kind: (await row.getAttribute('data-kind')) ?? '',
+        field: await text('difference-field'),
+        primary: await text('difference-primary'),
+        mirror: await text('difference-mirror'),
+        count: Number(await text('difference-count')),
+      });
+    }
+    return out;
+  }
+
+  async selectDifference(kind: string): Promise<void> {
+    await this.page.locator(`[data-test="difference"][data-kind="${kind}"]`).first().click();
+  }
+
+  async mirrorTakeOver(): Promise<string> {
+    await this.byTest('mirror-takeover').click();
+    return this.confirm();
+  }
 }

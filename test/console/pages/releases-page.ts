@@ -16,6 +16,12 @@ export class ReleasesPage extends ConsolePage {
     await this.page.waitForURL(/\/releases\/new/);
   }
 
+  /** Opens the wizard from a mode card. */
+  async startMode(mode: 'canary' | 'blueGreen' | 'mirror'): Promise<void> {
+    await this.byTest(`mode-${mode}-create`).click();
+    await this.page.waitForURL(/\/releases\/new/);
+  }
+
   async openJobs(): Promise<void> {
     await this.byTest('tab-jobs').click();
   }

@@ -19,6 +19,12 @@ import { type FieldPath, deletePath, getPath, isMap, leafPaths, sameValue, setPa
  * merge PATCH (an "Update" by its field manager, as `kubectl edit` does), server-side apply PATCH
  * (application/apply-patch+yaml, fieldManager, force, managedFields ownership -> 409 conflict) and DELETE.
  *
+ * Stricter where a real server is strict: bearer-token authentication (401) and RBAC authorization (403)
+ * evaluated from Role/RoleBinding/ClusterRole/ClusterRoleBinding objects (e.g. the manifests in deploy/), an
+ * immutable Deployment `spec.selector` and a selector that must match the pod template (422), `apiVersion`
+ * checked on apply (400), watches that end after `timeoutSeconds`, BOOKMARK events, "Too large resource
+ * version" from a lagging watch cache (504), LIST with `limit`/`continue` (410 once the snapshot is compacted).
+ *
  * Simplifications: field ownership treats every list as atomic; no admission, no finalizers. A small
  * "deployment controller" makes pods for Deployments and reports their rollout, as `podBehaviour` says.
  */
@@ -35,6 +41,29 @@ export interface FakeApiServerOptions {
   podBehaviour?: (deployment: Deployment) => PodBehaviour | undefined;
   /** Delay before the fake controller reacts to a Deployment change; default 20 ms. */
   controllerDelayMs?: number;
+  /**
+   * Bearer tokens the server knows, each with its user (and groups). When given, every request needs one
+   * (else 401), and unless a user is in group `system:masters` it is authorized by `rbac` (else 403).
+   */
+  tokens?: Record<string, FakeUser>;
+  /** Role, RoleBinding, ClusterRole and ClusterRoleBinding objects (namespaced ones with their namespace). */
+  rbac?: KubeObject[];
+  /** How often a watch that allows bookmarks gets a BOOKMARK event; default 60 s (the API server's own rhythm). */
+  bookmarkIntervalMs?: number;
+  /** How long a watch without `timeoutSeconds` stays open; default 30 min (the API server's --min-request-timeout). */
+  defaultWatchTimeoutMs?: number;
+}
+
+export interface FakeUser {
+  user: string;
+  groups?: string[];
+}
+
+interface RbacRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
 }
 
 interface Stored {
@@ -57,6 +86,7 @@ interface Watcher {
   namespace: string;
   selector: (labels: Record<string, string>) => boolean;
   res: ServerResponse;
+  timers: NodeJS.Timeout[];
 }
 
 export interface RecordedRequest {
@@ -65,6 +95,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   contentType: string;
   authorization: string;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 const enc = (p: FieldPath) => JSON.stringify(p);
@@ -83,10 +115,23 @@ export class FakeApiServer {
   private readonly podBehaviour: NonNullable<FakeApiServerOptions['podBehaviour']>;
   private readonly controllerDelayMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly tokens: Map<string, FakeUser> | null;
+  private readonly rbac: KubeObject[];
+  private readonly bookmarkIntervalMs: number;
+  private readonly defaultWatchTimeoutMs: number;
+  /** While set, the watch cache serves only up to this resourceVersion (a lagging API server after a failover). */
+  private watchCacheRv: number | null = null;
+  /** LIST snapshots being paged through with `continue`, by token. */
+  private readonly pages = new Map<string, { rv: number; items: KubeObject[] }>();
+  private pageSeq = 0;
 
   constructor(options: FakeApiServerOptions = {}) {
     this.podBehaviour = options.podBehaviour ?? (() => ({ ready: true }));
     this.controllerDelayMs = options.controllerDelayMs ?? 20;
+    this.tokens = options.tokens ? new Map(Object.entries(options.tokens)) : null;
+    this.rbac = structuredClone(options.rbac ?? []);
+    this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 60_000;
+    this.defaultWatchTimeoutMs = options.defaultWatchTimeoutMs ?? 1_800_000;
   }
 
   get url(): string {
@@ -143,7 +188,10 @@ export class FakeApiServer {
 
   /** Ends every open watch stream, as a dropped connection or an API server restart does. */
   dropWatches(): void {
-    for (const w of this.watchers) w.res.destroy();
+    for (const w of this.watchers) {
+      for (const t of w.timers) clearTimeout(t);
+      w.res.destroy();
+    }
     this.watchers.clear();
   }
 
@@ -151,6 +199,38 @@ export class FakeApiServer {
   compact(): void {
     this.oldestRv = this.rv + 1;
     this.history.length = 0;
+    this.pages.clear();
+  }
+
+  /**
+   * A failover to an API server whose watch cache is behind (HA control planes, an etcd restore): open watches
+   * end, and a watch from a resourceVersion newer than the cache's gets "Too large resource version" (504)
+   * until a consistent LIST (served from etcd, not the cache) has been made.
+   */
+  failoverToLaggingServer(): void {
+    this.watchCacheRv = this.rv - 1;
+    this.dropWatches();
+  }
+
+  /** Adds (or replaces) a bearer token; `revokeToken` removes one (its next request gets 401). */
+  setToken(token: string, user: FakeUser): void {
+    if (!this.tokens) throw new Error('FakeApiServer was started without authentication (options.tokens)');
+    this.tokens.set(token, user);
+  }
+
+  revokeToken(token: string): void {
+    this.tokens?.delete(token);
+  }
+
+  /** Deletes an object at once (as `kubectl delete` would), for tests that must change things in one tick. */
+  remove(kind: keyof typeof RESOURCES, namespace: string, name: string): void {
+    const key = this.key(RESOURCES[kind], namespace, name);
+    const stored = this.objects.get(key);
+    if (!stored) throw new Error(`no ${kind} ${namespace}/${name}`);
+    this.objects.delete(key);
+    this.rv++;
+    stored.object.metadata.resourceVersion = String(this.rv);
+    this.publish({ rv: this.rv, type: 'DELETED', key, object: structuredClone(stored.object) });
   }
 
   /** Writes status, as a controller would (no ownership change, no generation bump). */
@@ -173,22 +253,29 @@ export class FakeApiServer {
       query,
       contentType,
       authorization: req.headers.authorization ?? '',
+      at: Date.now(),
     });
+    const user = this.authenticate(req.headers.authorization ?? '');
+    if (!user) return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     const route = this.route(url.pathname);
     if (!route) return this.status(res, 404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     const { type, namespace, name } = route;
     const body = req.method === 'GET' || req.method === 'DELETE' ? '' : await readBody(req);
+    const watching = req.method === 'GET' && name === undefined && (query.watch === 'true' || query.watch === '1');
+    const verb = watching ? 'watch' : verbOf(req.method ?? 'GET', name);
+    const forbidden = this.forbidden(user, verb, type, namespace, name);
+    if (forbidden) return this.status(res, 403, 'Forbidden', forbidden);
+    // Server-side apply of an object that does not exist creates it: that needs `create` as well as `patch`.
+    if (req.method === 'PATCH' && contentType === 'application/apply-patch+yaml' && name !== undefined) {
+      const creates = !this.objects.has(this.key(type, namespace, name));
+      const cannotCreate = creates ? this.forbidden(user, 'create', type, namespace, name) : undefined;
+      if (cannotCreate) return this.status(res, 403, 'Forbidden', cannotCreate);
+    }
 
     if (req.method === 'GET' && name === undefined) {
       const selector = parseSelector(query.labelSelector ?? '');
-      if (query.watch === 'true' || query.watch === '1') return this.watch(type, namespace, query.resourceVersion, selector, res);
-      const items = this.list(type, namespace).filter((o) => selector(o.metadata.labels ?? {}));
-      return this.json(res, 200, {
-        apiVersion: apiVersionOf(type),
-        kind: `${type.kind}List`,
-        metadata: { resourceVersion: String(this.rv) },
-        items,
-      });
+      if (watching) return this.watch(type, namespace, query, selector, res);
+      return this.listPage(res, type, namespace, selector, query);
     }
     if (name === undefined && req.method === 'POST') {
       let obj: KubeObject;
@@ -200,6 +287,8 @@ export class FakeApiServer {
       if (this.objects.has(this.key(type, namespace, obj.metadata?.name ?? ''))) {
         return this.status(res, 409, 'AlreadyExists', `${type.plural}.${type.group || 'core'} "${obj.metadata.name}" already exists`);
       }
+      const invalid = invalidObject(type, obj);
+      if (invalid) return this.status(res, 422, 'Invalid', invalid);
       return this.json(res, 201, this.create(type, namespace, obj, query.fieldManager ?? 'unknown'));
     }
     if (name === undefined) return this.status(res, 405, 'MethodNotAllowed', `${req.method} is not allowed on a collection`);
@@ -228,6 +317,8 @@ export class FakeApiServer {
             `Operation cannot be fulfilled on ${type.plural}.${type.group || 'core'} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
           );
         }
+        const invalid = invalidUpdate(type, stored.object, obj);
+        if (invalid) return this.status(res, 422, 'Invalid', invalid);
         this.update(stored, obj, query.fieldManager ?? 'unknown');
         return this.json(res, 200, stored.object);
       }
@@ -236,6 +327,8 @@ export class FakeApiServer {
         if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json') {
           if (!stored) return this.notFound(res, type, name);
           const patched = mergePatch(structuredClone(stored.object), JSON.parse(body)) as KubeObject;
+          const invalid = invalidUpdate(type, stored.object, patched);
+          if (invalid) return this.status(res, 422, 'Invalid', invalid);
           this.update(stored, patched, query.fieldManager ?? 'kubectl-edit');
           return this.json(res, 200, stored.object);
         }
@@ -276,9 +369,23 @@ export class FakeApiServer {
       this.status(res, 400, 'BadRequest', `the applied object must be a ${type.kind} named "${name}"`);
       return;
     }
+    if (applied.apiVersion !== apiVersionOf(type)) {
+      this.status(
+        res,
+        400,
+        'BadRequest',
+        `the API version in the data (${String(applied.apiVersion)}) does not match the expected API version (${apiVersionOf(type)})`,
+      );
+      return;
+    }
     const dryRun = query.dryRun === 'All';
     const paths = leafPaths(applied);
     if (!stored) {
+      const invalid = invalidObject(type, applied);
+      if (invalid) {
+        this.status(res, 422, 'Invalid', invalid);
+        return;
+      }
       if (dryRun) {
         this.json(res, 201, { ...applied, metadata: { ...applied.metadata, namespace } });
         return;
@@ -328,6 +435,11 @@ export class FakeApiServer {
       if (!sharedWith) deletePath(next, dec(f));
     }
     for (const p of paths) setPath(next, p, getPath(applied, p));
+    const invalid = invalidUpdate(type, stored.object, next);
+    if (invalid) {
+      this.status(res, 422, 'Invalid', invalid);
+      return;
+    }
     if (dryRun) {
       this.json(res, 200, next);
       return;
@@ -437,27 +549,42 @@ export class FakeApiServer {
   private watch(
     type: ResourceType,
     namespace: string,
-    fromRv: string | undefined,
+    query: Record<string, string>,
     selector: Watcher['selector'],
     res: ServerResponse,
   ): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const fromRv = query.resourceVersion;
     const from = fromRv === undefined || fromRv === '' || fromRv === '0' ? undefined : Number(fromRv);
+    const failure = (code: number, reason: string, message: string, details?: unknown) =>
+      res.end(
+        `${JSON.stringify({
+          type: 'ERROR',
+          object: {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message,
+            reason,
+            code,
+            ...(details ? { details } : {}),
+          },
+        })}\n`,
+      );
     if (from !== undefined && from < this.oldestRv - 1) {
       // As the API server does: the watch opens, sends one ERROR event with a 410 Status, and ends.
-      const status = {
-        kind: 'Status',
-        apiVersion: 'v1',
-        metadata: {},
-        status: 'Failure',
-        message: `too old resource version: ${from} (${this.oldestRv})`,
-        reason: 'Expired',
-        code: 410,
-      };
-      res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
+      failure(410, 'Expired', `too old resource version: ${from} (${this.oldestRv})`);
       return;
     }
-    const w: Watcher = { plural: type.plural, group: type.group, namespace, selector, res };
+    if (from !== undefined && this.watchCacheRv !== null && from > this.watchCacheRv) {
+      failure(504, 'Timeout', `Timeout: Too large resource version: ${from}, current: ${this.watchCacheRv}`, {
+        causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+        retryAfterSeconds: 1,
+      });
+      return;
+    }
+    const w: Watcher = { plural: type.plural, group: type.group, namespace, selector, res, timers: [] };
     if (from === undefined) {
       for (const o of this.list(type, namespace))
         if (selector(o.metadata.labels ?? {})) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
@@ -465,8 +592,65 @@ export class FakeApiServer {
       for (const e of this.history)
         if (e.rv > from && this.matches(w, e)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
     }
+    // The server ends every watch after timeoutSeconds (or its own default): clients must resume.
+    const timeoutMs = query.timeoutSeconds ? Number(query.timeoutSeconds) * 1000 : this.defaultWatchTimeoutMs;
+    w.timers.push(setTimeout(() => res.end(), timeoutMs));
+    if (query.allowWatchBookmarks === 'true') {
+      const bookmark = () => {
+        const object = { kind: type.kind, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(this.rv) } };
+        res.write(`${JSON.stringify({ type: 'BOOKMARK', object })}\n`);
+      };
+      w.timers.push(setInterval(bookmark, this.bookmarkIntervalMs));
+    }
     this.watchers.add(w);
-    res.on('close', () => this.watchers.delete(w));
+    res.on('close', () => {
+      for (const t of w.timers) clearTimeout(t);
+      this.watchers.delete(w);
+    });
+  }
+
+  /** LIST, paged when `limit` is given: the first page takes a snapshot that `continue` tokens page through. */
+  private listPage(
+    res: ServerResponse,
+    type: ResourceType,
+    namespace: string,
+    selector: Watcher['selector'],
+    query: Record<string, string>,
+  ): void {
+    // A consistent LIST is served from etcd; a lagging watch cache catches up meanwhile.
+    this.watchCacheRv = null;
+    let snapshot: { rv: number; items: KubeObject[] };
+    let start = 0;
+    if (query.continue) {
+      const [id, offset] = query.continue.split(':');
+      const found = this.pages.get(id ?? '');
+      if (!found) {
+        this.status(
+          res,
+          410,
+          'Expired',
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+        );
+        return;
+      }
+      snapshot = found;
+      start = Number(offset);
+    } else {
+      snapshot = { rv: this.rv, items: this.list(type, namespace).filter((o) => selector(o.metadata.labels ?? {})) };
+    }
+    const limit = query.limit ? Number(query.limit) : 0;
+    const end = limit > 0 ? Math.min(start + limit, snapshot.items.length) : snapshot.items.length;
+    const metadata: Record<string, unknown> = { resourceVersion: String(snapshot.rv) };
+    if (end < snapshot.items.length) {
+      let id = query.continue?.split(':')[0];
+      if (!id) {
+        id = `p${++this.pageSeq}`;
+        this.pages.set(id, snapshot);
+      }
+      metadata.continue = `${id}:${end}`;
+      metadata.remainingItemCount = snapshot.items.length - end;
+    }
+    this.json(res, 200, { apiVersion: apiVersionOf(type), kind: `${type.kind}List`, metadata, items: snapshot.items.slice(start, end) });
   }
 
   private publish(e: WatchEvent): void {
@@ -567,6 +751,57 @@ export class FakeApiServer {
     }
   }
 
+  // --- authentication and RBAC -------------------------------------------------------------------
+
+  /** The user of a request; without `tokens` every request is an administrator's. */
+  private authenticate(authorization: string): FakeUser | undefined {
+    if (!this.tokens) return { user: 'kubernetes-admin', groups: ['system:masters'] };
+    const m = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+    return m ? this.tokens.get(m[1]!) : undefined;
+  }
+
+  /** Why `user` may not `verb` the resource (the API server's message), or undefined when RBAC allows it. */
+  private forbidden(user: FakeUser, verb: string, type: ResourceType, namespace: string, name?: string): string | undefined {
+    if (user.groups?.includes('system:masters')) return undefined;
+    const allowed = this.rulesFor(user, namespace).some(
+      (r) =>
+        (r.apiGroups ?? []).some((g) => g === '*' || g === type.group) &&
+        (r.resources ?? []).some((x) => x === '*' || x === type.plural) &&
+        r.verbs.some((v) => v === '*' || v === verb) &&
+        (!r.resourceNames?.length || (name !== undefined && r.resourceNames.includes(name))),
+    );
+    if (allowed) return undefined;
+    const what = `${type.plural}${type.group ? `.${type.group}` : ''}${name !== undefined ? ` "${name}"` : ''}`;
+    return `${what} is forbidden: User "${user.user}" cannot ${verb} resource "${type.plural}" in API group "${type.group}" in the namespace "${namespace}"`;
+  }
+
+  private rulesFor(user: FakeUser, namespace: string): RbacRule[] {
+    const of = (kind: string) => this.rbac.filter((o) => o.kind === kind);
+    const roleRules = (kind: string, name: string, ns?: string) =>
+      (of(kind).find((r) => r.metadata.name === name && (ns === undefined || r.metadata.namespace === ns))?.rules as
+        | RbacRule[]
+        | undefined) ?? [];
+    const applies = (binding: KubeObject, bindingNs: string | undefined) =>
+      ((binding.subjects as { kind: string; name: string; namespace?: string }[] | undefined) ?? []).some((s) => {
+        // A ServiceAccount subject without a namespace means the binding's own namespace.
+        if (s.kind === 'ServiceAccount') return user.user === `system:serviceaccount:${s.namespace ?? bindingNs}:${s.name}`;
+        if (s.kind === 'User') return user.user === s.name;
+        if (s.kind === 'Group') return user.groups?.includes(s.name) ?? false;
+        return false;
+      });
+    const rules: RbacRule[] = [];
+    for (const b of of('RoleBinding')) {
+      if (b.metadata.namespace !== namespace || !applies(b, namespace)) continue;
+      const ref = b.roleRef as { kind: string; name: string };
+      rules.push(...(ref.kind === 'ClusterRole' ? roleRules('ClusterRole', ref.name) : roleRules('Role', ref.name, namespace)));
+    }
+    for (const b of of('ClusterRoleBinding')) {
+      if (!applies(b, undefined)) continue;
+      rules.push(...roleRules('ClusterRole', (b.roleRef as { name: string }).name));
+    }
+    return rules;
+  }
+
   // --- helpers ----------------------------------------------------------------------------------
 
   private route(pathname: string): { type: ResourceType; namespace: string; name?: string } | undefined {
@@ -618,6 +853,45 @@ export class FakeApiServer {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   }
+}
+
+/** The RBAC verb of a request on a collection (no name) or an object. */
+function verbOf(method: string, name: string | undefined): string {
+  switch (method) {
+    case 'GET':
+      return name === undefined ? 'list' : 'get';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return name === undefined ? 'deletecollection' : 'delete';
+    default:
+      return method.toLowerCase();
+  }
+}
+
+/** Validation a real server does on create: a Deployment's selector must select its own pod template. */
+function invalidObject(type: ResourceType, obj: KubeObject): string | undefined {
+  if (type.plural !== 'deployments') return undefined;
+  const d = obj as Deployment;
+  const selector = d.spec?.selector?.matchLabels ?? {};
+  const labels = d.spec?.template?.metadata?.labels ?? {};
+  if (Object.entries(selector).every(([k, v]) => labels[k] === v)) return undefined;
+  return `Deployment.apps "${obj.metadata.name}" is invalid: spec.template.metadata.labels: Invalid value: ${JSON.stringify(labels)}: \`selector\` does not match template \`labels\``;
+}
+
+/** Validation a real server does on update: a Deployment's spec.selector is immutable (apps/v1). */
+function invalidUpdate(type: ResourceType, old: KubeObject, next: KubeObject): string | undefined {
+  if (type.plural !== 'deployments') return undefined;
+  const before = (old as Deployment).spec?.selector;
+  const after = (next as Deployment).spec?.selector;
+  if (!sameValue(before, after)) {
+    return `Deployment.apps "${old.metadata.name}" is invalid: spec.selector: Invalid value: ${JSON.stringify(after)}: field is immutable`;
+  }
+  return invalidObject(type, next);
 }
 
 function withoutServerFields(o: KubeObject): unknown {

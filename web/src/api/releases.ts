@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { apiFetch } from './client.js';
 import { listOf, normalizeEvent } from './shapes.js';
-import type { MeshEvent, Release, ReleaseInput, Traffic } from './types.js';
+import type { Comparison, MeshEvent, Release, ReleaseInput, Traffic } from './types.js';
 
 const path = (name: string) => `/api/v1/releases/${encodeURIComponent(name)}`;
 
@@ -40,6 +40,7 @@ function useInvalidateReleases() {
     if (name) {
       void qc.invalidateQueries({ queryKey: ['release', name] });
       void qc.invalidateQueries({ queryKey: ['release-events', name] });
+      void qc.invalidateQueries({ queryKey: ['comparison', name] });
     }
   };
 }
@@ -84,5 +85,15 @@ export function useReleaseAction(name: string) {
       }
     },
     onSettled: () => invalidate(name),
+  });
+}
+
+/** The mirror's comparison over the last `window` seconds, polled like the release itself. */
+export function useComparison(name: string, window: number, enabled = true) {
+  return useQuery({
+    queryKey: ['comparison', name, window],
+    queryFn: () => apiFetch<Comparison>(`${path(name)}/comparison?window=${window}`),
+    refetchInterval: 2000,
+    enabled,
   });
 }

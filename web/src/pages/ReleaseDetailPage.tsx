@@ -1,41 +1,26 @@
-import {
-  Alert,
-  Anchor,
-  Badge,
-  Button,
-  Card,
-  Code,
-  Group,
-  Loader,
-  Select,
-  SimpleGrid,
-  Slider,
-  Stack,
-  Table,
-  Tabs,
-  Text,
-  Timeline,
-  Title,
-} from '@mantine/core';
-import { useEffect, useRef, useState } from 'react';
+import { Alert, Anchor, Badge, Button, Card, Group, Loader, SimpleGrid, Stack, Tabs, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
+import { Link, useParams, useSearchParams } from 'react-router';
 import { ApiError } from '../api/client.js';
-import { type ReleaseAction, usePatchTraffic, useRelease, useReleaseAction, useReleaseEvents } from '../api/releases.js';
-import { useIstioManifests, useService } from '../api/services.js';
-import type { MeshEvent, Release } from '../api/types.js';
+import { useRelease } from '../api/releases.js';
+import { useService } from '../api/services.js';
+import type { Release } from '../api/types.js';
 import { useCan } from '../api/whoami.js';
-import { ConfirmModal } from '../components/ConfirmModal.js';
 import { EmptyState } from '../components/EmptyState.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
-import { pushToast } from '../components/notifications.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
 import { ReadOnlyNotice } from '../components/ReadOnlyNotice.js';
-import { toYaml } from '../components/to-yaml.js';
-import { YamlView } from '../components/YamlView.js';
+import { StrategyBadge } from '../components/StrategyBadge.js';
 import { historyRangeOf } from '../release/observed-history.js';
 import { ShareChart } from '../release/ShareChart.js';
-import { configuredShare, observedPercent, releaseVersions } from '../release/traffic-share.js';
+import { blueGreenRoles, releaseVersions } from '../release/traffic-share.js';
+import { BlueGreenStatus } from './release-detail/BlueGreenStatus.js';
+import { CanaryVersions } from './release-detail/CanaryVersions.js';
+import { EventHistory } from './release-detail/EventHistory.js';
+import { comparisonWindows, MirrorComparison } from './release-detail/MirrorComparison.js';
+import { PreviewCurl } from './release-detail/PreviewCurl.js';
+import { ReleaseIstio } from './release-detail/ReleaseIstio.js';
+import { useConfirmedAction } from './release-detail/useConfirmedAction.js';
 import { InstancesTable } from './ServicesPage.js';
 
 export function ReleaseDetailPage() {
@@ -66,14 +51,21 @@ function BackLink() {
   );
 }
 
-type Pending = ReleaseAction | null;
+/** The version Finish proposes to keep: the one answering now. */
+function defaultKeep(release: Release): string {
+  if (release.strategy === 'blueGreen') return blueGreenRoles(release).live;
+  if (release.strategy === 'mirror' && !release.status.governor) return release.baseline;
+  return release.status.governor ?? release.candidate.name;
+}
 
 function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: number }) {
   const { t, i18n } = useTranslation();
-  const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
   const tab = params.get('tab') ?? 'events';
   const range = historyRangeOf(params.get('range'));
+  const windowParam = Number(params.get('window'));
+  const comparisonWindow = (comparisonWindows as readonly number[]).includes(windowParam) ? windowParam : 300;
+  const selectedDiff = Math.max(Number(params.get('diff')) || 0, 0);
   // Each control owns its own parameter and keeps the others.
   const setParam = (key: string, value: string) =>
     setParams((p) => {
@@ -82,68 +74,20 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
       return next;
     });
   const versions = releaseVersions(release);
-  const share = configuredShare(release);
-  const action = useReleaseAction(release.name);
   const canChange = useCan('releases:write');
-  const [pending, setPending] = useState<Pending>(null);
-  const [keep, setKeep] = useState<string>(release.status.governor ?? release.candidate.name);
   const service = useService(release.service);
+  const { ask, modal } = useConfirmedAction(release, defaultKeep(release));
   const lastCondition = release.status.conditions[release.status.conditions.length - 1];
-
-  const confirm = () => {
-    if (!pending) return;
-    action.mutate(pending, {
-      onSuccess: () => {
-        pushToast({ color: 'green', title: t('detail.done'), message: doneMessage(pending), details: [] });
-        if (pending.kind === 'finish') navigate('/releases?tab=jobs');
-        setPending(null);
-      },
-    });
-  };
-
-  const doneMessage = (a: ReleaseAction) => {
-    switch (a.kind) {
-      case 'takeover':
-        return t('detail.takeoverDone', { version: a.version });
-      case 'rollback':
-        return t('detail.rollbackDone', { baseline: release.baseline });
-      case 'resume':
-        return t('detail.resumeDone');
-      case 'finish':
-        return t('detail.finishDone', { version: a.keep });
-    }
-  };
-
-  const describe = (a: ReleaseAction) => {
-    const other = (v: string) => versions.filter((x) => x !== v).join(', ');
-    switch (a.kind) {
-      case 'takeover':
-        return {
-          title: t('detail.takeoverTitle', { version: a.version }),
-          body: t('detail.takeoverBody', { version: a.version, other: other(a.version) }),
-          color: 'teal',
-        };
-      case 'rollback':
-        return {
-          title: t('detail.rollbackTitle'),
-          body: t('detail.rollbackBody', { baseline: release.baseline, candidate: release.candidate.name }),
-          color: 'orange',
-        };
-      case 'resume':
-        return {
-          title: t('detail.resumeTitle'),
-          body: t('detail.resumeBody', { split: versions.map((v) => `${v} ${share[v] ?? 0}%`).join(' / ') }),
-          color: 'blue',
-        };
-      case 'finish':
-        return {
-          title: t('detail.finishTitle', { version: a.keep }),
-          body: t('detail.finishBody', { keep: a.keep, other: other(a.keep) }),
-          color: 'red',
-        };
-    }
-  };
-  const d = pending ? describe(pending) : null;
+  // A mirror that was taken over is a canary at 100 % candidate: it is shown and driven as one.
+  const mode = release.strategy === 'mirror' && release.status.governor ? 'canary' : (release.strategy ?? 'canary');
+  const chart = (
+    <Card withBorder>
+      <Title order={3} size="h4" mb="sm">
+        {t('detail.chartTitle')}
+      </Title>
+      <ShareChart release={release} fetchedAt={fetchedAt} minutes={range} onMinutesChange={(m) => setParam('range', String(m))} />
+    </Card>
+  );
 
   return (
     <Stack>
@@ -155,8 +99,9 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
             <Title order={2} data-test="release-title">
               {release.name}
             </Title>
+            <StrategyBadge strategy={release.strategy} />
             <PhaseBadge phase={release.status.phase} />
-            {release.status.governor && (
+            {release.status.governor && mode === 'canary' && (
               <Badge color="grape" variant="light" tt="none" data-test="release-governor">
                 {t('detail.governor', { version: release.status.governor })}
               </Badge>
@@ -173,24 +118,39 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
           </Text>
         </div>
         <Group gap="xs">
+          {mode === 'canary' && (
+            <>
+              <Button color="orange" variant="light" disabled={!canChange} onClick={() => ask({ kind: 'rollback' })} data-test="rollback">
+                {t('detail.rollback')}
+              </Button>
+              <Button
+                variant="light"
+                disabled={!canChange || !release.status.governor}
+                onClick={() => ask({ kind: 'resume' })}
+                data-test="resume"
+              >
+                {t('detail.resume')}
+              </Button>
+            </>
+          )}
+          {mode === 'mirror' && (
+            <Button
+              color="teal"
+              variant="light"
+              disabled={!canChange || release.status.phase === 'Pending'}
+              onClick={() => ask({ kind: 'takeover', version: release.candidate.name })}
+              data-test="mirror-takeover"
+            >
+              {t('mirror.takeover', { candidate: release.candidate.name })}
+            </Button>
+          )}
           <Button
-            color="orange"
+            color="red"
             variant="light"
             disabled={!canChange}
-            onClick={() => setPending({ kind: 'rollback' })}
-            data-test="rollback"
+            onClick={() => ask({ kind: 'finish', keep: defaultKeep(release) })}
+            data-test="finish"
           >
-            {t('detail.rollback')}
-          </Button>
-          <Button
-            variant="light"
-            disabled={!canChange || !release.status.governor}
-            onClick={() => setPending({ kind: 'resume' })}
-            data-test="resume"
-          >
-            {t('detail.resume')}
-          </Button>
-          <Button color="red" variant="light" disabled={!canChange} onClick={() => setPending({ kind: 'finish', keep })} data-test="finish">
             {t('detail.finish')}
           </Button>
         </Group>
@@ -207,68 +167,35 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
         </Alert>
       )}
 
-      <SimpleGrid cols={{ base: 1, lg: 2 }}>
-        <Card withBorder>
-          <Title order={3} size="h4" mb="sm">
-            {t('detail.versions')}
-          </Title>
-          <Table verticalSpacing="sm" data-test="share-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{t('detail.version')}</Table.Th>
-                <Table.Th>{t('detail.configured')}</Table.Th>
-                <Table.Th>{t('detail.observed')}</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {versions.map((v) => {
-                const o = observedPercent(release, v);
-                return (
-                  <Table.Tr key={v} data-test="version-share" data-version={v}>
-                    <Table.Td>
-                      <Group gap={6}>
-                        <Text fw={600}>{v}</Text>
-                        <Badge size="xs" variant="outline" color="gray">
-                          {v === release.baseline ? t('detail.baseline') : t('detail.candidate')}
-                        </Badge>
-                      </Group>
-                    </Table.Td>
-                    <Table.Td data-test="configured-share">{share[v] ?? 0}%</Table.Td>
-                    <Table.Td data-test="observed-share">{o === null ? '—' : `${o}%`}</Table.Td>
-                    <Table.Td>
-                      <Button
-                        size="xs"
-                        variant="light"
-                        color="teal"
-                        disabled={!canChange || release.status.governor === v}
-                        onClick={() => setPending({ kind: 'takeover', version: v })}
-                        data-test="takeover"
-                        data-version={v}
-                      >
-                        {t('detail.takeover')}
-                      </Button>
-                    </Table.Td>
-                  </Table.Tr>
-                );
-              })}
-            </Table.Tbody>
-          </Table>
-          {release.traffic.match && (
-            <Stack gap={4} mt="sm">
-              <Text size="sm">{t('detail.matchRules', { candidate: release.candidate.name })}</Text>
-              <Code block>{toYaml(release.traffic.match)}</Code>
-            </Stack>
-          )}
-          {release.traffic.weights && !release.traffic.rules && <WeightEditor release={release} />}
-        </Card>
-        <Card withBorder>
-          <Title order={3} size="h4" mb="sm">
-            {t('detail.chartTitle')}
-          </Title>
-          <ShareChart release={release} fetchedAt={fetchedAt} minutes={range} onMinutesChange={(m) => setParam('range', String(m))} />
-        </Card>
-      </SimpleGrid>
+      {mode === 'canary' && (
+        <SimpleGrid cols={{ base: 1, lg: 2 }}>
+          <Card withBorder>
+            <CanaryVersions release={release} ask={ask} />
+          </Card>
+          {chart}
+        </SimpleGrid>
+      )}
+      {mode === 'blueGreen' && (
+        <SimpleGrid cols={{ base: 1, lg: 2 }}>
+          <Card withBorder>
+            <BlueGreenStatus release={release} ask={ask} />
+          </Card>
+          {chart}
+        </SimpleGrid>
+      )}
+      {mode === 'mirror' && (
+        <MirrorComparison
+          release={release}
+          window={comparisonWindow}
+          onWindowChange={(w) => setParam('window', String(w))}
+          selected={selectedDiff}
+          onSelect={(i) => setParam('diff', String(i))}
+        />
+      )}
+
+      <Card withBorder>
+        <PreviewCurl release={release} service={service.data} />
+      </Card>
 
       <Card withBorder>
         <Title order={3} size="h4" mb="sm">
@@ -307,141 +234,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
           </Tabs.Panel>
         </Tabs>
       </Card>
-
-      <ConfirmModal
-        opened={!!pending}
-        title={d?.title ?? ''}
-        body={d?.body ?? ''}
-        color={d?.color}
-        confirmLabel={t('common.confirm')}
-        loading={action.isPending}
-        onClose={() => setPending(null)}
-        onConfirm={confirm}
-      >
-        {pending?.kind === 'finish' && (
-          <Select
-            label={t('detail.keep')}
-            data={versions}
-            value={keep}
-            onChange={(v) => {
-              const k = v ?? release.candidate.name;
-              setKeep(k);
-              setPending({ kind: 'finish', keep: k });
-            }}
-            data-test="finish-keep"
-            comboboxProps={{ withinPortal: true }}
-          />
-        )}
-      </ConfirmModal>
+      {modal}
     </Stack>
   );
-}
-
-function WeightEditor({ release }: { release: Release }) {
-  const { t } = useTranslation();
-  const candidate = release.candidate.name;
-  const stored = release.traffic.weights?.[candidate] ?? 0;
-  const [value, setValue] = useState(stored);
-  const [confirming, setConfirming] = useState(false);
-  const patchTraffic = usePatchTraffic(release.name);
-  const canChange = useCan('releases:write');
-  // Follow changes made elsewhere while the user is not editing.
-  const dirty = value !== stored;
-  const last = useRef(stored);
-  useEffect(() => {
-    if (last.current !== stored && !dirty) setValue(stored);
-    last.current = stored;
-  }, [stored, dirty]);
-  const apply = () => {
-    patchTraffic.mutate(
-      {
-        traffic: { ...release.traffic, weights: { [release.baseline]: 100 - value, [candidate]: value } },
-        resourceVersion: release.resourceVersion,
-      },
-      {
-        onSuccess: () => {
-          pushToast({ color: 'green', title: t('detail.done'), message: t('detail.weightsApplied'), details: [] });
-          setConfirming(false);
-        },
-        onError: () => setConfirming(false),
-      },
-    );
-  };
-  return (
-    <Stack gap="xs" mt="lg">
-      <Text size="sm" fw={500}>
-        {release.traffic.match ? t('detail.adjustRest') : t('detail.adjust')}
-      </Text>
-      <Group justify="space-between">
-        <Text size="sm">
-          {release.baseline} {100 - value}%
-        </Text>
-        <Text size="sm">
-          {candidate} {value}%
-        </Text>
-      </Group>
-      <Slider
-        value={value}
-        onChange={setValue}
-        step={5}
-        min={0}
-        max={100}
-        disabled={!canChange}
-        label={(v) => `${candidate} ${v}%`}
-        thumbLabel={t('wizard.sliderLabel', { candidate })}
-        data-test="detail-weight-slider"
-      />
-      {release.status.governor && (
-        <Text size="xs" c="dimmed">
-          {t('detail.governorNote', { version: release.status.governor })}
-        </Text>
-      )}
-      <Group justify="flex-end">
-        <Button size="xs" variant="default" disabled={!dirty} onClick={() => setValue(stored)}>
-          {t('detail.reset')}
-        </Button>
-        <Button size="xs" disabled={!canChange || !dirty} onClick={() => setConfirming(true)} data-test="apply-weights">
-          {t('detail.apply')}
-        </Button>
-      </Group>
-      <ConfirmModal
-        opened={confirming}
-        title={t('detail.applyTitle')}
-        body={t('detail.applyBody', { baseline: release.baseline, bw: 100 - value, candidate, cw: value })}
-        confirmLabel={t('detail.apply')}
-        loading={patchTraffic.isPending}
-        onClose={() => setConfirming(false)}
-        onConfirm={apply}
-      />
-    </Stack>
-  );
-}
-
-function EventHistory({ name }: { name: string }) {
-  const { t, i18n } = useTranslation();
-  const events = useReleaseEvents(name);
-  if (events.error) return <ErrorAlert error={events.error} />;
-  if (!events.data) return <Loader size="sm" aria-label={t('common.loading')} />;
-  if (events.data.length === 0) return <Text c="dimmed">{t('detail.noEvents')}</Text>;
-  const sorted = [...events.data].sort((a, b) => (a.at < b.at ? 1 : -1));
-  return (
-    <Timeline bulletSize={14} lineWidth={2} data-test="events">
-      {sorted.map((e: MeshEvent) => (
-        <Timeline.Item key={String(e.id)} title={t(`action.${e.action}`, { defaultValue: e.action })} data-test="event">
-          <Text size="xs" c="dimmed">
-            {new Date(e.at).toLocaleString(i18n.language)} · {e.actor}
-          </Text>
-          {e.message && <Text size="sm">{e.message}</Text>}
-        </Timeline.Item>
-      ))}
-    </Timeline>
-  );
-}
-
-function ReleaseIstio({ service }: { service: string }) {
-  const { t } = useTranslation();
-  const yaml = useIstioManifests(service, 3000);
-  if (yaml.error) return <ErrorAlert error={yaml.error} />;
-  if (yaml.data === undefined) return <Loader size="sm" aria-label={t('common.loading')} />;
-  return <YamlView yaml={yaml.data} fileName={`${service}-istio.yaml`} test="istio-yaml" />;
 }

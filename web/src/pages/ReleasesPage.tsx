@@ -1,4 +1,4 @@
-import { Badge, Button, Card, Group, Loader, Progress, SimpleGrid, Stack, Table, Tabs, Text, Title } from '@mantine/core';
+import { Button, Card, Loader, Progress, SimpleGrid, Stack, Table, Tabs, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useSearchParams } from 'react-router';
 import { useReleases } from '../api/releases.js';
@@ -7,6 +7,7 @@ import { useCan } from '../api/whoami.js';
 import { EmptyState } from '../components/EmptyState.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
+import { StrategyBadge } from '../components/StrategyBadge.js';
 import { ReadOnlyNotice } from '../components/ReadOnlyNotice.js';
 import { configuredShare, observedPercent, releaseVersions } from '../release/traffic-share.js';
 
@@ -47,36 +48,24 @@ function ModeCards() {
   const { t } = useTranslation();
   const navigate = useNavigate();
   const canCreate = useCan('releases:write');
-  const modes = [
-    { key: 'blueGreen', available: false },
-    { key: 'canary', available: true },
-    { key: 'mirror', available: false },
-  ] as const;
+  const modes = ['blueGreen', 'canary', 'mirror'] as const;
   return (
     <SimpleGrid cols={{ base: 1, md: 3 }}>
       {modes.map((m) => (
-        <Card key={m.key} withBorder padding="lg" data-test={`mode-${m.key}`}>
+        <Card key={m} withBorder padding="lg" data-test={`mode-${m}`}>
           <Stack gap="sm" h="100%">
-            <Group justify="space-between">
-              <Title order={3} size="h4">
-                {t(`modes.${m.key}.title`)}
-              </Title>
-              {!m.available && (
-                <Badge color="gray" variant="light">
-                  {t('modes.notYet')}
-                </Badge>
-              )}
-            </Group>
+            <Title order={3} size="h4">
+              {t(`modes.${m}.title`)}
+            </Title>
             <Text size="sm" c="dimmed" style={{ flex: 1 }}>
-              {t(`modes.${m.key}.description`)}
+              {t(`modes.${m}.description`)}
             </Text>
             <Button
-              disabled={!m.available || !canCreate}
-              onClick={() => navigate('/releases/new')}
-              data-test={`mode-${m.key}-create`}
-              variant={m.available ? 'filled' : 'default'}
+              disabled={!canCreate}
+              onClick={() => navigate(m === 'canary' ? '/releases/new' : `/releases/new?mode=${m}`)}
+              data-test={`mode-${m}-create`}
             >
-              {m.available ? t('modes.create') : t('modes.notYet')}
+              {t('modes.create')}
             </Button>
           </Stack>
         </Card>
@@ -101,7 +90,10 @@ function ShareBar({ release }: { release: Release }) {
       </Progress.Root>
       <Text size="xs" c="dimmed" data-test="release-share">
         {versions.map((v) => `${v} ${share[v] ?? 0}%`).join(' · ')}
-        {release.traffic.match ? ` · ${t('releases.plusMatch')}` : ''}
+        {release.traffic?.match ? ` · ${t('releases.plusMatch')}` : ''}
+        {release.traffic?.mirror && !release.status.governor
+          ? ` · ${t('releases.mirrored', { version: release.candidate.name, percent: release.traffic?.mirror.percent })}`
+          : ''}
       </Text>
     </Stack>
   );
@@ -135,6 +127,7 @@ function JobList() {
           <Table.Tr>
             <Table.Th>{t('releases.name')}</Table.Th>
             <Table.Th>{t('releases.service')}</Table.Th>
+            <Table.Th>{t('releases.mode')}</Table.Th>
             <Table.Th>{t('releases.phase')}</Table.Th>
             <Table.Th>{t('releases.configured')}</Table.Th>
             <Table.Th>{t('releases.observed')}</Table.Th>
@@ -156,6 +149,9 @@ function JobList() {
                 </Text>
               </Table.Td>
               <Table.Td>{r.service}</Table.Td>
+              <Table.Td>
+                <StrategyBadge strategy={r.strategy} />
+              </Table.Td>
               <Table.Td>
                 <PhaseBadge phase={r.status.phase} />
               </Table.Td>

@@ -1,5 +1,15 @@
 import { dns1123LabelFault, type NameFault } from '@canary/core/names.js';
-import type { MatchBlock, MatchKind, PartialWorkload, ReleaseInput, Service, Traffic, Workload } from '../api/types.js';
+import type {
+  CompareOptions,
+  MatchBlock,
+  MatchKind,
+  PartialWorkload,
+  ReleaseInput,
+  ReleaseStrategy,
+  Service,
+  Traffic,
+  Workload,
+} from '../api/types.js';
 
 export type ConditionKind = 'header' | 'cookie' | 'uri' | 'os';
 export type ClientOs = 'android' | 'ios' | 'windows' | 'macos' | 'linux';
@@ -20,6 +30,8 @@ export interface EnvPair {
 
 /** Everything the create wizard collects. */
 export interface ReleaseDraft {
+  /** Which mode card started the wizard: decides the last step and the release's `strategy`. */
+  mode: ReleaseStrategy;
   name: string;
   service: string;
   baseline: string;
@@ -33,6 +45,18 @@ export interface ReleaseDraft {
   /** Candidate's share 0..100 in the "traffic distribution" strategy. */
   candidateWeight: number;
   conditions: MatchCondition[];
+  /** Mirror: the share of requests copied to the candidate, 1..100. */
+  mirrorPercent: number;
+  /** Mirror: compare bodies (JSON-aware) besides status and headers. */
+  compareBody: boolean;
+  /** Mirror: header names compared (`*`: all but the volatile ones), comma or newline separated. */
+  compareHeaders: string;
+  /** Mirror: header names left out of the comparison, comma or newline separated. */
+  ignoreHeaders: string;
+  /** Mirror: JSON paths left out of the body comparison (`$.timestamp`), comma or newline separated. */
+  ignoreJsonPaths: string;
+  /** Mirror: requests with larger bodies are not mirrored (counted as skipped), in KiB. */
+  maxBodyKiB: number;
 }
 
 // User-Agent fragments per client OS; RE2 whole-string matching, hence the surrounding `.*`.
@@ -46,6 +70,7 @@ const osRegex: Record<ClientOs, string> = {
 
 export function emptyDraft(): ReleaseDraft {
   return {
+    mode: 'canary',
     name: '',
     service: '',
     baseline: '',
@@ -58,6 +83,47 @@ export function emptyDraft(): ReleaseDraft {
     strategy: 'weights',
     candidateWeight: 50,
     conditions: [{ kind: 'header', name: 'end-user', match: 'exact', value: '', os: 'android' }],
+    mirrorPercent: 100,
+    compareBody: true,
+    compareHeaders: 'content-type',
+    ignoreHeaders: '',
+    ignoreJsonPaths: '',
+    maxBodyKiB: 64,
+  };
+}
+
+/** `a, b\nc` -> `['a', 'b', 'c']`; JSON paths split at commas and line ends only (`$['a key']`). */
+export function listOfNames(text: string, separators = /[\s,]+/): string[] {
+  return text
+    .split(separators)
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// `$`, then `.name`, `.*`, `[3]`, `[*]` or `['any key']` segments (the subset the control plane takes).
+const jsonPath = /^\$(\.[A-Za-z_$][\w$-]*|\.\*|\[\d+\]|\[\*\]|\['[^']*'\])*$/;
+/** The largest `maxBodyBytes` the control plane takes: 1 MiB. */
+const maxBodyKiB = 1024;
+
+/** i18n key of what is wrong with the mirror step, or null. */
+export function mirrorProblem(d: ReleaseDraft): string | null {
+  if (!Number.isInteger(d.mirrorPercent) || d.mirrorPercent < 1 || d.mirrorPercent > 100) return 'wizard.mirror.percentRange';
+  if (listOfNames(d.compareHeaders).some((h) => h !== '*' && !headerName.test(h))) return 'wizard.mirror.badCompareHeader';
+  if (listOfNames(d.ignoreHeaders).some((h) => !headerName.test(h))) return 'wizard.mirror.badHeader';
+  if (listOfNames(d.ignoreJsonPaths, /[,\n]+/).some((p) => !jsonPath.test(p))) return 'wizard.mirror.badJsonPath';
+  if (!Number.isInteger(d.maxBodyKiB) || d.maxBodyKiB < 1 || d.maxBodyKiB > maxBodyKiB) return 'wizard.mirror.maxBodyRange';
+  return null;
+}
+
+/** What a mirror release compares, as the API takes it. */
+export function buildCompare(d: ReleaseDraft): CompareOptions {
+  return {
+    body: d.compareBody,
+    headers: listOfNames(d.compareHeaders).map((h) => h.toLowerCase()),
+    ignoreHeaders: listOfNames(d.ignoreHeaders).map((h) => h.toLowerCase()),
+    ignoreJsonPaths: listOfNames(d.ignoreJsonPaths, /[,\n]+/),
+    maxBodyBytes: d.maxBodyKiB * 1024,
   };
 }
 
@@ -129,12 +195,15 @@ export function buildRelease(d: ReleaseDraft, service: Service | undefined): Rel
   const existing = service?.versions.find((v) => v.name === d.candidate);
   const baselineKind = service?.versions.find((v) => v.name === d.baseline)?.workload.kind ?? 'process';
   const workload = existing ? undefined : buildWorkload(d, baselineKind);
-  return {
+  const common = {
     name: d.name,
     service: d.service,
-    strategy: 'canary',
     baseline: d.baseline || undefined,
     candidate: workload ? { name: d.candidate, workload } : { name: d.candidate },
-    traffic: buildTraffic(d),
   };
+  // Blue-green: no traffic, the candidate starts at 0 % and is reached by preview until the switch.
+  if (d.mode === 'blueGreen') return { ...common, strategy: 'blueGreen' };
+  if (d.mode === 'mirror')
+    return { ...common, strategy: 'mirror', traffic: { mirror: { percent: d.mirrorPercent } }, compare: buildCompare(d) };
+  return { ...common, strategy: 'canary', traffic: buildTraffic(d) };
 }

@@ -10,7 +10,7 @@ import {
   type RouteTable,
   type Service,
 } from '../core/index.js';
-import { checkProxyLimits, PROXY_LIMIT_KEYS, type ProxyLimits } from './proxy-settings.js';
+import { checkProxyLimits, PROXY_LIMIT_KEYS, type ProxyLimits } from '../data-plane/proxy-settings.js';
 
 /**
  * The static route file of `canary proxy --config FILE`: services in the API's shapes (versions must be of kind

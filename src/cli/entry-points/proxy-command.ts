@@ -130,8 +130,13 @@ It keeps serving its last route table when the control plane is gone.`,
         const { parseWorkers, runProxyWorkers } = (await import(
           '../../data-plane/proxy-workers.js'
         )) as typeof import('../../data-plane/proxy-workers.js');
+        // The static file's parser and compiler run in a child process (src/route-file), never in the proxy's.
+        const { compileRouteFile } = (await import(
+          '../../route-file/compile-route-file.js'
+        )) as typeof import('../../route-file/compile-route-file.js');
         await runProxyWorkers({
           workers: parseWorkers(opts.workers ?? DEFAULT_PROXY_SETTINGS.workers),
+          compileRouteFile,
           ...(opts.listen ? { listen: opts.listen } : {}),
           ...(opts.config ? { config: opts.config } : {}),
           ...(opts.controlPlane ? { controlPlane: opts.controlPlane } : {}),

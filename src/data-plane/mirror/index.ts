@@ -1,0 +1,2 @@
+export * from './mirror-comparisons.js';
+export * from './mirror-copy.js';

@@ -1,0 +1,21 @@
+import { Stack, TextInput } from '@mantine/core';
+import { useTranslation } from 'react-i18next';
+import type { StepProps } from './step-props.js';
+
+export function BasicStep({ draft, patch, error }: StepProps) {
+  const { t } = useTranslation();
+  return (
+    <Stack maw={520} mt="md">
+      <TextInput
+        label={t('wizard.name')}
+        description={t('wizard.nameHint')}
+        placeholder="reviews-canary"
+        value={draft.name}
+        onChange={(e) => patch({ name: e.currentTarget.value })}
+        error={error ? t(error) : undefined}
+        data-test="release-name"
+        autoFocus
+      />
+    </Stack>
+  );
+}
