@@ -48,6 +48,13 @@ describe('import rules', () => {
     expect(verdict('src/data-plane/mesh-proxy.ts', "import { RequestRouter } from './request-router.js';")).toBeNull();
   });
 
+  it("let the control plane take the proxy's settings schema, and nothing else of the data plane", () => {
+    expect(
+      verdict('src/control-plane/up-config.ts', "import { DEFAULT_PROXY_SETTINGS } from '../data-plane/proxy-settings.js';"),
+    ).toBeNull();
+    expect(verdict('src/control-plane/up.ts', "import { MeshProxy } from '../data-plane/mesh-proxy.js';")).toContain('(part data-plane)');
+  });
+
   it('refuse the core importing anything of ours or doing I/O', () => {
     expect(verdict('src/core/model.ts', "import { SqliteStore } from '../store/sqlite-store.js';")).toContain('(part store)');
     expect(verdict('src/core/model.ts', "import { createServer } from 'node:http';")).toContain('(package node:http)');

@@ -66,3 +66,43 @@ describe('releaseFromFlags', () => {
     expect(parseMatchFlag('token=a=b', 'header')).toEqual(['token', { exact: 'a=b' }]);
   });
 });
+
+describe('releaseFromFlags --strategy', () => {
+  const base = { service: 'reviews', candidate: 'v2', env: ['SERVICE_VERSION=v2'] };
+
+  it('builds a blue-green release without traffic, and refuses a split', () => {
+    const body = releaseFromFlags('reviews-bg', { ...base, strategy: 'blueGreen' });
+    expect(body).toEqual({
+      name: 'reviews-bg',
+      service: 'reviews',
+      strategy: 'blueGreen',
+      candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
+    });
+    expect(ReleaseSpec.safeParse(body).success).toBe(true);
+    expect(() => releaseFromFlags('r', { ...base, strategy: 'blueGreen', weights: 'v1=90,v2=10' })).toThrow(
+      /--strategy blueGreen sends no ordinary traffic to the candidate until `canary release takeover`/,
+    );
+  });
+
+  it('builds a mirror release with --mirror-percent (default 100), and refuses what it cannot mean', () => {
+    expect(releaseFromFlags('r', { ...base, strategy: 'mirror', mirrorPercent: '20' }).traffic).toEqual({ mirror: { percent: 20 } });
+    expect(releaseFromFlags('r', { ...base, strategy: 'mirror' }).traffic).toEqual({ mirror: { percent: 100 } });
+    expect(() => releaseFromFlags('r', { ...base, strategy: 'mirror', mirrorPercent: '0' })).toThrow(
+      '--mirror-percent: must be a number more than 0 and at most 100, got "0"',
+    );
+    expect(() => releaseFromFlags('r', { ...base, strategy: 'mirror', mirrorPercent: 'lots' })).toThrow(/got "lots"/);
+    expect(() => releaseFromFlags('r', { ...base, strategy: 'mirror', header: ['end-user=jason'] })).toThrow(
+      /answers every request from the baseline/,
+    );
+    expect(() => releaseFromFlags('r', { ...base, weights: 'v1=50,v2=50', mirrorPercent: '20' })).toThrow(
+      '--mirror-percent: only with --strategy mirror',
+    );
+  });
+
+  it('names the strategies when given another, and passes --preview-header on', () => {
+    expect(() => releaseFromFlags('r', { ...base, strategy: 'bluegreen' })).toThrow(
+      '--strategy: must be canary, blueGreen or mirror, got "bluegreen"',
+    );
+    expect(releaseFromFlags('r', { ...base, strategy: 'blueGreen', previewHeader: 'x-try' }).preview).toEqual({ header: 'x-try' });
+  });
+});

@@ -1,4 +1,4 @@
-import type { MatchBlock, PartialWorkload, ReleaseSpecInput, StringMatch } from './api-types.js';
+import type { MatchBlock, PartialWorkload, ReleaseSpecInput, StringMatch, Traffic } from './api-types.js';
 
 /** The flags of `canary release create` that describe a release without a file. */
 export interface ReleaseFlags {
@@ -15,6 +15,21 @@ export interface ReleaseFlags {
   command?: string[];
   image?: string;
   replicas?: string;
+  /** canary (default), blueGreen or mirror. */
+  strategy?: string;
+  mirrorPercent?: string;
+  previewHeader?: string;
+}
+
+const STRATEGIES = ['canary', 'blueGreen', 'mirror'] as const;
+
+/** `--mirror-percent 20` -> 20; more than 0, at most 100 (fractions allowed, as Istio's mirrorPercentage). */
+export function parseMirrorPercent(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 100) {
+    throw new Error(`--mirror-percent: must be a number more than 0 and at most 100, got "${text}"`);
+  }
+  return n;
 }
 
 /** `v1=80,v2=20` -> {v1: 80, v2: 20}; the API checks that the versions exist and the sum is 100. */
@@ -80,13 +95,33 @@ export function releaseFromFlags(name: string | undefined, flags: ReleaseFlags):
   if (uris[0]) block.uri = uris[0];
   const hasMatch = Object.keys(block).length > 0;
 
-  let weights = flags.weights !== undefined ? parseWeights(flags.weights, '--weights') : undefined;
-  if (!weights) {
-    if (!hasMatch)
-      throw new Error('release create: say how traffic moves: --weights v1=50,v2=50, or a match (--header, --cookie, --uri-prefix)');
-    if (!flags.baseline)
-      throw new Error('release create: with a match and no --weights, give --baseline so that the other requests stay on it');
-    weights = { [flags.baseline]: 100 };
+  const strategy = flags.strategy ?? 'canary';
+  if (!(STRATEGIES as readonly string[]).includes(strategy)) {
+    throw new Error(`--strategy: must be canary, blueGreen or mirror, got "${strategy}"`);
+  }
+  if (flags.mirrorPercent !== undefined && strategy !== 'mirror') {
+    throw new Error('--mirror-percent: only with --strategy mirror');
+  }
+  let traffic: Traffic | undefined;
+  if (strategy === 'canary') {
+    let weights = flags.weights !== undefined ? parseWeights(flags.weights, '--weights') : undefined;
+    if (!weights) {
+      if (!hasMatch)
+        throw new Error('release create: say how traffic moves: --weights v1=50,v2=50, or a match (--header, --cookie, --uri-prefix)');
+      if (!flags.baseline)
+        throw new Error('release create: with a match and no --weights, give --baseline so that the other requests stay on it');
+      weights = { [flags.baseline]: 100 };
+    }
+    traffic = hasMatch ? { match: [block], weights } : { weights };
+  } else if (flags.weights !== undefined || hasMatch) {
+    // Neither mode splits ordinary traffic: say so here rather than send what the API refuses.
+    throw new Error(
+      strategy === 'blueGreen'
+        ? '--strategy blueGreen sends no ordinary traffic to the candidate until `canary release takeover`; drop --weights/--header/--cookie/--uri-* (testers reach it with the preview header), or use --strategy canary'
+        : '--strategy mirror answers every request from the baseline and copies --mirror-percent of them to the candidate; drop --weights/--header/--cookie/--uri-*',
+    );
+  } else if (strategy === 'mirror') {
+    traffic = { mirror: { percent: flags.mirrorPercent === undefined ? 100 : parseMirrorPercent(flags.mirrorPercent) } };
   }
 
   const workload: PartialWorkload = {};
@@ -107,10 +142,11 @@ export function releaseFromFlags(name: string | undefined, flags: ReleaseFlags):
   const release: ReleaseSpecInput = {
     name: name!,
     service: flags.service!,
-    strategy: 'canary',
+    strategy: strategy as (typeof STRATEGIES)[number],
     candidate: { name: flags.candidate!, ...(Object.keys(workload).length > 0 ? { workload } : {}) },
-    traffic: hasMatch ? { match: [block], weights } : { weights },
+    ...(traffic ? { traffic } : {}),
   };
   if (flags.baseline) release.baseline = flags.baseline;
+  if (flags.previewHeader !== undefined) release.preview = { header: flags.previewHeader };
   return release;
 }

@@ -124,7 +124,9 @@ export const ReleaseResource = z.object({
   strategy: ReleaseStrategyName,
   baseline: z.string(),
   candidate: z.object({ name: z.string(), workload: PartialWorkload.optional() }),
-  traffic: Traffic.optional().meta({ description: 'Absent for a blueGreen release without traffic, and a mirror release copying 100%' }),
+  traffic: Traffic.meta({
+    description: 'As given, or the strategy\'s default: blueGreen {"weights":{"<baseline>":100}}, mirror {"mirror":{"percent":100}}',
+  }),
   preview: z.object({ header: z.string() }).optional(),
   compare: Compare.optional(),
   analysis: AnalysisSpec.optional(),

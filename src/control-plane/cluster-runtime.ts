@@ -2,7 +2,6 @@ import type { Endpoint, OutboundListener, Release, Service } from '../core/index
 import {
   type Deployment,
   FIELD_MANAGER,
-  type KubeObject,
   type KubernetesBackend,
   MANAGED_BY,
   type PlanAction,
@@ -10,7 +9,6 @@ import {
   TrafficApplier,
   describeObject,
   formatPlan,
-  renderFinishedTraffic,
 } from '../kubernetes/index.js';
 import type { SqliteStore } from '../store/index.js';
 import type { DesiredVersion, InstanceStatus, LogLine, VersionHealth, WorkloadRuntime } from '../workloads/workload-runtime.js';
@@ -165,12 +163,8 @@ export class ClusterRuntime implements WorkloadRuntime, ChangePlanner {
 
   async planFinish(service: Service, release: Release, keep: string): Promise<ChangePlan> {
     const retire = keep === release.baseline ? release.candidate.name : release.baseline;
-    const namespace = this.backend.namespace;
-    const mode = this.options.traffic ?? 'istio';
-    const gateway = parseGateway(this.options.gateway);
-    const objects = renderFinishedTraffic(service, keep, retire, { namespace, traffic: mode, ...(gateway ? { gateway } : {}) });
-    const deletes: KubeObject[] =
-      mode === 'gateway-api' ? [{ apiVersion: 'v1', kind: 'Service', metadata: { name: `${service.name}-${retire}`, namespace } }] : [];
+    // Rendered as the finish itself renders it (ports, gateways), so the plan shows what would be written.
+    const { objects, deletes } = this.backend.traffic.renderFinish(service, keep, retire);
     const deployment = this.backend.runtime.deploymentOf(service.name, retire);
     if (deployment) deletes.push(deployment);
     const actions = await this.applier.plan(objects, { adopt: this.options.adopt ?? false, deletes });
@@ -201,10 +195,4 @@ function planOf(actions: PlanAction[]): ChangePlan {
     })),
     text: formatPlan(actions),
   };
-}
-
-function parseGateway(text: string | undefined): { name: string; namespace?: string } | undefined {
-  if (!text) return undefined;
-  const [a, b] = text.split('/');
-  return b === undefined ? { name: a! } : { namespace: a!, name: b };
 }

@@ -103,7 +103,8 @@ export class ReleaseController {
         record(w, { type: 'version.added', actor, service: svc.name, release: spec.name, before: svc, after: updated, message });
       }
       const { name, service, strategy, candidate, ...rest } = spec;
-      const created = w.createRelease({ name, service, strategy, ...rest, baseline: plan.baseline, candidate, status: plan.status }, actor);
+      const { baseline, traffic, status } = plan;
+      const created = w.createRelease({ name, service, strategy, ...rest, baseline, candidate, traffic, status }, actor);
       const message = `release "${name}" created (${strategy}): ${plan.baseline} -> ${candidate.name}; waiting for ${candidate.name} to become ready`;
       record(w, { type: 'release.created', actor, release: name, before: null, after: created, message });
       return created;

@@ -36,7 +36,7 @@ describe('release strategies through the API', () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ strategy: 'blueGreen', baseline: 'v1' });
-    expect(res.body.traffic).toBeUndefined();
+    expect(res.body.traffic).toEqual({ weights: { v1: 100 } }); // the strategy's default, stored
     expect((await t.call('GET', '/api/v1/releases/reviews-bg')).body.status.phase).toBe('Progressing');
     expect(await rulesNow()).toEqual([preview, only('v1')]);
     const vs = await istio();

@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import { zodDetails } from '../core/validation.js';
-import { hostAndPort } from '../data-plane/http1-wire.js';
+import { hostAndPort } from '../core/address.js';
 import {
   DEFAULT_PROXY_SETTINGS,
   PROXY_LIMIT_RANGES,
@@ -106,6 +106,8 @@ export const UpConfig = z
       namespace: z.string().min(1).optional(),
       traffic: z.enum(['istio', 'gateway-api'], { error: 'must be istio or gateway-api' }).optional(),
       gateway: z.string().min(1).optional(),
+      /** With `gateway` and istio: host names requests carry through the gateway (the VirtualService's further hosts). */
+      gatewayHosts: z.array(z.string().min(1, 'must not be empty')).min(1, 'give at least one host name').optional(),
       adopt: z.boolean('must be true or false').optional(),
       prometheus: HttpUrl('http://127.0.0.1:9090').optional(),
       tracing: HttpUrl('http://127.0.0.1:16686').optional(),
@@ -120,7 +122,17 @@ export const UpConfig = z
       for (const k of given(['demo', 'traceSampling', 'otlpEndpoint'])) ctx.addIssue({ code: 'custom', path: [k], message: envoy });
       for (const k of Object.keys(c.proxy ?? {})) ctx.addIssue({ code: 'custom', path: ['proxy', k], message: envoy });
     } else {
-      for (const k of given(['kubeconfig', 'context', 'namespace', 'traffic', 'gateway', 'adopt', 'prometheus', 'tracing'])) {
+      for (const k of given([
+        'kubeconfig',
+        'context',
+        'namespace',
+        'traffic',
+        'gateway',
+        'gatewayHosts',
+        'adopt',
+        'prometheus',
+        'tracing',
+      ])) {
         ctx.addIssue({ code: 'custom', path: [k], message: 'only with --kubernetes (kubernetes: true)' });
       }
     }

@@ -375,8 +375,8 @@ export interface ReleaseStatus {
   analysis?: AnalysisStatus;
 }
 
-/** A stored release: the spec with its baseline resolved, its status and metadata. */
-export type Release = Omit<ReleaseSpec, 'baseline'> & { baseline: string; status: ReleaseStatus } & Meta;
+/** A stored release: the spec with its baseline and traffic resolved (the strategy's default traffic when none was given), its status and metadata. */
+export type Release = Omit<ReleaseSpec, 'baseline' | 'traffic'> & { baseline: string; traffic: Traffic; status: ReleaseStatus } & Meta;
 
 export const TakeoverBody = z.strictObject({ version: Name });
 export const PatchReleaseBody = z.strictObject({ traffic: Traffic });

@@ -36,7 +36,7 @@ function release(traffic: unknown = { weights: { v1: 50, v2: 50 } }): Release {
     traffic,
   });
   const plan = planRelease(spec, service(), undefined, now);
-  return { ...spec, baseline: plan.baseline, status: plan.status, ...meta };
+  return { ...spec, baseline: plan.baseline, traffic: plan.traffic, status: plan.status, ...meta };
 }
 
 describe('planRelease', () => {

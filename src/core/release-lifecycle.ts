@@ -1,5 +1,5 @@
 import { ConflictError, InputError, NotAllowedError, type ErrorDetail } from './errors.js';
-import type { Condition, Release, ReleaseSpec, ReleaseStatus, Service, Version } from './model.js';
+import type { Condition, Release, ReleaseSpec, ReleaseStatus, Service, Traffic, Version } from './model.js';
 import { condition, FINISHING, isFinishing } from './release-phases.js';
 import { strategyOf } from './strategies/registry.js';
 import { stableVersion } from './traffic.js';
@@ -27,6 +27,8 @@ export interface ReleasePlan {
   baseline: string;
   /** The version to add to the service when the candidate does not exist yet. */
   newVersion: Version | null;
+  /** The release's traffic, or its strategy's default when it gave none. */
+  traffic: Traffic;
   status: ReleaseStatus;
 }
 
@@ -50,7 +52,8 @@ export function planRelease(spec: ReleaseSpec, service: Service, active: Release
   if (existing && spec.candidate.workload) {
     details.push({ path: 'candidate.workload', message: `version "${candidate}" exists already; omit workload to release it as it is` });
   }
-  details.push(...strategyOf(spec).trafficProblems(spec.traffic, baseline, candidate));
+  const strategy = strategyOf(spec);
+  details.push(...strategy.trafficProblems(spec.traffic, baseline, candidate));
   let newVersion: Version | null = null;
   if (details.length === 0 && !existing && baselineVersion) {
     try {
@@ -72,7 +75,7 @@ export function planRelease(spec: ReleaseSpec, service: Service, active: Release
     conditions: [condition('CandidateReady', false, 'Starting', `waiting for ${candidate} to become ready`, now)],
     candidateCreated: newVersion !== null,
   };
-  return { baseline, newVersion, status };
+  return { baseline, newVersion, traffic: spec.traffic ?? strategy.defaultTraffic(baseline, candidate), status };
 }
 
 /** A finishing release takes no other change: `action` names the refused one. */

@@ -36,7 +36,7 @@ export function versionsInRules(rules: Rule[]): Set<string> {
  * Route rules may only name versions the service has: one check, one message, for the API (service routes)
  * and the renderers (Istio, Gateway API). `path` prefixes each problem, e.g. `rules.0.route.1.version`.
  */
-export function ruleVersionProblems(rules: Rule[], service: Pick<Service, 'name' | 'versions'>, path = 'rules'): ErrorDetail[] {
+export function ruleVersionProblems(rules: Rule[], service: { name: string; versions: { name: string }[] }, path = 'rules'): ErrorDetail[] {
   const names = service.versions.map((v) => v.name);
   const problem = (version: string, at: string): ErrorDetail => ({
     path: at,

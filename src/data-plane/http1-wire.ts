@@ -220,13 +220,8 @@ export function reasonPhrase(status: number, given: string): string {
   return REASONS[status] ?? 'Unknown';
 }
 
-/** `host:port` or `[v6]:port` -> its host (without brackets) and port: endpoint and listen addresses alike. */
-export function hostAndPort(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  let host = address.slice(0, colon);
-  if (host.charCodeAt(0) === 91 /* [ */) host = host.slice(1, -1);
-  return { host, port: Number(address.slice(colon + 1)) };
-}
+// Parsed where the core can share it with the control plane's configuration (canary up's ingress address).
+export { hostAndPort } from '../core/address.js';
 
 /**
  * The head and body of an answer the proxy makes itself on a raw socket (the fast path, a refused upgrade): the

@@ -15,7 +15,8 @@ import { waitFor } from '../../test/support/wait-for.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const fixture = join(here, 'fixtures', 'run-proxy.mjs');
+const fixtures = join(root, 'test', 'support', 'fixtures', 'data-plane');
+const fixture = join(fixtures, 'run-proxy.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'canary-run-proxy-'));
 const children = new Set<ChildProcess>();
 let v1: TestUpstream;
@@ -120,7 +121,7 @@ describe('canary proxy as a process', () => {
   it('keeps the proxy process lean: zod, yaml and the client never load in it', async () => {
     // What a proxy loads is most of its memory (docs/adr/0006-lean-proxy-process.md): the file is compiled in a child.
     const config = routesFile('lean.yaml', '      - route: [ { version: v2, weight: 100 } ]');
-    const hooks = join(here, 'fixtures', 'module-log.mjs');
+    const hooks = join(fixtures, 'module-log.mjs');
     const p = await spawnProxy(['--import', hooks, join(root, 'bin', 'canary.js'), 'proxy', '--config', config, '--listen', '127.0.0.1:0']);
     expect((await call(p.port)).body).toBe('v2');
     p.child.kill('SIGTERM');

@@ -7,9 +7,12 @@ import type { Deployment, KubeObject, KubeService } from './kube-object.js';
 import { RESOURCES } from './kube-object.js';
 import { KubernetesBackend } from './kubernetes-backend.js';
 import { KubernetesRuntime } from './kubernetes-runtime.js';
+import { cloneDeployment } from './render.js';
+import { TrafficApplier } from './traffic-applier.js';
 import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
 import { controlPlaneUser, deployRbac } from '../../test/support/kubernetes/deploy-rbac.js';
 import { FakeApiServer, type FakeApiServerOptions } from '../../test/support/kubernetes/fake-api-server.js';
+import { validateObject } from '../../test/support/kubernetes/validate-object.js';
 
 /**
  * What a real cluster does and the fake API server used to let pass (issue 17): each test reproduces the
@@ -357,5 +360,73 @@ describe('authentication and RBAC from deploy/ (issue 17, items 6 and 7)', () =>
     // Without a valid token: 401.
     const anonymous = await new KubeClient({ server: api.url, namespace: 'demo' }).list(RESOURCES.Service).catch((e: unknown) => e);
     expect(anonymous).toMatchObject({ status: 401 });
+  });
+});
+
+describe('traffic entering through an Istio ingress gateway (issue 17, item 7)', () => {
+  it('binds the VirtualService to --gateway as well as to the mesh; without it, the mesh only', async () => {
+    const { api, client } = await fake({}, [reviewsService('demo'), reviewsV1Deployment('demo')]);
+    const bound = await KubernetesBackend.connect({
+      client,
+      namespace: 'demo',
+      gateway: 'istio-system/bookinfo-gateway',
+      gatewayHosts: ['bookinfo.example.com'],
+    });
+    open.push(bound);
+    const reviews = stored(bound.inventory().services[0]!);
+    await bound.traffic.sync(reviews, undefined);
+    const vs = api.object('VirtualService', 'demo', 'reviews')!;
+    validateObject(vs);
+    expect(vs.spec).toMatchObject({ hosts: ['reviews', 'bookinfo.example.com'], gateways: ['istio-system/bookinfo-gateway', 'mesh'] });
+
+    const meshOnly = new ClusterTraffic({ client, namespace: 'demo' });
+    expect(meshOnly.render(reviews, undefined)[1]!.spec).not.toHaveProperty('gateways');
+  });
+});
+
+describe('server-side apply merges keyed lists by key (issue 17, item 6)', () => {
+  it('a port or a container someone else adds is theirs alone; ours stay ours and nothing is refused', async () => {
+    const { api, client } = await fake({}, [reviewsService('demo'), reviewsV1Deployment('demo')]);
+    const backend = await KubernetesBackend.connect({ client, namespace: 'demo', traffic: 'gateway-api' });
+    open.push(backend);
+    const reviews = stored(backend.inventory().services[0]!);
+    await backend.traffic.sync(reviews, undefined);
+    // A metrics operator adds its own port to the per-version Service (Service ports are keyed by port).
+    const metricsPort = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'reviews-v1', namespace: 'demo' },
+      spec: { ports: [{ name: 'metrics', port: 15020 }] },
+    };
+    await client.apply(metricsPort as KubeObject, { fieldManager: 'metrics-operator' });
+    const ports = () => (api.object('Service', 'demo', 'reviews-v1') as KubeService).spec.ports.map((p) => p.port);
+    expect(ports()).toEqual([9080, 15020]);
+    const again = await backend.traffic.sync(reviews, undefined);
+    expect(again.map((a) => `${a.action} ${a.object.kind}/${a.object.metadata.name}`)).toEqual([
+      'unchanged Service/reviews-v1',
+      'unchanged HTTPRoute/reviews',
+    ]);
+    expect(ports()).toEqual([9080, 15020]);
+
+    // The same for a Deployment's containers (keyed by name): a log shipper added beside ours.
+    const applier = new TrafficApplier(client);
+    const copy = cloneDeployment(reviewsV1Deployment('demo'), { service: 'reviews', version: 'v2', namespace: 'demo' });
+    await applier.apply([copy]);
+    const sidecar = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'reviews-v2', namespace: 'demo' },
+      spec: {
+        selector: copy.spec.selector,
+        template: {
+          metadata: { labels: copy.spec.template.metadata!.labels },
+          spec: { containers: [{ name: 'log-shipper', image: 'fluent-bit:3' }] },
+        },
+      },
+    };
+    await client.apply(sidecar as KubeObject, { fieldManager: 'log-operator' });
+    const containers = (api.object('Deployment', 'demo', 'reviews-v2') as Deployment).spec.template.spec.containers.map((c) => c.name);
+    expect(containers).toEqual(['reviews', 'log-shipper']);
+    expect((await applier.plan([copy])).map((a) => a.action)).toEqual(['unchanged']);
   });
 });

@@ -69,11 +69,17 @@ export class ClusterTraffic {
 
   /** Every request to `keep`; the retired version's subset (or per-version Service) removed. */
   async finish(service: Service, keep: string, retire: string | null, opts: { dryRun?: boolean } = {}): Promise<PlanAction[]> {
+    const { objects, deletes } = this.renderFinish(service, keep, retire);
+    return this.applier.apply(objects, { adopt: this.options.adopt ?? false, deletes, ...opts });
+  }
+
+  /** The objects of a finish (every request to `keep`) and those it deletes (the retired per-version Service). */
+  renderFinish(service: Service, keep: string, retire: string | null): { objects: KubeObject[]; deletes: KubeObject[] } {
     const objects = renderFinishedTraffic(this.withPort(service), keep, retire, this.options);
     const deletes: KubeObject[] =
       (this.options.traffic ?? 'istio') === 'gateway-api' && retire
         ? [{ apiVersion: 'v1', kind: 'Service', metadata: { name: `${service.name}-${retire}`, namespace: this.options.namespace } }]
         : [];
-    return this.applier.apply(objects, { adopt: this.options.adopt ?? false, deletes, ...opts });
+    return { objects, deletes };
   }
 }

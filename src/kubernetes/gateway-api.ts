@@ -1,5 +1,13 @@
 import { RE2JS } from 're2js';
-import { type ErrorDetail, InputError, type MatchBlock, type Rule, type StringMatch, singleVersionRules } from '../core/index.js';
+import {
+  type ErrorDetail,
+  InputError,
+  type MatchBlock,
+  type Rule,
+  ruleVersionProblems,
+  type StringMatch,
+  singleVersionRules,
+} from '../core/index.js';
 import { cookieHeaderRegex } from '../renderers/index.js';
 import { FIELD_MANAGER, type KubeObject, type KubeService, MANAGED_BY, type ServicePort } from './kube-object.js';
 
@@ -108,26 +116,22 @@ export function renderVersionServices(
 /** The HTTPRoute; throws InputError naming every rule that Gateway API cannot express with the same meaning. */
 export function renderHttpRoute(service: GatewayApiServiceInput, rules: Rule[], opts: GatewayApiRenderOptions = {}): HttpRoute {
   const inForce = rules.length > 0 ? rules : singleVersionRules(service.versions[0]!.name);
-  const problems: ErrorDetail[] = [];
-  const known = new Set(service.versions.map((v) => v.name));
+  const problems: ErrorDetail[] = ruleVersionProblems(inForce, service);
   if (inForce.length > MAX_RULES) {
     problems.push({ path: 'rules', message: `Gateway API allows at most ${MAX_RULES} rules in an HTTPRoute, got ${inForce.length}` });
   }
-  const backend = (version: string, path: string) => {
-    if (!known.has(version)) {
-      problems.push({
-        path,
-        message: `version "${version}" is not a version of service "${service.name}" (known: ${[...known].join(', ')})`,
-      });
-    }
-    return { group: '' as const, kind: 'Service' as const, name: versionServiceName(service.name, version), port: service.port };
-  };
+  const backend = (version: string) => ({
+    group: '' as const,
+    kind: 'Service' as const,
+    name: versionServiceName(service.name, version),
+    port: service.port,
+  });
   const sticky: string[] = [];
   const out = inForce.map((rule, i): HttpRouteRule => {
     const at = `rules.${i}`;
     const r: HttpRouteRule = {
       ...(rule.match && rule.match.length > 0 ? { matches: rule.match.map((b, j) => renderMatch(b, `${at}.match.${j}`, problems)) } : {}),
-      backendRefs: rule.route.map((d, j) => ({ ...backend(d.version, `${at}.route.${j}.version`), weight: d.weight })),
+      backendRefs: rule.route.map((d) => ({ ...backend(d.version), weight: d.weight })),
     };
     if (rule.mirror) {
       const p = rule.mirror.percent;
@@ -135,7 +139,7 @@ export function renderHttpRoute(service: GatewayApiServiceInput, rules: Rule[], 
         {
           type: 'RequestMirror',
           requestMirror: {
-            backendRef: backend(rule.mirror.version, `${at}.mirror.version`),
+            backendRef: backend(rule.mirror.version),
             ...(Number.isInteger(p) ? { percent: p } : { fraction: { numerator: Math.round(p * 100), denominator: 10000 } }),
           },
         },

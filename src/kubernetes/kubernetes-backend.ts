@@ -17,8 +17,13 @@ export interface KubernetesBackendOptions extends KubeConfigSource {
   prometheus?: string;
   /** Jaeger query URL (Tempo through its Jaeger-compatible frontend). */
   tracing?: string;
-  /** Gateway for Gateway API routes, `namespace/name`; default: GAMMA (the route's parent is the Service). */
+  /**
+   * The Gateway traffic enters through, `namespace/name`: Gateway API routes attach to it (default: GAMMA, the
+   * route's parent is the Service); Istio VirtualServices bind to it besides the mesh (default: the mesh only).
+   */
   gateway?: string;
+  /** With istio and a gateway: host names requests carry through the gateway (e.g. bookinfo.example.com). */
+  gatewayHosts?: string[];
   rolloutDeadlineMs?: number;
   /** An existing client (tests: one pointed at the fake API server). */
   client?: KubeClient;
@@ -57,6 +62,7 @@ export class KubernetesBackend {
       traffic: options.traffic ?? 'istio',
       adopt: options.adopt ?? false,
       ...(gateway ? { gateway } : {}),
+      ...(options.gatewayHosts?.length ? { gatewayHosts: options.gatewayHosts } : {}),
       kubeService: (name) => this.services.get(name),
     });
     this.telemetry = options.prometheus ? new PrometheusTelemetry({ url: options.prometheus, namespace: this.namespace }) : null;

@@ -182,6 +182,7 @@ describe('a release on the cluster, end to end (the seed article on the fake API
     let release: Release = {
       ...ReleaseSpec.parse(spec),
       baseline: plan.baseline,
+      traffic: plan.traffic,
       status: plan.status,
       resourceVersion: '1',
       createdAt: 'now',
@@ -255,6 +256,7 @@ describe('a release on the cluster, end to end (the seed article on the fake API
     const release: Release = {
       ...spec,
       baseline: 'v1',
+      traffic: plan.traffic,
       status: plan.status,
       resourceVersion: '1',
       createdAt: 'now',

@@ -52,11 +52,30 @@ function owns(fields: Record<string, unknown>, path: FieldPath): boolean {
   for (const k of path) {
     if (!isMap(cur)) return false;
     if (Object.keys(cur).length === 0) return true; // an atomic field above: it covers everything below
-    const next = cur[`f:${k}`];
+    const next = k.startsWith('k:') ? keyedEntry(cur, k) : cur[`f:${k}`];
     if (next === undefined) return false;
     cur = next;
   }
   return true;
+}
+
+/**
+ * The managedFields entry of a keyed-list element: `k:{"port":80}` also finds a real server's
+ * `k:{"port":80,"protocol":"TCP"}` (it keys Service ports by port and protocol).
+ */
+function keyedEntry(fields: Record<string, unknown>, segment: string): unknown {
+  if (segment in fields) return fields[segment];
+  const want = JSON.parse(segment.slice(2)) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fields)) {
+    if (!k.startsWith('k:')) continue;
+    try {
+      const have = JSON.parse(k.slice(2)) as Record<string, unknown>;
+      if (Object.entries(want).every(([f, x]) => have[f] === x)) return v;
+    } catch {
+      // not a key we can read: not ours to match
+    }
+  }
+  return undefined;
 }
 
 /** Plans applying `desired` (current[i] is the object now, or undefined) and deleting `deletes` (as they are now). */

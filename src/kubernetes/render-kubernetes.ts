@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { InputError, type Release, ReleaseSpec, type Service, ServiceSpec, parseOrThrow, planRelease } from '../core/index.js';
+import {
+  InputError,
+  markCandidateReady,
+  parseOrThrow,
+  planRelease,
+  type Release,
+  ReleaseSpec,
+  type Service,
+  ServiceSpec,
+} from '../core/index.js';
 import { httpServicePort, inventoryFromCluster } from './cluster-inventory.js';
 import type { KubeClient } from './kube-client.js';
 import { type Deployment, type KubeObject, type KubeService, RESOURCES } from './kube-object.js';
@@ -33,9 +42,10 @@ export async function renderKubernetesObjects(docs: unknown[], options: RenderKu
     traffic: options.traffic ?? 'istio',
     ...(options.gateway ? { gateway: options.gateway } : {}),
   };
-  const releases = docs.filter((d) => isMap(d) && 'candidate' in d && 'traffic' in d);
+  // A blueGreen release may have no traffic: "candidate" alone tells a release from a service or a manifest.
+  const releases = docs.filter((d) => isMap(d) && 'candidate' in d && !('apiVersion' in d));
   if (releases.length !== 1) {
-    throw new InputError(`the file must hold exactly one release (a document with "candidate" and "traffic"), found ${releases.length}`);
+    throw new InputError(`the file must hold exactly one release (a document with "candidate"), found ${releases.length}`);
   }
   const { kind: _kind, ...releaseDoc } = releases[0] as Record<string, unknown>;
   const spec = parseOrThrow(ReleaseSpec, releaseDoc);
@@ -72,13 +82,10 @@ export async function renderKubernetesObjects(docs: unknown[], options: RenderKu
   const now = new Date().toISOString();
   const stored: Service = { ...service, resourceVersion: '0', createdAt: now, updatedAt: now, createdBy: 'render' };
   const plan = planRelease(spec, stored, undefined, now);
-  const release: Pick<Release, 'name' | 'baseline' | 'candidate' | 'traffic' | 'status'> = {
-    name: spec.name,
-    baseline: plan.baseline,
-    candidate: spec.candidate,
-    traffic: spec.traffic,
-    status: { ...plan.status, phase: options.pending ? 'Pending' : 'Progressing' },
-  };
+  const meta = { resourceVersion: '0', createdAt: now, updatedAt: now, createdBy: 'render' };
+  const planned: Release = { ...spec, baseline: plan.baseline, traffic: plan.traffic, status: plan.status, ...meta };
+  // Rendered as in force once the candidate is ready (its preview route first), or as while it starts.
+  const release: Release = { ...planned, status: options.pending ? plan.status : markCandidateReady(planned, now) };
   let baselineDeployment = deployments.find(
     (d) => d.spec?.template?.metadata?.labels?.app === spec.service && d.spec.template.metadata.labels.version === plan.baseline,
   );

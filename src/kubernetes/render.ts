@@ -33,7 +33,13 @@ export type TrafficMode = 'istio' | 'gateway-api';
 export interface KubernetesRenderOptions {
   namespace: string;
   traffic?: TrafficMode;
+  /**
+   * The Gateway traffic enters through: with gateway-api the HTTPRoute's parent (default: the Service, GAMMA);
+   * with istio the VirtualService binds to it as well as to the mesh (default: the mesh only).
+   */
   gateway?: GatewayApiRenderOptions['gateway'];
+  /** With istio and a gateway: the host names requests carry through it (the VirtualService's further hosts). */
+  gatewayHosts?: string[];
 }
 
 /** The service shape the traffic renderers read (with the Kubernetes Service's port entry when known). */
@@ -216,7 +222,11 @@ export function renderTrafficObjects(service: TrafficServiceInput, rules: Rule[]
       renderHttpRoute(service, rules, { namespace: opts.namespace, ...(opts.gateway ? { gateway: opts.gateway } : {}) }),
     ];
   }
-  const { destinationRule, virtualService } = renderIstioObjects(service, rules, { namespace: opts.namespace });
+  const gateways = opts.gateway ? [`${opts.gateway.namespace ?? opts.namespace}/${opts.gateway.name}`] : [];
+  const { destinationRule, virtualService } = renderIstioObjects(service, rules, {
+    namespace: opts.namespace,
+    ...(gateways.length > 0 ? { gateways, ...(opts.gatewayHosts?.length ? { hosts: opts.gatewayHosts } : {}) } : {}),
+  });
   // The DestinationRule first: a VirtualService naming a subset that does not exist yet sends 503s.
   return [destinationRule as unknown as KubeObject, virtualService as unknown as KubeObject];
 }
@@ -224,7 +234,8 @@ export function renderTrafficObjects(service: TrafficServiceInput, rules: Rule[]
 export interface ReleaseRenderInput {
   /** The service as it is now, with the candidate among its versions when it exists already. */
   service: TrafficServiceInput;
-  release: Pick<Release, 'name' | 'baseline' | 'candidate' | 'traffic' | 'status'>;
+  /** Its strategy (default canary) and preview header decide the rules in force, as in the proxy. */
+  release: Pick<Release, 'name' | 'baseline' | 'candidate' | 'traffic' | 'status'> & Partial<Pick<Release, 'strategy' | 'preview'>>;
   /** The baseline's Deployment as it runs; required when the release creates its candidate. */
   baselineDeployment?: Deployment;
 }

@@ -30,6 +30,14 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export interface IstioRenderOptions {
   /** metadata.namespace of both objects; omitted when not given (kubectl applies them to the current one). */
   namespace?: string;
+  /**
+   * Gateways (`namespace/name`) the VirtualService also binds to, besides the mesh. Default none: the rules
+   * apply to calls between workloads of the mesh only (Istio's `mesh` default), not to requests entering
+   * through an ingress gateway.
+   */
+  gateways?: string[];
+  /** Further hosts the VirtualService answers for (names requests carry through the gateways, e.g. bookinfo.example.com). */
+  hosts?: string[];
 }
 
 /** The parts of a service the renderer reads. */
@@ -68,7 +76,7 @@ export interface IstioVirtualService {
   apiVersion: typeof ISTIO_API_VERSION;
   kind: 'VirtualService';
   metadata: IstioMetadata;
-  spec: { hosts: string[]; http: IstioHttpRoute[] };
+  spec: { hosts: string[]; gateways?: string[]; http: IstioHttpRoute[] };
 }
 
 /** Istio's `trafficPolicy.outlierDetection` (durations as Istio writes them, e.g. "30s"). */
@@ -144,7 +152,12 @@ export function renderIstioObjects(service: IstioServiceInput, rules: Rule[], op
       apiVersion: ISTIO_API_VERSION,
       kind: 'VirtualService',
       metadata: vsMetadata,
-      spec: { hosts: [service.name], http },
+      spec: {
+        hosts: [service.name, ...(opts.hosts ?? []).filter((h) => h !== service.name)],
+        // Naming gateways replaces Istio's implicit `mesh`: keep it, so calls inside the mesh stay routed too.
+        ...(opts.gateways?.length ? { gateways: [...opts.gateways.filter((g) => g !== 'mesh'), 'mesh'] } : {}),
+        http,
+      },
     },
     destinationRule: {
       apiVersion: ISTIO_API_VERSION,

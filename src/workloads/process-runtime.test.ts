@@ -14,7 +14,8 @@ import type { DesiredVersion } from './workload-runtime.js';
 import { waitFor } from '../../test/support/wait-for.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const fixture = join(here, 'fixtures', 'fixture-server.mjs');
+const fixtures = join(here, '..', '..', 'test', 'support', 'fixtures', 'workloads');
+const fixture = join(fixtures, 'fixture-server.mjs');
 
 function version(service: string, name: string, workload: Partial<ProcessWorkload> = {}): DesiredVersion {
   return {
@@ -379,7 +380,7 @@ describe('no orphans when the supervisor itself ends', () => {
   /** Starts a supervisor process; resolves with its instances' and their children's pids once they are ready. */
   async function startParent(dataDir: string, mode: 'handlers' | 'no-handlers' | 'handlers-and-listener', orphanGraceMs?: number) {
     mkdirSync(dataDir, { recursive: true });
-    const args = [join(here, 'fixtures', 'supervisor-parent.mjs'), runtimeUrl, dataDir, mode];
+    const args = [join(fixtures, 'supervisor-parent.mjs'), runtimeUrl, dataDir, mode];
     if (orphanGraceMs !== undefined) args.push(String(orphanGraceMs));
     const parent = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -14,7 +14,10 @@ import { type ConsoleBrowser, ensureConsoleBuilt, launchConsoleBrowser } from '.
  */
 export async function startReviews(
   version: string,
-  answer: (id: number) => { status: number; body: Record<string, unknown> } = (id) => ({ status: 200, body: { id, rating: 5 } }),
+  answer: (id: number) => { status: number; body: Record<string, unknown>; headers?: Record<string, string> } = (id) => ({
+    status: 200,
+    body: { id, rating: 5 },
+  }),
 ): Promise<{ address: string; server: Server; seen: string[] }> {
   const seen: string[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -23,7 +26,7 @@ export async function startReviews(
       seen.push(`${req.method} ${req.url} ${req.headers['x-canary-preview'] ?? ''}`.trim());
       const id = Number(/^\/reviews\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
       const a = answer(id);
-      res.writeHead(a.status, { 'content-type': 'application/json', 'x-served-by': version });
+      res.writeHead(a.status, { 'content-type': 'application/json', 'x-served-by': version, ...a.headers });
       // The timestamp differs between any two answers: the mirror wizard is told to ignore it.
       res.end(JSON.stringify({ ...a.body, timestamp: new Date().toISOString() }));
     });

@@ -21,7 +21,7 @@ describe('console: blue-green and mirroring', () => {
   let env: MeshEnv;
   let shell: ConsolePage;
   let v1: { address: string; server: Server };
-  // v2 answers 503 for review 1 and rates review 2 differently: what the mirror comparison must find.
+  // v2 answers 503 for review 1, rates review 2 differently and marks review 3 cacheable: what the comparison must find.
   let v2: { address: string; server: Server };
 
   const textOf = async (loc: { textContent(): Promise<string | null> }) => ((await loc.textContent()) ?? '').trim();
@@ -48,7 +48,9 @@ describe('console: blue-green and mirroring', () => {
   beforeAll(async () => {
     v1 = await startReviews('v1');
     v2 = await startReviews('v2', (id) =>
-      id === 1 ? { status: 503, body: { error: 'unavailable' } } : { status: 200, body: { id, rating: id === 2 ? 4 : 5 } },
+      id === 1
+        ? { status: 503, body: { error: 'unavailable' } }
+        : { status: 200, body: { id, rating: id === 2 ? 4 : 5 }, headers: id === 3 ? { 'cache-control': 'max-age=60' } : undefined },
     );
     env = await startMeshEnv(v1.address);
     shell = new ConsolePage(env.page);
@@ -186,14 +188,15 @@ describe('console: blue-green and mirroring', () => {
   it('compares the mirrored answers: agreement, status and body differences with an example pair, latency', async () => {
     const detail = new ReleaseDetailPage(env.page);
     // Users get v1's answers only, v2's 503 included.
-    const sent = { 0: 6, 1: 4, 2: 3 };
+    const sent = { 0: 6, 1: 4, 2: 3, 3: 2 };
     for (const [id, n] of Object.entries(sent)) for (let i = 0; i < n; i++) expect(await servedBy(`/reviews/${id}`)).toBe('200 v1');
-    await until('the comparison of 13 requests', async () => (await textOf(detail.byTest('stat-compared'))) === '13', 30_000);
-    expect(await textOf(detail.byTest('agreement-counts'))).toBe('6 of 13 compared answers agree');
-    expect(await textOf(detail.byTest('agreement'))).toBe('46.2%');
+    await until('the comparison of 15 requests', async () => (await textOf(detail.byTest('stat-compared'))) === '15', 30_000);
+    expect(await textOf(detail.byTest('agreement-counts'))).toBe('6 of 15 compared answers agree');
+    expect(await textOf(detail.byTest('agreement'))).toBe('40.0%');
     const diffs = await detail.differences();
     expect(diffs).toContainEqual({ kind: 'status', field: '—', primary: '200', mirror: '503', count: 4 });
     expect(diffs).toContainEqual({ kind: 'body', field: '$.rating', primary: '5', mirror: '4', count: 3 });
+    expect(diffs).toContainEqual({ kind: 'header', field: 'cache-control', primary: '(absent)', mirror: 'max-age=60', count: 2 });
     // The ignored header and JSON path differ on every request and are not reported.
     expect(diffs.filter((d) => d.field === 'x-served-by' || d.field === '$.timestamp')).toEqual([]);
 
@@ -208,7 +211,12 @@ describe('console: blue-green and mirroring', () => {
     expect(await mirror.locator('[data-test="example-status"]').getAttribute('data-differs')).toBe('true');
     expect(await textOf(primary.locator('[data-test="example-status"]'))).toBe('200');
     expect(await textOf(mirror.locator('[data-test="example-body"]'))).toContain('unavailable');
-    expect(env.page.url()).toMatch(/diff=\d/);
+    expect(new URL(env.page.url()).searchParams.get('diff')).toBe('status GET /reviews/1');
+    // A header difference marks that header only, though others (x-served-by, framing) differ too.
+    await detail.selectDifference('header');
+    expect(await mirror.locator('[data-test="example-headers"] tr[data-differs="true"]').allTextContents()).toEqual([
+      'cache-controlmax-age=60',
+    ]);
     for (const side of ['primary', 'mirror']) {
       expect(await textOf(detail.page.locator(`[data-test="latency-row"][data-side="${side}"] [data-test="p50"]`))).toMatch(/ms$/);
     }

@@ -2,19 +2,20 @@ import { describe, expect, it } from 'vitest';
 import type { Release } from '../../web/src/api/types.js';
 import { blueGreenRoles, configuredShare } from '../../web/src/release/traffic-share.js';
 
-const release = (p: Omit<Partial<Release>, 'status'> & { status?: Partial<Release['status']> }): Release => ({
-  name: 'reviews-bg',
-  service: 'reviews',
-  strategy: 'blueGreen',
-  baseline: 'v1',
-  candidate: { name: 'v2' },
-  resourceVersion: '1',
-  createdAt: '2026-12-06T00:00:00Z',
-  updatedAt: '2026-12-06T00:00:00Z',
-  createdBy: 'admin',
-  ...p,
-  status: { phase: 'Progressing', governor: null, observed: {}, conditions: [], candidateCreated: true, ...p.status },
-});
+const release = (p: Omit<Partial<Release>, 'status'> & { status?: Partial<Release['status']> }): Release =>
+  ({
+    name: 'reviews-bg',
+    service: 'reviews',
+    strategy: 'blueGreen',
+    baseline: 'v1',
+    candidate: { name: 'v2' },
+    resourceVersion: '1',
+    createdAt: '2026-12-06T00:00:00Z',
+    updatedAt: '2026-12-06T00:00:00Z',
+    createdBy: 'admin',
+    ...p,
+    status: { phase: 'Progressing', governor: null, observed: {}, conditions: [], candidateCreated: true, ...p.status },
+  }) as Release;
 
 /** What the job list and the blue-green page say about who gets the traffic. */
 describe('configured share and blue-green roles', () => {

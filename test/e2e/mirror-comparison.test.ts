@@ -43,8 +43,9 @@ describe('a mirror release of Bookinfo reviews', () => {
     const created = await call('POST', '/api/v1/releases', {
       name: 'reviews-mirror',
       service: 'reviews',
+      strategy: 'mirror',
       candidate: { name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } },
-      traffic: { weights: { v1: 100 }, mirror: { version: 'v2', percent: 100 } },
+      traffic: { mirror: { percent: 100 } },
       compare: { ignoreJsonPaths: ['$.podname', '$.instance'] },
     });
     expect(created.status, created.body).toBe(201);

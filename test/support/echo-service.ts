@@ -17,7 +17,7 @@ export function echoServiceSpec(opts: { env?: Record<string, string>; readiness?
         workload: {
           kind: 'process',
           command: process.execPath,
-          args: [join(repoRoot, 'src', 'workloads', 'fixtures', 'fixture-server.mjs')],
+          args: [join(repoRoot, 'test', 'support', 'fixtures', 'workloads', 'fixture-server.mjs')],
           env: opts.env ?? {},
           replicas: 2,
           ...(opts.readiness ? { readiness: opts.readiness } : {}),

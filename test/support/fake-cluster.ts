@@ -59,6 +59,8 @@ export interface FakeClusterOptions {
 /** The flags of `canary up --kubernetes` a test varies. */
 export interface FakeClusterControlPlaneOptions {
   adopt?: boolean;
+  /** `--traffic`: istio (default) or gateway-api. */
+  traffic?: 'istio' | 'gateway-api';
   prometheus?: string;
   tracing?: string;
   rolloutDeadlineMs?: number;

@@ -24,3 +24,6 @@ export async function http(
   const res = await request(url, { method: method as 'GET', headers, body, dispatcher: agent });
   return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
 }
+
+/** The shared wait (test/support/wait-for.ts), also from here for tests that import it with `http`. */
+export { waitFor } from './wait-for.js';

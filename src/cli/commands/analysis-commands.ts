@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { AnalysisCheck, AnalysisSpecInput, AnalysisStep } from '../../core/analysis/index.js';
-import type { Release } from '../../core/index.js';
+import type { AnalysisCheck, AnalysisSpecInput, AnalysisStep, Release } from '../api-types.js';
 import { addClientOptions, clientAction } from '../client-command.js';
 import { formatFields, formatTable, printResult } from '../output.js';
 

@@ -65,6 +65,15 @@ export function releaseDetail(r: Release): string {
     if (t.sticky) fields.push(['Sticky', JSON.stringify(t.sticky)]);
     if (t.mirror) fields.push(['Mirror', `${t.mirror.version ?? r.candidate.name} ${t.mirror.percent ?? 100}%`]);
   }
+  if (r.compare) {
+    const c = r.compare;
+    const ignored = [...c.ignoreHeaders, ...c.ignoreJsonPaths];
+    fields.push([
+      'Compare',
+      `status, headers ${c.headers.join(',') || '-'}${c.body ? ', body' : ''}${ignored.length > 0 ? ` (ignoring ${ignored.join(', ')})` : ''}; ` +
+        `bodies up to ${c.maxBodyBytes} bytes (\`canary release compare ${r.name}\`)`,
+    ]);
+  }
   fields.push(
     ['Observed', formatShares(r.status.observed)],
     ['Resource version', r.resourceVersion],
@@ -207,12 +216,13 @@ Examples:
   addClientOptions(
     addAnalysisOptions(release.command('create'))
       .argument('[name]', 'release name (or in the file)')
-      .description('create a release: starts the candidate; traffic moves once it is ready')
+      .description('create a release (canary, blueGreen or mirror): starts the candidate; traffic moves once it is ready')
       .option('-f, --file <file>', 'the release as YAML or JSON (- for stdin); flags below are then not needed')
       .option('--service <service>', 'the service to release')
       .option('--baseline <version>', "the version serving now (default: the service's stable version)")
       .option('--candidate <version>', 'the new version (created when the service lacks it)')
-      .option('--weights <weights>', 'traffic split, e.g. v1=90,v2=10')
+      .option('--strategy <strategy>', 'canary (default): split traffic; blueGreen: 0% until takeover switches 100%; mirror: copy requests')
+      .option('--weights <weights>', 'canary: traffic split, e.g. v1=90,v2=10')
       .addOption(
         new Option('--header <match...>', 'requests with this header go to the candidate: NAME=VALUE, NAME^=PREFIX or NAME~=REGEX'),
       )
@@ -226,15 +236,30 @@ Examples:
       .addOption(new Option('--command <words...>', 'candidate workload: command and arguments (put it last, or quote it)'))
       .option('--image <image>', 'candidate workload (kubernetes): image')
       .option('--replicas <n>', 'candidate workload: number of instances')
+      .option('--mirror-percent <n>', 'mirror: share of requests copied to the candidate, more than 0 and at most 100 (default 100)')
+      .option('--preview-header <name>', 'the header that reaches the candidate with its name as value (default x-canary-preview)')
       .option('--dry-run', DRY_RUN_HELP),
   )
     .addHelpText('after', ANALYSIS_HELP)
     .addHelpText(
       'after',
       `
+Three strategies (docs/releases.md tells when to use which):
+  canary     traffic moves to the candidate by --weights, or by request content (--header, --cookie,
+             --uri-*): matching requests go to the candidate, the others by --weights (default: all to the
+             baseline). Several conditions must all hold (AND).
+  blueGreen  the candidate runs beside the baseline with no ordinary traffic; \`canary release takeover NAME
+             V\` switches 100% at once, the baseline stays as standby so \`rollback\` is instant, and
+             \`canary release finish NAME --keep V\` retires the standby.
+  mirror     every answer comes from the baseline; --mirror-percent of the requests (default 100) are
+             copied to the candidate and its answers discarded (\`canary release compare NAME\` shows how
+             they differ). \`takeover\` turns the job into a canary at 100% candidate.
+In every strategy a request with the header \`x-canary-preview: <candidate>\` (--preview-header to rename
+it) reaches the candidate once it is ready, so testers can try it first:
+  curl -H 'x-canary-preview: v2' http://127.0.0.1:8000/productpage
+
 Without --command or --image the candidate's workload is the baseline's, with --env applied: the Bookinfo demo
-reads its version from SERVICE_VERSION. Several --header/--cookie/--uri-* conditions must all hold (AND);
-matching requests go to the candidate, the others by --weights (default: all to the baseline).
+reads its version from SERVICE_VERSION.
 
 Examples:
   # by weight: half of the requests to v2
@@ -246,6 +271,15 @@ Examples:
       --env SERVICE_VERSION=v2 --cookie user=jason
   canary release create reviews-canary --service reviews --baseline v1 --candidate v2 \\
       --header end-user=jason --uri-prefix /api --weights v1=100
+
+  # blue-green: v2 beside v1 at 0%, then switch, then keep v2
+  canary release create reviews-bg --service reviews --candidate v2 --env SERVICE_VERSION=v2 --strategy blueGreen
+  canary release takeover reviews-bg v2
+  canary release finish reviews-bg --keep v2
+
+  # mirroring: v1 answers, 20% of the requests are copied to v2
+  canary release create reviews-shadow --service reviews --candidate v2 --env SERVICE_VERSION=v2 \\
+      --strategy mirror --mirror-percent 20
 
   # a new command for the candidate
   canary release create ratings-next --service ratings --candidate v2 --weights v1=90,v2=10 \\

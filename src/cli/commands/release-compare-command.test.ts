@@ -32,6 +32,7 @@ beforeAll(async () => {
     service: 'reviews',
     candidate: { name: 'v2' },
     traffic: { weights: { v1: 100, v2: 0 }, mirror: { version: 'v2', percent: 100 } },
+    compare: { ignoreJsonPaths: ['$.timestamp'], maxBodyBytes: 4096 },
   };
   expect((await t.call('POST', '/api/v1/releases', release)).status).toBe(201);
 });
@@ -100,6 +101,13 @@ describe('canary release compare', () => {
 
     const json = await canary(['release', 'compare', 'reviews-mirror', '-o', 'json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ release: 'reviews-mirror', window: 300, compared: 38 });
+  });
+
+  it('shows what a release compares in `canary release get`', async () => {
+    const r = await canary(['release', 'get', 'reviews-mirror']);
+    expect(r.stdout).toMatch(
+      /Compare:\s+status, headers content-type, body \(ignoring \$\.timestamp\); bodies up to 4096 bytes \(`canary release compare reviews-mirror`\)/,
+    );
   });
 
   it('fails with the API’s words for a bad window or an unknown release', async () => {

@@ -30,6 +30,7 @@ interface UpFlags {
   namespace?: string;
   traffic?: 'istio' | 'gateway-api';
   gateway?: string;
+  gatewayHosts?: string;
   adopt?: boolean;
   prometheus?: string;
   tracing?: string;
@@ -75,6 +76,13 @@ export function upConfigFromFlags(opts: UpFlags & Record<string, unknown>): UpCo
     namespace: opts.namespace,
     traffic: opts.traffic,
     gateway: opts.gateway,
+    gatewayHosts:
+      opts.gatewayHosts === undefined
+        ? undefined
+        : opts.gatewayHosts
+            .split(',')
+            .map((h) => h.trim())
+            .filter(Boolean),
     adopt: opts.adopt,
     prometheus: opts.prometheus,
     tracing: opts.tracing,
@@ -112,6 +120,7 @@ async function upOnCluster(config: UpConfig): Promise<void> {
     ...(config.namespace ? { namespace: config.namespace } : {}),
     ...(config.traffic ? { traffic: config.traffic } : {}),
     ...(config.gateway ? { gateway: config.gateway } : {}),
+    ...(config.gatewayHosts ? { gatewayHosts: config.gatewayHosts } : {}),
     ...(config.adopt ? { adopt: true } : {}),
     ...(config.prometheus ? { prometheus: config.prometheus } : {}),
     ...(config.tracing ? { tracing: config.tracing } : {}),
@@ -158,7 +167,11 @@ export function registerRunCommands(program: Command): void {
     .option('--context <name>', "with --kubernetes: kubeconfig context (default: the file's current-context)")
     .option('--namespace <ns>', "with --kubernetes: namespace of the services (default: the context's, else default)")
     .addOption(new Option('--traffic <mode>', 'with --kubernetes: routing objects (default istio)').choices(['istio', 'gateway-api']))
-    .option('--gateway <ns/name>', 'with --traffic gateway-api: parent Gateway of the HTTPRoutes (default: the Service, GAMMA)')
+    .option(
+      '--gateway <ns/name>',
+      'with --kubernetes: the Gateway traffic enters through; istio: VirtualServices bind to it and to the mesh (default: mesh only); gateway-api: parent of the HTTPRoutes (default: the Service, GAMMA)',
+    )
+    .option('--gateway-hosts <hosts>', 'with --gateway and istio: host names requests carry through the gateway, comma-separated')
     .option(
       '--adopt',
       'with --kubernetes: take over routing objects Canary Mesh did not create; delete retired Deployments it did not create',

@@ -114,8 +114,9 @@ export const AnalysisCheck = z
   .meta({
     description:
       'successRate: the candidate fails no more often than the baseline, and its success rate stays at least `min` %; ' +
-      'latencyP99: its p99 stays within `maxMs` and it is not slower than the baseline (rank test) by more than ' +
-      '`maxIncreasePercent` at the median; prometheus (cluster mode): the PromQL value stays within `min`/`max`.',
+      'latencyP99: with `maxMs`, its p99 stays within it (unless the baseline is as slow); with `maxIncreasePercent` ' +
+      '(default 20 when maxMs is not given) it is not slower than the baseline (Mann-Whitney rank test) by more than that ' +
+      'at the median; prometheus (cluster mode): the PromQL value stays within `min`/`max`.',
   });
 export type AnalysisCheck = z.infer<typeof AnalysisCheck>;
 

@@ -147,7 +147,7 @@ describe('the Mann-Whitney test on histogram bins', () => {
 
 const checks: AnalysisCheck[] = [
   { metric: 'successRate', min: 99 },
-  { metric: 'latencyP99', maxMs: 500 },
+  { metric: 'latencyP99', maxMs: 500, maxIncreasePercent: 20 },
 ];
 
 describe('the judge', () => {
@@ -204,6 +204,37 @@ describe('the judge', () => {
       opts,
     );
     expect(after.verdict).toBe('failing');
+  });
+
+  it('blames the p99 bound on the candidate only when it is slower than the baseline over the same seconds', () => {
+    const latencyOnly = { ...opts, checks: [{ metric: 'latencyP99' as const, maxMs: 500 }] };
+    const slowBin = SIMULATION_EDGES.indexOf(1000) + 1; // over 1 s
+    const fastBin = 10;
+    const run = (baselineSlow: boolean) => {
+      let state = newJudgeState();
+      let r: ReturnType<typeof judgeInterval> | undefined;
+      for (let i = 0; i < 10; i++) {
+        r = judgeInterval(
+          state,
+          {
+            ...base,
+            candidate: { requests: 40, failures: 0, latency: [fastBin, 30, slowBin, 10] },
+            baseline: { requests: 160, failures: 0, latency: baselineSlow ? [fastBin, 120, slowBin, 40] : [fastBin, 160] },
+          },
+          latencyOnly,
+        );
+        state = r.state;
+      }
+      return r!;
+    };
+    const slowEverywhere = run(true);
+    expect(slowEverywhere.verdict).not.toBe('failing');
+    expect(slowEverywhere.checks[0]!.message).toContain('slower than the baseline: Mann-Whitney p');
+    const slowCandidate = run(false);
+    expect(slowCandidate.verdict).toBe('failing');
+    expect(slowCandidate.message).toMatch(
+      /^latencyP99: candidate v2 p99 [\d.]+ ms \(\d+ of \d+ requests over 500 ms\) exceeds maxMs 500; baseline v1 p99/,
+    );
   });
 
   it('passes a healthy candidate with its numbers', () => {

@@ -128,12 +128,16 @@ export function startStep(state: JudgeState): JudgeState {
   return { ...state, step: { baseline: { requests: 0, failures: 0 }, candidate: { requests: 0, failures: 0 } } };
 }
 
+/** One-sided Mann-Whitney level at which the candidate counts as slower than the baseline for the p99 bound. */
+export const RANK_GUARD = 0.05;
+
 /** How many statistical tests the checks make: the alpha is split evenly between them (Bonferroni). */
 export function statisticalTests(checks: readonly AnalysisCheck[]): number {
   let n = 0;
   for (const c of checks) {
     if (c.metric === 'successRate') n += c.min !== undefined && c.min > 0 ? 2 : 1;
-    if (c.metric === 'latencyP99') n += c.maxMs !== undefined ? 2 : 1;
+    if (c.metric === 'latencyP99')
+      n += (c.maxMs !== undefined ? 1 : 0) + (c.maxIncreasePercent !== undefined || c.maxMs === undefined ? 1 : 0);
   }
   return Math.max(1, n);
 }
@@ -251,11 +255,16 @@ export function judgeInterval(previous: JudgeState, sample: IntervalSample, opti
     } else if (check.metric === 'latencyP99') {
       const p99c = quantileOfBins(cumC, edges, 0.99);
       const p99b = quantileOfBins(cumB, edges, 0.99);
+      const mw = cand.requests > 0 && base.requests > 0 ? mannWhitney(cumC, cumB) : null;
       if (check.maxMs !== undefined) {
         const slow = countAbove(candLatency, edges, check.maxMs);
         updateBound(state.latencyBound, 0.01, sum(candLatency), slow);
         const lr = lrOf(state.latencyBound);
-        const over = rejects(state.latencyBound, alphaEach);
+        // Over the bound is the candidate's fault only when it is slower than the baseline over the same seconds:
+        // a slow node or network slows both, and rolling back would not help. Without a baseline (100 %) the
+        // bound alone decides. The guard can only lower the false-alarm rate of the bound's test.
+        const slowerThanBaseline = mw === null || mw.pValue < RANK_GUARD;
+        const over = rejects(state.latencyBound, alphaEach) && slowerThanBaseline;
         const slowTotal = countAbove(cumC, edges, check.maxMs);
         results.push({
           metric: 'latencyP99',
@@ -263,49 +272,51 @@ export function judgeInterval(previous: JudgeState, sample: IntervalSample, opti
           verdict: over ? 'failing' : 'passing',
           statistic: lr,
           bound,
-          progress: progressOf(state.latencyBound, alphaEach),
+          progress: progressOf(state.latencyBound, alphaEach) * (slowerThanBaseline ? 1 : 0.5),
           message:
             `latencyP99: candidate ${cn} p99 ${ms(p99c)} (${slowTotal} of ${sum(cumC)} requests over ${check.maxMs} ms) ${over ? 'exceeds' : 'vs'} maxMs ${check.maxMs}; ` +
             `baseline ${bn} p99 ${ms(p99b)} (${countAbove(cumB, edges, check.maxMs)} of ${sum(cumB)} over); ` +
-            `likelihood ratio ${num(lr)} ${over ? '>=' : '<'} bound ${num(bound)} (alpha ${num(alphaEach)})`,
+            `likelihood ratio ${num(lr)} ${rejects(state.latencyBound, alphaEach) ? '>=' : '<'} bound ${num(bound)} (alpha ${num(alphaEach)})` +
+            (mw ? `; slower than the baseline: Mann-Whitney p ${num(mw.pValue)} ${slowerThanBaseline ? '<' : '>='} ${RANK_GUARD}` : ''),
         });
       }
-      const maxIncrease = check.maxIncreasePercent ?? ANALYSIS_DEFAULTS.maxIncreasePercent;
-      const mw = cand.requests > 0 && base.requests > 0 ? mannWhitney(cumC, cumB) : null;
-      const medC = quantileOfBins(cumC, edges, 0.5);
-      const medB = quantileOfBins(cumB, edges, 0.5);
-      if (mw === null || medC === null || medB === null) {
-        results.push({
-          metric: 'latencyP99',
-          test: 'rank',
-          verdict: 'passing',
-          statistic: null,
-          bound: null,
-          progress: 0,
-          message: `latencyP99: too few requests to both versions yet for the rank test (${sum(cumC)} and ${sum(cumB)})`,
-        });
-      } else {
-        state.rankLooks += 1;
-        const a = spentAlpha(alphaEach, state.rankLooks);
-        // "Slower" needs both: a significant rank test and a median shift beyond the tolerance (and over 1 ms,
-        // below which bins and timer noise dominate).
-        const increase = medC - medB;
-        const tooMuch = increase > Math.max(1, (medB * maxIncrease) / 100);
-        const significant = mw.pValue < a;
-        const slower = significant && tooMuch;
-        const relative = medB > 0 ? `${increase >= 0 ? '+' : ''}${Math.round((increase / medB) * 100)} %` : 'n/a';
-        results.push({
-          metric: 'latencyP99',
-          test: 'rank',
-          verdict: slower ? 'failing' : 'passing',
-          statistic: mw.pValue,
-          bound: a,
-          progress: mw.pValue >= 1 ? 0 : Math.min(1, Math.max(0, Math.log(mw.pValue) / Math.log(a))) * (tooMuch ? 1 : 0.5),
-          message:
-            `latencyP99: candidate ${cn} ${slower ? 'is slower than' : 'vs'} baseline ${bn}: median ${ms(medC)} vs ${ms(medB)} (${relative}, tolerance ${maxIncrease} %), ` +
-            `p99 ${ms(p99c)} vs ${ms(p99b)}; Mann-Whitney over ${mw.candidateCount} and ${mw.baselineCount} requests: ` +
-            `P(slower) ${num(mw.effect)}, z ${num(mw.z)}, p ${num(mw.pValue)} ${significant ? '<' : '>='} ${num(a)} (look ${state.rankLooks})`,
-        });
+      if (check.maxIncreasePercent !== undefined || check.maxMs === undefined) {
+        const maxIncrease = check.maxIncreasePercent ?? ANALYSIS_DEFAULTS.maxIncreasePercent;
+        const medC = quantileOfBins(cumC, edges, 0.5);
+        const medB = quantileOfBins(cumB, edges, 0.5);
+        if (mw === null || medC === null || medB === null) {
+          results.push({
+            metric: 'latencyP99',
+            test: 'rank',
+            verdict: 'passing',
+            statistic: null,
+            bound: null,
+            progress: 0,
+            message: `latencyP99: too few requests to both versions yet for the rank test (${sum(cumC)} and ${sum(cumB)})`,
+          });
+        } else {
+          state.rankLooks += 1;
+          const a = spentAlpha(alphaEach, state.rankLooks);
+          // "Slower" needs both: a significant rank test and a median shift beyond the tolerance (and over 1 ms,
+          // below which bins and timer noise dominate).
+          const increase = medC - medB;
+          const tooMuch = increase > Math.max(1, (medB * maxIncrease) / 100);
+          const significant = mw.pValue < a;
+          const slower = significant && tooMuch;
+          const relative = medB > 0 ? `${increase >= 0 ? '+' : ''}${Math.round((increase / medB) * 100)} %` : 'n/a';
+          results.push({
+            metric: 'latencyP99',
+            test: 'rank',
+            verdict: slower ? 'failing' : 'passing',
+            statistic: mw.pValue,
+            bound: a,
+            progress: mw.pValue >= 1 ? 0 : Math.min(1, Math.max(0, Math.log(mw.pValue) / Math.log(a))) * (tooMuch ? 1 : 0.5),
+            message:
+              `latencyP99: candidate ${cn} ${slower ? 'is slower than' : 'vs'} baseline ${bn}: median ${ms(medC)} vs ${ms(medB)} (${relative}, tolerance ${maxIncrease} %), ` +
+              `p99 ${ms(p99c)} vs ${ms(p99b)}; Mann-Whitney over ${mw.candidateCount} and ${mw.baselineCount} requests: ` +
+              `P(slower) ${num(mw.effect)}, z ${num(mw.z)}, p ${num(mw.pValue)} ${significant ? '<' : '>='} ${num(a)} (look ${state.rankLooks})`,
+          });
+        }
       }
     } else {
       const got = sample.prometheus?.[index];

@@ -32,6 +32,8 @@ export const blueGreenStrategy: ReleaseStrategy = {
     return problems;
   },
 
+  defaultTraffic: (baseline) => ({ weights: { [baseline]: 100 } }),
+
   rules: (release) => phaseRules(release, () => singleVersionRules(release.baseline)),
 
   takeover(release, version) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NotAllowedError } from '../errors.js';
 import { type Release, ReleaseSpec, type ReleaseSpecInput } from '../model.js';
 import { markCandidateReady } from '../release-phases.js';
+import { strategyOf } from './registry.js';
 import { canaryStrategy } from './canary.js';
 
 const now = '2026-01-01T00:00:00.000Z';
@@ -15,7 +16,16 @@ function release(spec: Partial<ReleaseSpecInput> = {}): Release {
     ...spec,
   });
   const status = { phase: 'Pending' as const, governor: null, observed: {}, conditions: [], candidateCreated: true };
-  return { ...parsed, baseline: 'v1', status, resourceVersion: '1', createdAt: now, updatedAt: now, createdBy: 'admin' };
+  return {
+    ...parsed,
+    baseline: 'v1',
+    traffic: parsed.traffic ?? strategyOf(parsed).defaultTraffic('v1', 'v2'),
+    status,
+    resourceVersion: '1',
+    createdAt: now,
+    updatedAt: now,
+    createdBy: 'admin',
+  };
 }
 
 const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });

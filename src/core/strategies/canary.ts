@@ -22,8 +22,11 @@ export const canaryStrategy: ReleaseStrategy = {
     return trafficProblems({ traffic }, baseline, candidate);
   },
 
+  // Never stored: a canary without traffic is refused above.
+  defaultTraffic: (baseline) => ({ weights: { [baseline]: 100 } }),
+
   rules(release) {
-    return phaseRules(release, () => trafficToRules(release.traffic ?? {}, release.baseline, release.candidate.name));
+    return phaseRules(release, () => trafficToRules(release.traffic, release.baseline, release.candidate.name));
   },
 
   takeover: (release, version) => ({ status: takeover(release, version) }),

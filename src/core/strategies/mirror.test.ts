@@ -17,7 +17,16 @@ function release(spec: Partial<ReleaseSpecInput> = {}): Release {
     ...spec,
   });
   const status = { phase: 'Pending' as const, governor: null, observed: {}, conditions: [], candidateCreated: true };
-  return { ...parsed, baseline: 'v1', status, resourceVersion: '1', createdAt: now, updatedAt: now, createdBy: 'admin' };
+  return {
+    ...parsed,
+    baseline: 'v1',
+    traffic: parsed.traffic ?? strategyOf(parsed).defaultTraffic('v1', 'v2'),
+    status,
+    resourceVersion: '1',
+    createdAt: now,
+    updatedAt: now,
+    createdBy: 'admin',
+  };
 }
 
 const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });

@@ -7,7 +7,7 @@ const ONLY_MIRROR = 'strategy mirror answers every request from the baseline; gi
 
 /** The share of requests copied to the candidate: 100 unless the release says otherwise. */
 export function mirrorPercent(release: Pick<Release, 'traffic'>): number {
-  return release.traffic?.mirror?.percent ?? 100;
+  return release.traffic.mirror?.percent ?? 100;
 }
 
 /**
@@ -36,6 +36,8 @@ export const mirrorStrategy: ReleaseStrategy = {
     }
     return problems;
   },
+
+  defaultTraffic: () => ({ mirror: { percent: 100 } }),
 
   rules(release): Rule[] {
     return phaseRules(release, () => [

@@ -19,6 +19,8 @@ export interface ReleaseStrategy {
   readonly name: ReleaseStrategyName;
   /** Problems of a release's `traffic` for this strategy (create and change), paths under `traffic`. */
   trafficProblems(traffic: Traffic | undefined, baseline: string, candidate: string): ErrorDetail[];
+  /** The traffic stored when a release gives none (blueGreen: the baseline 100%; mirror: 100% copied). */
+  defaultTraffic(baseline: string, candidate: string): Traffic;
   /** The route rules in force for the release in its current phase. */
   rules(release: Release): Rule[];
   /** `version` takes 100% at once. */

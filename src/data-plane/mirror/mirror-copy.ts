@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { type Readable, Transform, type TransformCallback, pipeline } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { CapturedAnswer, CompiledCompare } from '../../core/comparison/index.js';
 import { shadowHost } from '../forward-headers.js';
@@ -69,6 +69,9 @@ export class MirrorCopy implements Dispatcher.DispatchHandlers {
   private abortMirror: ((err?: Error) => void) | null = null;
   private readonly timer: NodeJS.Timeout;
   private settled = false;
+  /** node:http path: the client's request and the tee the primary reads it through. */
+  private source: IncomingMessage | null = null;
+  private tee: BodyTee | null = null;
   /** The request body as read so far (node:http path), or null when it went over the bound. */
   private requestChunks: Buffer[] | null = [];
   private requestBytes = 0;
@@ -116,8 +119,12 @@ export class MirrorCopy implements Dispatcher.DispatchHandlers {
       return req;
     }
     const tee = new BodyTee(this);
-    pipeline(req, tee, (err) => {
-      if (err) this.primaryFailed();
+    this.source = req;
+    this.tee = tee;
+    req.pipe(tee);
+    // A client that leaves mid-body: the primary's upstream request must fail as it would without the tee.
+    req.once('close', () => {
+      if (!req.complete) tee.destroy(new Error('client closed the connection mid-body'));
     });
     return tee;
   }
@@ -193,6 +200,14 @@ export class MirrorCopy implements Dispatcher.DispatchHandlers {
 
   /** The primary failed or its client left: nothing to compare (a copy not yet sent is not sent). */
   primaryFailed(): void {
+    const req = this.source;
+    if (req !== null && !req.complete && this.tee !== null) {
+      // The primary gave up on the body (say its upstream refused): let node:http read and drop the rest, as it does
+      // for a body nobody reads, rather than leave the client's upload stuck behind a tee nobody drains.
+      req.unpipe(this.tee);
+      req.resume();
+      this.tee = null;
+    }
     if (this.settled || this.primarySide !== SIDE_PENDING) return;
     this.primarySide = SIDE_FAILED;
     if (this.mirrorStartedAt === 0) {

@@ -10,6 +10,7 @@ import {
   type ResourceType,
   apiVersionOf,
 } from '../../../src/kubernetes/kube-object.js';
+import { FakeAuth, type FakeUser } from './fake-auth.js';
 import { type FieldPath, deletePath, getPath, isMap, leafPaths, sameValue, setPath } from '../../../src/kubernetes/object-fields.js';
 
 /**
@@ -19,15 +20,19 @@ import { type FieldPath, deletePath, getPath, isMap, leafPaths, sameValue, setPa
  * merge PATCH (an "Update" by its field manager, as `kubectl edit` does), server-side apply PATCH
  * (application/apply-patch+yaml, fieldManager, force, managedFields ownership -> 409 conflict) and DELETE.
  *
- * Stricter where a real server is strict: bearer-token authentication (401) and RBAC authorization (403)
+ * Stricter where a real server is strict: bearer-token authentication (401) and RBAC authorization (403, fake-auth.ts)
  * evaluated from Role/RoleBinding/ClusterRole/ClusterRoleBinding objects (e.g. the manifests in deploy/), an
  * immutable Deployment `spec.selector` and a selector that must match the pod template (422), `apiVersion`
  * checked on apply (400), watches that end after `timeoutSeconds`, BOOKMARK events, "Too large resource
  * version" from a lagging watch cache (504), LIST with `limit`/`continue` (410 once the snapshot is compacted).
  *
- * Simplifications: field ownership treats every list as atomic; no admission, no finalizers. A small
+ * Field ownership merges the keyed lists of Deployments, Services and Pods by key (containers and env by
+ * name, ports by port; see object-fields.ts) and treats other lists as atomic, as CRDs without list-type
+ * markers are. Simplifications: no admission, no finalizers. A small
  * "deployment controller" makes pods for Deployments and reports their rollout, as `podBehaviour` says.
  */
+
+export type { FakeUser } from './fake-auth.js';
 
 export interface PodBehaviour {
   ready: boolean;
@@ -52,18 +57,6 @@ export interface FakeApiServerOptions {
   bookmarkIntervalMs?: number;
   /** How long a watch without `timeoutSeconds` stays open; default 30 min (the API server's --min-request-timeout). */
   defaultWatchTimeoutMs?: number;
-}
-
-export interface FakeUser {
-  user: string;
-  groups?: string[];
-}
-
-interface RbacRule {
-  apiGroups?: string[];
-  resources?: string[];
-  verbs: string[];
-  resourceNames?: string[];
 }
 
 interface Stored {
@@ -115,8 +108,7 @@ export class FakeApiServer {
   private readonly podBehaviour: NonNullable<FakeApiServerOptions['podBehaviour']>;
   private readonly controllerDelayMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly tokens: Map<string, FakeUser> | null;
-  private readonly rbac: KubeObject[];
+  private readonly auth: FakeAuth;
   private readonly bookmarkIntervalMs: number;
   private readonly defaultWatchTimeoutMs: number;
   /** While set, the watch cache serves only up to this resourceVersion (a lagging API server after a failover). */
@@ -128,8 +120,7 @@ export class FakeApiServer {
   constructor(options: FakeApiServerOptions = {}) {
     this.podBehaviour = options.podBehaviour ?? (() => ({ ready: true }));
     this.controllerDelayMs = options.controllerDelayMs ?? 20;
-    this.tokens = options.tokens ? new Map(Object.entries(options.tokens)) : null;
-    this.rbac = structuredClone(options.rbac ?? []);
+    this.auth = new FakeAuth(options.tokens, options.rbac);
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 60_000;
     this.defaultWatchTimeoutMs = options.defaultWatchTimeoutMs ?? 1_800_000;
   }
@@ -214,12 +205,11 @@ export class FakeApiServer {
 
   /** Adds (or replaces) a bearer token; `revokeToken` removes one (its next request gets 401). */
   setToken(token: string, user: FakeUser): void {
-    if (!this.tokens) throw new Error('FakeApiServer was started without authentication (options.tokens)');
-    this.tokens.set(token, user);
+    this.auth.setToken(token, user);
   }
 
   revokeToken(token: string): void {
-    this.tokens?.delete(token);
+    this.auth.revokeToken(token);
   }
 
   /** Deletes an object at once (as `kubectl delete` would), for tests that must change things in one tick. */
@@ -255,20 +245,20 @@ export class FakeApiServer {
       authorization: req.headers.authorization ?? '',
       at: Date.now(),
     });
-    const user = this.authenticate(req.headers.authorization ?? '');
+    const user = this.auth.authenticate(req.headers.authorization ?? '');
     if (!user) return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     const route = this.route(url.pathname);
     if (!route) return this.status(res, 404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     const { type, namespace, name } = route;
     const body = req.method === 'GET' || req.method === 'DELETE' ? '' : await readBody(req);
     const watching = req.method === 'GET' && name === undefined && (query.watch === 'true' || query.watch === '1');
-    const verb = watching ? 'watch' : verbOf(req.method ?? 'GET', name);
-    const forbidden = this.forbidden(user, verb, type, namespace, name);
+    const verb = watching ? 'watch' : FakeAuth.verbOf(req.method ?? 'GET', name);
+    const forbidden = this.auth.forbidden(user, verb, type, namespace, name);
     if (forbidden) return this.status(res, 403, 'Forbidden', forbidden);
     // Server-side apply of an object that does not exist creates it: that needs `create` as well as `patch`.
     if (req.method === 'PATCH' && contentType === 'application/apply-patch+yaml' && name !== undefined) {
       const creates = !this.objects.has(this.key(type, namespace, name));
-      const cannotCreate = creates ? this.forbidden(user, 'create', type, namespace, name) : undefined;
+      const cannotCreate = creates ? this.auth.forbidden(user, 'create', type, namespace, name) : undefined;
       if (cannotCreate) return this.status(res, 403, 'Forbidden', cannotCreate);
     }
 
@@ -751,57 +741,6 @@ export class FakeApiServer {
     }
   }
 
-  // --- authentication and RBAC -------------------------------------------------------------------
-
-  /** The user of a request; without `tokens` every request is an administrator's. */
-  private authenticate(authorization: string): FakeUser | undefined {
-    if (!this.tokens) return { user: 'kubernetes-admin', groups: ['system:masters'] };
-    const m = /^Bearer\s+(.+)$/i.exec(authorization.trim());
-    return m ? this.tokens.get(m[1]!) : undefined;
-  }
-
-  /** Why `user` may not `verb` the resource (the API server's message), or undefined when RBAC allows it. */
-  private forbidden(user: FakeUser, verb: string, type: ResourceType, namespace: string, name?: string): string | undefined {
-    if (user.groups?.includes('system:masters')) return undefined;
-    const allowed = this.rulesFor(user, namespace).some(
-      (r) =>
-        (r.apiGroups ?? []).some((g) => g === '*' || g === type.group) &&
-        (r.resources ?? []).some((x) => x === '*' || x === type.plural) &&
-        r.verbs.some((v) => v === '*' || v === verb) &&
-        (!r.resourceNames?.length || (name !== undefined && r.resourceNames.includes(name))),
-    );
-    if (allowed) return undefined;
-    const what = `${type.plural}${type.group ? `.${type.group}` : ''}${name !== undefined ? ` "${name}"` : ''}`;
-    return `${what} is forbidden: User "${user.user}" cannot ${verb} resource "${type.plural}" in API group "${type.group}" in the namespace "${namespace}"`;
-  }
-
-  private rulesFor(user: FakeUser, namespace: string): RbacRule[] {
-    const of = (kind: string) => this.rbac.filter((o) => o.kind === kind);
-    const roleRules = (kind: string, name: string, ns?: string) =>
-      (of(kind).find((r) => r.metadata.name === name && (ns === undefined || r.metadata.namespace === ns))?.rules as
-        | RbacRule[]
-        | undefined) ?? [];
-    const applies = (binding: KubeObject, bindingNs: string | undefined) =>
-      ((binding.subjects as { kind: string; name: string; namespace?: string }[] | undefined) ?? []).some((s) => {
-        // A ServiceAccount subject without a namespace means the binding's own namespace.
-        if (s.kind === 'ServiceAccount') return user.user === `system:serviceaccount:${s.namespace ?? bindingNs}:${s.name}`;
-        if (s.kind === 'User') return user.user === s.name;
-        if (s.kind === 'Group') return user.groups?.includes(s.name) ?? false;
-        return false;
-      });
-    const rules: RbacRule[] = [];
-    for (const b of of('RoleBinding')) {
-      if (b.metadata.namespace !== namespace || !applies(b, namespace)) continue;
-      const ref = b.roleRef as { kind: string; name: string };
-      rules.push(...(ref.kind === 'ClusterRole' ? roleRules('ClusterRole', ref.name) : roleRules('Role', ref.name, namespace)));
-    }
-    for (const b of of('ClusterRoleBinding')) {
-      if (!applies(b, undefined)) continue;
-      rules.push(...roleRules('ClusterRole', (b.roleRef as { name: string }).name));
-    }
-    return rules;
-  }
-
   // --- helpers ----------------------------------------------------------------------------------
 
   private route(pathname: string): { type: ResourceType; namespace: string; name?: string } | undefined {
@@ -855,24 +794,6 @@ export class FakeApiServer {
   }
 }
 
-/** The RBAC verb of a request on a collection (no name) or an object. */
-function verbOf(method: string, name: string | undefined): string {
-  switch (method) {
-    case 'GET':
-      return name === undefined ? 'list' : 'get';
-    case 'POST':
-      return 'create';
-    case 'PUT':
-      return 'update';
-    case 'PATCH':
-      return 'patch';
-    case 'DELETE':
-      return name === undefined ? 'deletecollection' : 'delete';
-    default:
-      return method.toLowerCase();
-  }
-}
-
 /** Validation a real server does on create: a Deployment's selector must select its own pod template. */
 function invalidObject(type: ResourceType, obj: KubeObject): string | undefined {
   if (type.plural !== 'deployments') return undefined;
@@ -904,7 +825,8 @@ function fieldsV1(paths: FieldPath[]): Record<string, unknown> {
   for (const p of paths) {
     let cur = root;
     for (const k of p) {
-      const f = `f:${k}`;
+      // Keyed-list entries appear as in a real server's managedFields: k:{"name":"reviews"}.
+      const f = k.startsWith('k:') ? k : `f:${k}`;
       cur[f] = (cur[f] as Record<string, unknown> | undefined) ?? {};
       cur = cur[f] as Record<string, unknown>;
     }

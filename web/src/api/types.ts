@@ -8,6 +8,7 @@ import type {
   TraceSummarySchema,
   VersionHealthSchema,
 } from '@canary/control-plane/api-schemas.js';
+import type { ComparisonSchema } from '@canary/control-plane/comparison-api.js';
 import type { z } from 'zod';
 
 /**
@@ -33,20 +34,10 @@ export type MatchKind = keyof import('@canary/core/model.js').StringMatch;
 export type Instance = z.output<typeof InstanceStatusSchema>;
 export type VersionHealth = z.output<typeof VersionHealthSchema>;
 export type Condition = z.output<typeof ConditionSchema>;
-/**
- * How a mirror release compares the candidate's answers with the primary's (CONTRACT.md `Release.compare`).
- * Written out until the mirror engineer's `Compare` schema is on main; then derived from it like the rest.
- */
-export interface CompareOptions {
-  body?: boolean;
-  headers?: string[];
-  ignoreHeaders?: string[];
-  ignoreJsonPaths?: string[];
-  maxBodyBytes?: number;
-}
-
-export type Release = z.output<typeof ReleaseResource> & { compare?: CompareOptions };
-export type ReleaseInput = import('@canary/core/model.js').ReleaseSpecInput & { compare?: CompareOptions };
+export type Release = z.output<typeof ReleaseResource>;
+export type ReleaseInput = import('@canary/core/model.js').ReleaseSpecInput;
+/** A mirror release's `compare` as the wizard sends it (the API fills in the defaults). */
+export type CompareOptions = z.input<typeof import('@canary/core/model.js').Compare>;
 export type LogLine = z.output<typeof LogLinesSchema>['lines'][number];
 
 /** A service as the API answers it: its instances and health come under `status.versions`. */
@@ -63,50 +54,11 @@ export type EventAnswer = z.output<typeof EventResource>;
 /** An event as the console lists it: `kind`/`name` of the resource it changed (from `resourceKind`/`resourceName`). */
 export type MeshEvent = EventAnswer & { kind: string; name: string };
 
-/** One side of a compared exchange, as kept in a difference's example. */
-export interface ExchangeSample {
-  status: number;
-  headers: Record<string, string>;
-  /** The body as text, cut short by the control plane; `bodyBytes` is the whole length. */
-  body?: string | null;
-  bodyBytes?: number;
-}
-
-export interface ComparisonDifference {
-  kind: 'status' | 'header' | 'body';
-  method: string;
-  path: string;
-  /** The JSON path (`$.rating`) or header name that differs; null for a status or a non-JSON body. */
-  field?: string | null;
-  primary: string | number | null;
-  mirror: string | number | null;
-  count: number;
-  example?: { primary: ExchangeSample; mirror: ExchangeSample } | null;
-}
-
-export interface LatencyPercentiles {
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-}
-
-/**
- * `GET /api/v1/releases/{name}/comparison?window=300`: the mirror's answers against the primary's (CONTRACT.md).
- * Written out until the mirror engineer's `ComparisonSchema` is on main; then derived from it.
- */
-export interface Comparison {
-  release: string;
-  window: number;
-  requests: number;
-  mirrored: number;
-  compared: number;
-  agree: number;
-  skipped: { bodyTooLarge: number; mirrorFailed: number; overloaded?: number; primaryFailed?: number };
-  /** Differences beyond those kept (memory is bounded): counted only. */
-  otherDifferences?: number;
-  differences: ComparisonDifference[];
-  latency: { primary: LatencyPercentiles; mirror: LatencyPercentiles };
-}
+/** `GET /api/v1/releases/{name}/comparison?window=300`: the mirror's answers against the primary's. */
+export type Comparison = z.output<typeof ComparisonSchema>;
+export type ComparisonDifference = Comparison['differences'][number];
+export type ExchangeSample = NonNullable<ComparisonDifference['example']>['primary'];
+export type LatencyPercentiles = Comparison['latency']['primary'];
 
 // The topology and trace views below are the console's drawing shapes, built in shapes.ts and
 // tracing/normalize-trace.ts from the API's answers (TopologySchema, TraceSummarySchema): not copies of the model.

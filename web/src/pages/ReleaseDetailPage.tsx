@@ -14,6 +14,7 @@ import { StrategyBadge } from '../components/StrategyBadge.js';
 import { historyRangeOf } from '../release/observed-history.js';
 import { ShareChart } from '../release/ShareChart.js';
 import { blueGreenRoles, releaseVersions } from '../release/traffic-share.js';
+import { AnalysisPanel } from './release-detail/AnalysisPanel.js';
 import { BlueGreenStatus } from './release-detail/BlueGreenStatus.js';
 import { CanaryVersions } from './release-detail/CanaryVersions.js';
 import { EventHistory } from './release-detail/EventHistory.js';
@@ -65,7 +66,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
   const range = historyRangeOf(params.get('range'));
   const windowParam = Number(params.get('window'));
   const comparisonWindow = (comparisonWindows as readonly number[]).includes(windowParam) ? windowParam : 300;
-  const selectedDiff = Math.max(Number(params.get('diff')) || 0, 0);
+  const selectedDiff = params.get('diff');
   // Each control owns its own parameter and keeps the others.
   const setParam = (key: string, value: string) =>
     setParams((p) => {
@@ -167,6 +168,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
         </Alert>
       )}
 
+      {release.analysis && <AnalysisPanel release={release} />}
       {mode === 'canary' && (
         <SimpleGrid cols={{ base: 1, lg: 2 }}>
           <Card withBorder>
@@ -189,7 +191,7 @@ function ReleaseDetail({ release, fetchedAt }: { release: Release; fetchedAt: nu
           window={comparisonWindow}
           onWindowChange={(w) => setParam('window', String(w))}
           selected={selectedDiff}
-          onSelect={(i) => setParam('diff', String(i))}
+          onSelect={(key) => setParam('diff', key)}
         />
       )}
 

@@ -1,4 +1,5 @@
 import { dns1123LabelFault, type NameFault } from '@canary/core/names.js';
+import { type AnalysisDraft, buildAnalysis, emptyAnalysisDraft } from './build-analysis.js';
 import type {
   CompareOptions,
   MatchBlock,
@@ -57,6 +58,8 @@ export interface ReleaseDraft {
   ignoreJsonPaths: string;
   /** Mirror: requests with larger bodies are not mirrored (counted as skipped), in KiB. */
   maxBodyKiB: number;
+  /** Canary by weight: an automated analysis (steps and checks) instead of a fixed split. */
+  analysis: AnalysisDraft;
 }
 
 // User-Agent fragments per client OS; RE2 whole-string matching, hence the surrounding `.*`.
@@ -89,6 +92,7 @@ export function emptyDraft(): ReleaseDraft {
     ignoreHeaders: '',
     ignoreJsonPaths: '',
     maxBodyKiB: 64,
+    analysis: emptyAnalysisDraft(),
   };
 }
 
@@ -205,5 +209,7 @@ export function buildRelease(d: ReleaseDraft, service: Service | undefined): Rel
   if (d.mode === 'blueGreen') return { ...common, strategy: 'blueGreen' };
   if (d.mode === 'mirror')
     return { ...common, strategy: 'mirror', traffic: { mirror: { percent: d.mirrorPercent } }, compare: buildCompare(d) };
+  // With an analysis its steps set the weights: no traffic is sent (the release starts at the baseline's 100 %).
+  if (d.strategy === 'weights' && d.analysis.enabled) return { ...common, strategy: 'canary', analysis: buildAnalysis(d.analysis) };
   return { ...common, strategy: 'canary', traffic: buildTraffic(d) };
 }

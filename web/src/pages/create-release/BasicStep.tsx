@@ -9,7 +9,7 @@ export function BasicStep({ draft, patch, error }: StepProps) {
       <TextInput
         label={t('wizard.name')}
         description={t('wizard.nameHint')}
-        placeholder="reviews-canary"
+        placeholder={`reviews-${draft.mode === 'blueGreen' ? 'blue-green' : draft.mode}`}
         value={draft.name}
         onChange={(e) => patch({ name: e.currentTarget.value })}
         error={error ? t(error) : undefined}

@@ -2,6 +2,7 @@ import { ActionIcon, Alert, Button, Card, Group, Radio, Select, Slider, Stack, T
 import { useTranslation } from 'react-i18next';
 import type { MatchKind } from '../../api/types.js';
 import type { ClientOs, ConditionKind, MatchCondition, ReleaseDraft } from '../../release/build-release.js';
+import { AnalysisEditor } from './AnalysisEditor.js';
 import { SentPreview } from './SentPreview.js';
 import type { StepProps } from './step-props.js';
 
@@ -18,7 +19,7 @@ export function CanaryStep({ draft, patch, error }: StepProps) {
           <Radio value="match" label={t('wizard.byRequest')} data-test="strategy-match" />
         </Group>
       </Radio.Group>
-      {draft.strategy === 'weights' ? (
+      {draft.strategy === 'weights' && !draft.analysis.enabled ? (
         <Card withBorder maw={640}>
           <Group justify="space-between" mb="xs">
             <Text fw={600} data-test="weight-baseline">
@@ -43,7 +44,11 @@ export function CanaryStep({ draft, patch, error }: StepProps) {
             {t('wizard.byWeightHint')}
           </Text>
         </Card>
-      ) : (
+      ) : null}
+      {draft.strategy === 'weights' && (
+        <AnalysisEditor value={draft.analysis} onChange={(analysis) => patch({ analysis })} candidate={draft.candidate} />
+      )}
+      {draft.strategy === 'weights' ? null : (
         <Card withBorder maw={820}>
           <Text size="sm" mb="sm">
             {t('wizard.byRequestHint', { candidate: draft.candidate, baseline: draft.baseline })}

@@ -1,4 +1,5 @@
 import type { Service } from '../../api/types.js';
+import { analysisProblem } from '../../release/build-analysis.js';
 import { mirrorProblem, nameProblem, type ReleaseDraft } from '../../release/build-release.js';
 
 /** One i18n key per step, or null when the step is complete. */
@@ -17,6 +18,6 @@ export function stepProblems(d: ReleaseDraft, service: Service | undefined): (st
     if (d.conditions.length === 0) strategy = 'wizard.needCondition';
     else if (d.conditions.some((c) => c.kind !== 'os' && !c.value)) strategy = 'wizard.conditionValue';
     else if (d.conditions.some((c) => (c.kind === 'header' || c.kind === 'cookie') && !c.name.trim())) strategy = 'wizard.conditionName';
-  }
+  } else if (d.mode === 'canary' && d.strategy === 'weights') strategy = analysisProblem(d.analysis);
   return [basic, svc, version, strategy];
 }

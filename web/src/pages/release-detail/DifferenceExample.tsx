@@ -13,7 +13,7 @@ function BodyLineView({ line }: { line: BodyLine }) {
   );
 }
 
-const headerValue = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : (v ?? ''));
+const headerValue = (v: string | string[] | undefined): string => (Array.isArray(v) ? v.join(', ') : (v ?? ''));
 
 /** One side of the example pair: status, headers and body, with what differs from the other side marked. */
 function Side({
@@ -34,9 +34,9 @@ function Side({
   const { t } = useTranslation();
   const statusDiffers = sample.status !== other.status;
   const names = [...new Set([...Object.keys(sample.headers ?? {}), ...Object.keys(other.headers ?? {})])].sort();
-  const headerDiffers = (h: string) =>
-    (diff.kind === 'header' && diff.field?.toLowerCase() === h.toLowerCase()) ||
-    headerValue(sample.headers?.[h]) !== headerValue(other.headers?.[h]);
+  // Only the header this difference is about: others may differ too (framing, ignored or uncompared ones) without
+  // counting, and marking them would point at the wrong thing.
+  const headerDiffers = (h: string) => diff.kind === 'header' && diff.field?.toLowerCase() === h.toLowerCase();
   const lines = bodyLines(sample.body, diff.kind === 'body' ? diff.field : null);
   return (
     <Paper withBorder p="sm" data-test={`example-${side}`}>

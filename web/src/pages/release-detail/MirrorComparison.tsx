@@ -1,13 +1,16 @@
 import { Badge, Card, Group, Loader, Progress, SegmentedControl, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { useComparison } from '../../api/releases.js';
-import type { Comparison, LatencyPercentiles, Release } from '../../api/types.js';
+import type { Comparison, ComparisonDifference, LatencyPercentiles, Release } from '../../api/types.js';
 import { EmptyState } from '../../components/EmptyState.js';
 import { ErrorAlert } from '../../components/ErrorAlert.js';
 import { DifferenceExample } from './DifferenceExample.js';
 
 // The control plane keeps 600 s of comparisons.
 export const comparisonWindows = [60, 300, 600] as const;
+
+/** A difference's identity across polls (its position moves as counts change): what the URL's `diff` holds. */
+export const differenceKey = (d: ComparisonDifference) => `${d.kind} ${d.method} ${d.path} ${d.field ?? ''}`.trim();
 
 const show = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '—' : String(v));
 const ms = (v: number | null | undefined) => (typeof v === 'number' ? `${v < 10 ? v.toFixed(1) : Math.round(v)} ms` : '—');
@@ -101,14 +104,15 @@ export function MirrorComparison({
   release: Release;
   window: number;
   onWindowChange: (w: number) => void;
-  selected: number;
-  onSelect: (i: number) => void;
+  /** The difference whose example is shown (`differenceKey`); the first one when null or gone. */
+  selected: string | null;
+  onSelect: (key: string) => void;
 }) {
   const { t } = useTranslation();
   const comparison = useComparison(release.name, window);
   const c = comparison.data;
   const percent = release.traffic?.mirror?.percent ?? 100;
-  const diff = c?.differences?.[selected] ?? c?.differences?.[0];
+  const diff = c?.differences?.find((d) => differenceKey(d) === selected) ?? c?.differences?.[0];
   return (
     <Card withBorder data-test="comparison">
       <Group justify="space-between" mb="sm">
@@ -125,7 +129,7 @@ export function MirrorComparison({
         />
       </Group>
       <ErrorAlert error={comparison.error} />
-      {!c && !comparison.error && <Loader size="sm" aria-label={t('common.loading')} />}
+      {!c && !comparison.error && <Loader size="sm" role="status" aria-label={t('common.loading')} />}
       {c && c.mirrored === 0 && c.compared === 0 && (
         <EmptyState
           title={t('mirror.emptyTitle')}
@@ -157,17 +161,17 @@ export function MirrorComparison({
                   </Table.Tr>
                 </Table.Thead>
                 <Table.Tbody>
-                  {c.differences.map((d, i) => (
+                  {c.differences.map((d) => (
                     <Table.Tr
-                      key={`${d.kind} ${d.method} ${d.path} ${d.field ?? ''} ${show(d.primary)} ${show(d.mirror)}`}
+                      key={`${differenceKey(d)} ${show(d.primary)} ${show(d.mirror)}`}
                       data-test="difference"
                       data-kind={d.kind}
                       data-selected={d === diff}
                       aria-selected={d === diff}
                       tabIndex={0}
                       style={{ cursor: 'pointer', background: d === diff ? 'var(--mantine-color-indigo-0)' : undefined }}
-                      onClick={() => onSelect(i)}
-                      onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && onSelect(i)}
+                      onClick={() => onSelect(differenceKey(d))}
+                      onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && onSelect(differenceKey(d))}
                     >
                       <Table.Td>
                         <Badge size="sm" variant="light" color={d.kind === 'status' ? 'red' : d.kind === 'body' ? 'orange' : 'yellow'}>
