@@ -278,7 +278,7 @@ export class AnalysisRunner {
       candidateWeight: a.weight,
     });
     const current = this.store.getRelease(r.name);
-    if (!current || current.status.analysis?.state !== 'running' || current.status.governor) return;
+    if (current?.status.analysis?.state !== 'running' || current.status.governor) return;
     const at = new Date().toISOString();
     const step = plan.steps[a.step]!;
     let message = result.message;
@@ -317,7 +317,7 @@ export class AnalysisRunner {
     }
     if (!complete) return;
     const latest = this.store.getRelease(r.name);
-    if (!latest || latest.status.analysis?.state !== 'running') return;
+    if (latest?.status.analysis?.state !== 'running') return;
     if (a.step + 1 < plan.steps.length) {
       this.enterStep(latest, plan, a.step + 1, 'running');
       return;
@@ -352,7 +352,7 @@ export class AnalysisRunner {
       }
     }
     const current = this.store.getRelease(r.name);
-    if (!current || current.status.analysis?.state !== 'confirming' || current.status.governor) return;
+    if (current?.status.analysis?.state !== 'confirming' || current.status.governor) return;
     await this.promote(r.name, this.actor);
   }
 
