@@ -7,6 +7,7 @@ import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernet
 import type { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 import type { PlanStep } from './change-planner.js';
 import type { RunningCluster } from './cluster-mode.js';
+import { waitFor, waitForValue } from '../../test/support/wait-for.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -71,16 +72,6 @@ async function start(opts: { adopt?: boolean; seed?: KubeObject[]; prometheus?: 
   };
 }
 
-async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, what: string, ms = 5000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** The VirtualService's routes as `v1:50 v2:50` (rules separated by `|`), or `none`. */
 type VsHttp = { match?: { headers?: Record<string, unknown> }[]; route: { destination: { subset: string }; weight: number }[] };
 
@@ -138,10 +129,10 @@ async function restart(s: Setup): Promise<Setup> {
 async function releaseAt5050(s: Setup): Promise<void> {
   expect((await s.call('POST', '/api/v1/releases', release)).status).toBe(201);
   s.completeV2Rollout();
-  await eventually(
+  await waitForValue(
+    'the VirtualService at 50/50',
     () => vsRoutes(s.api),
     (r) => r === 'v1:50 v2:50',
-    'the VirtualService at 50/50',
   );
 }
 
@@ -205,20 +196,25 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     expect(drSubsets(api)).toEqual(['v1', 'v2']);
     expect(vsRoutes(api)).toBe('v1:100'); // no traffic moves before v2 is ready
     expect(previewRoute(api)).toBe('none'); // nor preview requests
-    await new Promise((r) => setTimeout(r, 200));
+    // Still Pending once the control plane has taken in everything the cluster said so far (v2's Deployment
+    // without ready pods): not a clock, the point where a wrong transition would have happened.
+    await waitFor('the informer to see reviews-v2', () =>
+      s.up.backend.inventory().services.some((x) => x.name === 'reviews' && x.versions.length === 2),
+    );
+    await s.up.settle();
     expect((await s.call('GET', '/api/v1/releases/reviews-canary')).body.status.phase).toBe('Pending');
     expect(api.object('VirtualService', 'demo', 'ratings')).toBeUndefined();
 
     s.completeV2Rollout();
-    await eventually(
+    await waitForValue(
+      'the release to progress',
       async () => (await s.call('GET', '/api/v1/releases/reviews-canary')).body.status.phase,
       (p) => p === 'Progressing',
-      'the release to progress',
     );
-    await eventually(
+    await waitForValue(
+      'the VirtualService at 50/50',
       () => vsRoutes(api),
       (r) => r === 'v1:50 v2:50',
-      'the VirtualService at 50/50',
     );
     expect(previewRoute(api)).toBe('x-canary-preview: v2 -> v2:100');
 
@@ -363,10 +359,10 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     const s = await start();
     s.api.seed(reviewsV3Deployment());
     const names = async () => (await s.call('GET', '/api/v1/services/reviews')).body.versions.map((v: { name: string }) => v.name);
-    await eventually(names, (n) => n.join() === 'v1,v3', 'v3 to appear');
+    await waitForValue('v3 to appear', names, (n) => n.join() === 'v1,v3');
     const client = s.cluster.client();
     await client.delete({ group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' }, 'reviews-v3', 'demo');
-    await eventually(names, (n) => n.join() === 'v1', 'v3 to go');
+    await waitForValue('v3 to go', names, (n) => n.join() === 'v1');
     const events = (await s.call('GET', '/api/v1/events')).body.items.map(
       (e: { actor: string; action: string }) => `${e.actor} ${e.action}`,
     );
@@ -439,7 +435,7 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
       { fieldManager: 'kubectl-set' },
     );
     const workload = async () => (await s.call('GET', '/api/v1/services/reviews')).body.versions[0].workload;
-    await eventually(workload, (w) => w.image === 'docker.io/istio/examples-bookinfo-reviews-v1:1.21.0', 'the new image in the store');
+    await waitForValue('the new image in the store', workload, (w) => w.image === 'docker.io/istio/examples-bookinfo-reviews-v1:1.21.0');
     expect((await workload()).env).toEqual({ LOG_DIR: '/tmp/logs', LOG_LEVEL: 'debug' });
     const events = (await s.call('GET', '/api/v1/events')).body.items.filter((e: { action: string }) => e.action === 'version.updated');
     expect(events).toHaveLength(1);
@@ -481,10 +477,10 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
 
     // Deleting the Kubernetes Service removes it from the store, by cluster; its Deployment is left as it is.
     await client.delete(RESOURCES.Service, 'ratings', 'demo');
-    await eventually(
+    await waitForValue(
+      'ratings to be removed',
       async () => (await s.call('GET', '/api/v1/services/ratings')).status,
       (st) => st === 404,
-      'ratings to be removed',
     );
     expect(await eventsOf(s)).toContain('cluster service.deleted');
     expect(s.api.object('Deployment', 'demo', 'ratings-v1')).toBeDefined();
@@ -492,25 +488,26 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     // With a release active, the service stays until the release is finished.
     await releaseAt5050(s);
     await client.delete(RESOURCES.Service, 'reviews', 'demo');
-    await new Promise((r) => setTimeout(r, 200));
+    // Once the informer has seen the deletion and the store has taken it in, the service is still there.
+    await waitFor('the informer to see the Service deleted', () => !s.up.backend.inventory().services.some((x) => x.name === 'reviews'));
     await s.up.settle();
     expect(await versionNames(s)).toBe('v1,v2');
     expect((await s.call('DELETE', '/api/v1/releases/reviews-canary?keep=v1')).status).toBe(200);
     // Finishing still retires the candidate (reviews-v2 was created by Canary Mesh), and then the service goes.
     expect(s.api.object('Deployment', 'demo', 'reviews-v2')).toBeUndefined();
-    await eventually(
+    await waitForValue(
+      'reviews to be removed',
       async () => (await s.call('GET', '/api/v1/services/reviews')).status,
       (st) => st === 404,
-      'reviews to be removed',
     );
     expect(s.api.object('Deployment', 'demo', 'reviews-v1')).toBeDefined();
 
     // The Service created again: the service is imported again.
     s.api.seed(reviewsService('demo'));
-    await eventually(
+    await waitForValue(
+      'reviews to come back',
       () => versionNames(s),
       (n) => n === 'v1',
-      'reviews to come back',
     );
     expect(s.up.controlPlane.store.listServices().map((x) => x.name)).toEqual(['reviews']); // ratings stays removed
   });
@@ -531,26 +528,26 @@ describe('canary up --kubernetes: the control plane against a cluster', () => {
     // reviews-v1 deleted and deployed anew (another uid): that is a new version of reviews, imported.
     const client = s.cluster.client();
     await client.delete(RESOURCES.Deployment, 'reviews-v1', 'demo');
-    await eventually(
+    await waitForValue(
+      'the retired record to be forgotten',
       () => s.up.controlPlane.store.listRetiredVersions().length,
       (n) => n === 0,
-      'the retired record to be forgotten',
     );
     s.api.seed(reviewsV1Deployment('demo'));
-    await eventually(
+    await waitForValue(
+      'v1 to be imported again',
       () => versionNames(s),
       (n) => n === 'v2,v1',
-      'v1 to be imported again',
     );
   });
 
   it('a version retired through the API whose Deployment is not ours stays retired across restarts', async () => {
     let s = await start();
     s.api.seed(reviewsV3Deployment());
-    await eventually(
+    await waitForValue(
+      'v3 to appear',
       () => versionNames(s),
       (n) => n === 'v1,v3',
-      'v3 to appear',
     );
     const res = await s.call('DELETE', '/api/v1/services/reviews/versions/v3');
     expect(res.status).toBe(200);

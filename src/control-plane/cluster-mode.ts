@@ -8,6 +8,7 @@ import { ClusterTelemetry } from './cluster-telemetry.js';
 import { PrometheusAnalysisMetrics } from './analysis-metrics.js';
 import { type ControlPlane, createControlPlane } from './create-control-plane.js';
 import type { RunningUp } from './up.js';
+import { stopOnSignal } from './stop-on-signal.js';
 
 /**
  * `canary up --kubernetes`: the same control plane, API and console, against a cluster. Services and
@@ -28,7 +29,7 @@ export interface ClusterControlPlaneOptions {
   adminToken?: string;
   /** Host names the API answers to besides loopback and the bound address (`--allowed-hosts`). */
   allowedHosts?: string[];
-  /** Finishing waits this long between routing to the kept version and deleting the other; default 2000 ms. */
+  /** Finishing waits this long between routing to the kept version and deleting the other (default: control-plane-config.ts). */
   drainGraceMs?: number;
   consoleDir?: string;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -158,20 +159,5 @@ export async function startClusterUp(opts: ClusterUpOptions): Promise<RunningClu
 /** Runs until a signal; the CLI's `canary up --kubernetes`. The cluster keeps running what it runs. */
 export async function runClusterUp(opts: ClusterUpOptions): Promise<void> {
   const up = await startClusterUp(opts);
-  let signalled = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    process.stdout.write(`\n${sig}: stopping the control plane (the cluster keeps its workloads and routing)...\n`);
-    up.stop().then(
-      () => process.exit(0),
-      (err) => {
-        process.stderr.write(`error while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  stopOnSignal(() => up.stop(), 'stopping the control plane (the cluster keeps its workloads and routing)');
 }

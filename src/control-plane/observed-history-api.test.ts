@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { durationSlot } from '../telemetry-wire/histogram-layout.js';
 import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 /**
  * A release's observed history over real HTTP on loopback: a real control plane (SQLite in a temp dir) fed the
@@ -43,15 +44,6 @@ function edge(version: string, code: number, count: number) {
 function batch(edges: ReturnType<typeof edge>[]) {
   const end = Date.now();
   return { proxy: { id: 'proxy-a', host: 'host-a', pid: 4242 }, start: end - 1000, end, edges, spans: [] };
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 beforeAll(async () => {

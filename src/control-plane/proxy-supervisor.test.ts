@@ -9,6 +9,7 @@ import { startUpstream, type TestUpstream } from '../../test/support/test-upstre
 import { GroupLedger } from '../workloads/process/group-ledger.js';
 import { bindIngressSocket, closeIngressSocket } from './ingress-socket.js';
 import { ProxySupervisor, type ProxySupervisorEvent, type ProxySupervisorOptions } from './proxy-supervisor.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 /**
  * The proxy of `canary up` under its supervisor: real `canary proxy` processes (a static route file), killed with
@@ -69,16 +70,6 @@ function get(port: number, timeoutMs = 5000): Promise<number | string> {
   });
 }
 
-async function until<T>(what: string, check: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Kills the serving proxy; resolves with the time until a request on a new connection is answered 200, and the failures. */
 async function killAndMeasure(sup: ProxySupervisor, port: number): Promise<{ outageMs: number; failed: number }> {
   const pid = sup.pid!;
@@ -101,15 +92,15 @@ describe('ProxySupervisor', () => {
     const delays = () => events.filter((e) => e.type === 'restarting').map((e) => e.delayMs);
     // A series: each proxy killed as soon as it serves.
     for (let i = 0; i < 3; i++) {
-      await until('serving', () => sup.pid !== null && events.filter((e) => e.type === 'ready').length === i + 1);
+      await waitFor('serving', () => sup.pid !== null && events.filter((e) => e.type === 'ready').length === i + 1);
       process.kill(sup.pid!, 'SIGKILL');
     }
-    await until('serving again', () => events.filter((e) => e.type === 'ready').length === 4);
+    await waitFor('serving again', () => events.filter((e) => e.type === 'ready').length === 4);
     expect(delays()).toEqual([0, 300, 600]);
     // Served longer than the reset period: the next crash is a first one again.
     await new Promise((r) => setTimeout(r, 2700));
     process.kill(sup.pid!, 'SIGKILL');
-    await until('serving after the reset', () => events.filter((e) => e.type === 'ready').length === 5);
+    await waitFor('serving after the reset', () => events.filter((e) => e.type === 'ready').length === 5);
     expect(delays()).toEqual([0, 300, 600, 0]);
     expect(await get(port)).toBe(200);
   });
@@ -120,7 +111,7 @@ describe('ProxySupervisor', () => {
     const sup = await start(port, events);
     const outages: number[] = [];
     for (let i = 0; i < 3; i++) {
-      await until('a waiting standby', () => sup.standbyWaiting && events.filter((e) => e.type === 'started').length === i + 2);
+      await waitFor('a waiting standby', () => sup.standbyWaiting && events.filter((e) => e.type === 'started').length === i + 2);
       const { outageMs, failed } = await killAndMeasure(sup, port);
       outages.push(outageMs);
       expect(failed).toBe(0);
@@ -134,7 +125,7 @@ describe('ProxySupervisor', () => {
     const ledger = new GroupLedger(ledgerDir);
     const port = await freePort();
     const sup = await start(port, [], { ledger });
-    await until('a standby', () => sup.standbyPid);
+    await waitFor('a standby', () => sup.standbyPid);
     const pids = [sup.pid!, sup.standbyPid!];
     const listed = () =>
       (JSON.parse(readFileSync(ledger.file, 'utf8')) as { pgid: number; kind: string }[]).filter((e) => e.kind === 'proxy');

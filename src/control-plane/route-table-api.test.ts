@@ -7,6 +7,7 @@ import { MeshProxy } from '../data-plane/mesh-proxy.js';
 import { silentProxyLogger } from '../data-plane/proxy-logger.js';
 import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
 import { startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 interface WireEvent {
   event: string;
@@ -60,14 +61,6 @@ function watch(url: string, token: string): Promise<{ next(): Promise<WireEvent>
     });
     req.on('error', reject);
   });
-}
-
-async function waitFor(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const COUNT = 150;
@@ -144,7 +137,10 @@ describe('route table watch with deltas (real control plane, real proxy)', () =>
       expect(plainSecond.bytes).toBeGreaterThan(first.bytes / 2);
       expect((JSON.parse(plainSecond.data) as RouteTable).revision).toBe(delta.revision);
 
-      await waitFor(async () => (await call(port, { headers: { host: target } })).body === 'v2');
+      await waitFor(
+        "(await call(port, { headers: { host: target } })).body === 'v2'",
+        async () => (await call(port, { headers: { host: target } })).body === 'v2',
+      );
       expect(source.appliedRevision).toBe(delta.revision);
       // The other services are untouched, their match rules included.
       expect((await call(port, { headers: { host: nameOf(74) } })).body).toBe('v1');
@@ -155,7 +151,10 @@ describe('route table watch with deltas (real control plane, real proxy)', () =>
       const third = await deltas.next();
       expect(third.event).toBe('delta');
       expect((JSON.parse(third.data) as RouteTableDelta).services).toEqual({ upsert: [], remove: [nameOf(10)] });
-      await waitFor(async () => (await call(port, { headers: { host: nameOf(10) } })).status === 404);
+      await waitFor(
+        '(await call(port, { headers: { host: nameOf(10) } })).status === 404',
+        async () => (await call(port, { headers: { host: nameOf(10) } })).status === 404,
+      );
       expect((await call(port, { headers: { host: nameOf(11) } })).body).toBe('v1');
     } finally {
       deltas.close();

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProxySupervisorTimings } from './proxy-supervisor.js';
 import { UP_DEFAULTS } from './up-config.js';
+import { stopOnSignal } from './stop-on-signal.js';
 
 /**
  * `canary up`: the embedded deployment on one machine. Starts the control plane (API + console), the local
@@ -243,21 +244,6 @@ function proxyEnv(token: string): NodeJS.ProcessEnv {
 /** Runs until a signal; the CLI's `canary up`. */
 export async function runUp(opts: UpOptions): Promise<void> {
   const up = await startUp(opts);
-  let signalled = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    process.stdout.write(`\n${sig}: stopping proxy, workloads and control plane...\n`);
-    up.stop().then(
-      () => process.exit(0),
-      (err) => {
-        process.stderr.write(`error while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  stopOnSignal(() => up.stop(), 'stopping proxy, workloads and control plane');
   process.on('exit', () => up.stopSync());
 }

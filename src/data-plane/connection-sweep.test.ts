@@ -6,6 +6,7 @@ import { silentProxyLogger } from './proxy-logger.js';
 import type { ProxyLimits } from './proxy-settings.js';
 import type { RequestRecord } from './request-observer.js';
 import { routeTable, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 // The proxy's limits and timeouts at the wire level (docs/proxy.md, "Limits and timeouts"): raw client sockets
 // that trickle, stall, stop reading or just sit there, with timeouts set small so the tests run in seconds.
@@ -108,15 +109,6 @@ function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `test` every 50 ms for up to `ms`; true once it holds. */
-async function eventually(test: () => boolean, ms = 10_000): Promise<boolean> {
-  for (let waited = 0; waited < ms; waited += 50) {
-    if (test()) return true;
-    await sleep(50);
-  }
-  return test();
-}
 
 describe('header timeout', () => {
   it('answers 408 and closes a connection whose head trickles in a byte at a time', async () => {
@@ -320,7 +312,7 @@ describe('connections', () => {
     c.socket.write('GET /normal HTTP/1.1\r\nhost: app\r\n\r\n');
     await c.waitFor('ok /normal');
     // Every one accepted (a client's connect can complete before the proxy's accept runs).
-    expect(await eventually(() => proxy.openConnections === 1001)).toBe(true);
+    await waitFor('1001 connections open', () => proxy.openConnections === 1001);
     expect(idle.every((i) => !i.socket.destroyed)).toBe(true);
   }, 30_000);
 
@@ -331,7 +323,7 @@ describe('connections', () => {
     await kept.waitFor('ok /before');
     const flood = await Promise.all(Array.from({ length: 1000 }, () => open(port)));
     const refusedOnes = () => flood.filter((f) => f.received().startsWith('HTTP/1.1 503'));
-    expect(await eventually(() => refusedOnes().length >= 900)).toBe(true);
+    await waitFor('900 connections refused', () => refusedOnes().length >= 900);
     expect(proxy.openConnections).toBeLessThanOrEqual(100);
     const refused = refusedOnes();
     expect(refused[0]!.received()).toContain('x-canary-error: connection-limit');
@@ -339,7 +331,7 @@ describe('connections', () => {
     await kept.waitFor('ok /after');
     // Once connections close, new ones are taken again.
     for (const f of flood) f.socket.destroy();
-    expect(await eventually(() => proxy.openConnections === 1)).toBe(true);
+    await waitFor('one connection left open', () => proxy.openConnections === 1);
     const late = await open(port);
     late.socket.write('GET /late HTTP/1.1\r\nhost: app\r\n\r\n');
     await late.waitFor('ok /late');

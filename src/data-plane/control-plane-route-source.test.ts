@@ -7,6 +7,7 @@ import { ControlPlaneRouteSource } from './control-plane-route-source.js';
 import { MeshProxy } from './mesh-proxy.js';
 import { silentProxyLogger, type ProxyLogger } from './proxy-logger.js';
 import { call, routeTable, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const TOKEN = 'test-token';
 
@@ -85,14 +86,6 @@ class FakeControlPlane {
   }
 }
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 let v1: TestUpstream;
 let v2: TestUpstream;
 const tableTo = (revision: number, version: 'v1' | 'v2') =>
@@ -130,7 +123,7 @@ describe('ControlPlaneRouteSource', () => {
       expect((await call(port)).body).toBe('v1');
 
       cp.publish(tableTo(2, 'v2'));
-      await waitFor(() => proxy.revision === 2);
+      await waitFor('proxy.revision === 2', () => proxy.revision === 2);
       expect((await call(port)).body).toBe('v2');
 
       // An older revision on the same stream is ignored; pings change nothing.
@@ -141,13 +134,13 @@ describe('ControlPlaneRouteSource', () => {
 
       const cpPort = cp.port;
       await cp.stop();
-      await waitFor(() => !source.isConnected);
+      await waitFor('!source.isConnected', () => !source.isConnected);
       for (let i = 0; i < 5; i++) expect((await call(port)).body).toBe('v2');
       expect(warnings.join('\n')).toContain('keeping route table revision 2 and reconnecting');
 
       cp.table = tableTo(3, 'v1');
       await cp.start(cpPort);
-      await waitFor(() => proxy.revision === 3);
+      await waitFor('proxy.revision === 3', () => proxy.revision === 3);
       expect((await call(port)).body).toBe('v1');
     } finally {
       await source.close();
@@ -176,21 +169,21 @@ describe('ControlPlaneRouteSource', () => {
 
       const t2 = tableTo(2, 'v2');
       cp.publishDelta(diffRouteTables(t1, t2)!, t2);
-      await waitFor(() => proxy.revision === 2);
+      await waitFor('proxy.revision === 2', () => proxy.revision === 2);
       expect((await call(port)).body).toBe('v2');
       expect(cp.requests).toHaveLength(1);
 
       // A delta from a revision the proxy never saw: it reconnects and takes the snapshot sent on connect.
       const t6 = tableTo(6, 'v1');
       cp.publishDelta(diffRouteTables(tableTo(5, 'v2'), t6)!, t6);
-      await waitFor(() => proxy.revision === 6);
+      await waitFor('proxy.revision === 6', () => proxy.revision === 6);
       expect((await call(port)).body).toBe('v1');
       expect(cp.requests).toHaveLength(2);
       expect(infos.join('\n')).toContain('route table delta 5 -> 6 does not follow revision 2; reconnecting for a snapshot');
 
       // A delta it cannot read is a revision missed: it reconnects too, and keeps routing meanwhile.
       cp.raw('event: delta\ndata: {"fromRevision": 6, "revision"\n\n');
-      await waitFor(() => cp.requests.length === 3);
+      await waitFor('cp.requests.length === 3', () => cp.requests.length === 3);
       expect(proxy.revision).toBe(6);
       expect((await call(port)).body).toBe('v1');
     } finally {
@@ -219,10 +212,15 @@ describe('ControlPlaneRouteSource', () => {
       // follows may come from another store whose revisions only look like ours, so it must not touch the table.
       cp.garbleNextSnapshot = true;
       cp.raw('event: delta\ndata: {"fromRevision": 3, "revision"\n\n');
-      await waitFor(() => cp.requests.length === 2 && errors.some((e) => e.includes('that is not JSON')));
+      await waitFor(
+        "cp.requests.length === 2 && errors.some((e) => e.includes('that is not JSON'))",
+        () => cp.requests.length === 2 && errors.some((e) => e.includes('that is not JSON')),
+      );
       const t4 = tableTo(4, 'v2');
       cp.publishDelta(diffRouteTables(t3, t4)!, t4);
-      await waitFor(() => errors.some((e) => e.includes('route table delta') && e.includes('before any snapshot')));
+      await waitFor("errors.some((e) => e.includes('route table delta') && e.includes('before any snapshot'))", () =>
+        errors.some((e) => e.includes('route table delta') && e.includes('before any snapshot')),
+      );
       expect(proxy.revision).toBe(3);
       expect((await call(port)).body).toBe('v1');
     } finally {
@@ -249,7 +247,7 @@ describe('ControlPlaneRouteSource', () => {
       await cp.stop();
       cp.table = tableTo(1, 'v1');
       await cp.start(cpPort);
-      await waitFor(() => proxy.revision === 1);
+      await waitFor('proxy.revision === 1', () => proxy.revision === 1);
     } finally {
       await source.close();
       await proxy.close();

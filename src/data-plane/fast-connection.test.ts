@@ -7,6 +7,7 @@ import { silentProxyLogger } from './proxy-logger.js';
 import { DEFAULT_PROXY_LIMITS } from './proxy-settings.js';
 import type { RequestRecord } from './request-observer.js';
 import { routeTable, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 // The fast path at the wire level: raw client sockets, so that pipelining, framing and the hand-over to node:http
 // are exercised exactly as a client would see them.
@@ -85,20 +86,15 @@ async function open(): Promise<{ socket: Socket; received: () => string; waitFor
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   let data = '';
   socket.on('data', (d) => (data += d.toString('latin1')));
-  const waitFor = (text: string | RegExp): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${String(text)}; got ${JSON.stringify(data)}`)), 5000);
-      const check = (): void => {
-        if (typeof text === 'string' ? data.includes(text) : text.test(data)) {
-          clearTimeout(deadline);
-          socket.off('data', check);
-          resolve(data);
-        }
-      };
-      socket.on('data', check);
-      check();
-    });
-  return { socket, received: () => data, waitFor };
+  const seen = (text: string | RegExp): boolean => (typeof text === 'string' ? data.includes(text) : text.test(data));
+  return {
+    socket,
+    received: () => data,
+    waitFor: (text) =>
+      waitFor(`${String(text)} on the connection`, () => seen(text) && data).catch((err: Error) => {
+        throw new Error(`${err.message}; got ${JSON.stringify(data)}`);
+      }),
+  };
 }
 
 describe('the HTTP/1.1 fast path', () => {
@@ -162,7 +158,7 @@ describe('the HTTP/1.1 fast path', () => {
     c.socket.write('GET /eof HTTP/1.1\r\nhost: raw\r\n\r\n');
     await c.waitFor('until the end');
     // No framing: the end of the body is the end of the connection, so the proxy closes the client's too.
-    await new Promise<void>((resolve) => c.socket.once('close', () => resolve()));
+    await waitFor('the proxy to close the connection', () => c.socket.closed);
     expect(c.received()).toContain('connection: close\r\n');
   });
 
@@ -229,8 +225,7 @@ describe('the HTTP/1.1 fast path', () => {
       });
       socket.write(`GET ${path} HTTP/1.1\r\nhost: app\r\n\r\nGET /after HTTP/1.1\r\nhost: app\r\n\r\n`);
       const text = (): string => Buffer.concat(chunks).toString('latin1');
-      const deadline = Date.now() + 10_000;
-      while (!text().includes('GET /after ') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await waitFor(`the answer to GET /after, after ${path}`, () => text().includes('GET /after '));
       socket.destroy();
       const all = Buffer.concat(chunks);
       const bodyStart = all.indexOf('\r\n\r\n') + 4;
@@ -340,8 +335,14 @@ describe('idle keep-alive connections', () => {
       const socket = connect(serverPort, '127.0.0.1');
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
       socket.pause();
+      // Count the sweeps from here: the answer waits unread for longer than the idle timeout, in the sweep's own
+      // terms (its limit in sweeps, plus one), so an idle cut would have happened by then.
+      let sweeps = 0;
+      const counter = { sweep: () => void sweeps++ };
+      sweep.add(counter);
       socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
-      await new Promise((r) => setTimeout(r, 3000)); // the timeout plus more than one sweep
+      await waitFor('the idle timeout and one more sweep to pass', () => sweeps > sweep.idleSweeps + 1);
+      sweep.delete(counter);
       const chunks: Buffer[] = [];
       const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
       socket.on('data', (c: Buffer) => {

@@ -14,6 +14,7 @@ import {
   type TestUpstream,
 } from '../../test/support/test-upstreams.js';
 import type { Rule } from '../core/index.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const upstreams: Record<string, TestUpstream> = {};
 const records: RequestRecord[] = [];
@@ -147,14 +148,6 @@ describe('weighted and sticky picks', () => {
   });
 });
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('mirroring', () => {
   it('sends a copy to the mirror version with a -shadow host; the client sees only the primary', async () => {
     await useRules([{ route: weights({ v1: 100 }), mirror: { version: 'v3', percent: 100 } }]);
@@ -163,7 +156,7 @@ describe('mirroring', () => {
       const r = await call(port, { url: `/m/${i}`, headers: { host: 'reviews:9080' } });
       expect(r.body).toBe('v1');
     }
-    await waitFor(() => upstreams.v3!.requests.length - before === 20);
+    await waitFor('upstreams.v3!.requests.length - before === 20', () => upstreams.v3!.requests.length - before === 20);
     const copies = upstreams.v3!.requests.slice(before);
     expect(copies.map((c) => c.headers.host)).toEqual(Array(20).fill('reviews-shadow:9080'));
     expect(copies.map((c) => c.url)).toEqual(Array.from({ length: 20 }, (_, i) => `/m/${i}`));
@@ -175,7 +168,7 @@ describe('mirroring', () => {
     for (let i = 0; i < 40; i++) await call(port, { headers: { host: ROUTING_SERVICE } });
     for (let i = 0; i < 8; i++)
       expect((await call(port, { method: 'POST', headers: { host: ROUTING_SERVICE }, body: 'x' })).body).toBe('v1');
-    await waitFor(() => upstreams.v3!.requests.length - before === 12);
+    await waitFor('12 of the 48 requests mirrored to v3', () => upstreams.v3!.requests.length - before === 12);
     expect(upstreams.v3!.requests.slice(before).filter((r) => r.method === 'POST')).toHaveLength(2);
   });
 
@@ -346,9 +339,9 @@ describe('upstream connections', () => {
       const req = request({ host: '127.0.0.1', port, path: '/hang', headers: { host: ROUTING_SERVICE } });
       req.on('error', () => undefined);
       req.end();
-      await waitFor(() => slow.requests.length === 1);
+      await waitFor('slow.requests.length === 1', () => slow.requests.length === 1);
       req.destroy();
-      await waitFor(() => upstreamClosed);
+      await waitFor('upstreamClosed', () => upstreamClosed);
     } finally {
       await slow.close();
     }
@@ -359,7 +352,9 @@ describe('upstream connections', () => {
       routeTable(++revision, [{ name: 'reviews', versions: { v1: [upstreams.p2!] }, rules: [{ route: weights({ v1: 100 }) }] }]),
     );
     const inFlight = call(port, { url: '/slow?ms=300', headers: { host: ROUTING_SERVICE } });
-    await waitFor(() => upstreams.p2!.requests.some((r) => r.url === '/slow?ms=300'));
+    await waitFor("upstreams.p2!.requests.some((r) => r.url === '/slow?ms=300')", () =>
+      upstreams.p2!.requests.some((r) => r.url === '/slow?ms=300'),
+    );
     await useRules([{ route: weights({ v2: 100 }) }]);
     expect((await call(port, { headers: { host: ROUTING_SERVICE } })).body).toBe('v2');
     const r = await inFlight;

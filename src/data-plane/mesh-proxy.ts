@@ -40,7 +40,7 @@ export interface MeshProxyOptions {
   /** How long closing a listener waits for requests in flight before cutting connections. */
   drainTimeoutMs?: number;
   /**
-   * Carry plain HTTP/1.1 exchanges on the hand-written fast path (docs/adr/0003-proxy-hot-path.md); anything unusual
+   * Carry plain HTTP/1.1 exchanges on the hand-written fast path (docs/adr/0004-proxy-http1-fast-path.md); anything unusual
    * still goes through node:http + undici. Default true; false: node:http + undici for everything.
    */
   fastPath?: boolean;

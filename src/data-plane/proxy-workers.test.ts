@@ -1,16 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkers } from './proxy-workers.js';
 import { call, startUpstream, type TestUpstream } from '../../test/support/test-upstreams.js';
+import { ensureBuilt } from '../../test/support/dist.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const bin = join(root, 'bin', 'canary.js');
-const built = existsSync(join(root, 'dist', 'data-plane', 'proxy-workers.js'));
 const dir = mkdtempSync(join(tmpdir(), 'canary-workers-'));
 const children = new Set<ChildProcess>();
 let v1: TestUpstream;
@@ -42,16 +43,6 @@ function start(args: string[]): { child: ChildProcess; output: () => string; exi
   return { child, output: () => out, exit: new Promise((r) => child.on('exit', (code) => r(code))) };
 }
 
-async function waitFor(output: () => string, pattern: RegExp, ms = 15_000): Promise<RegExpExecArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = pattern.exec(output());
-    if (m) return m;
-    if (Date.now() > deadline) throw new Error(`no ${pattern} within ${ms} ms:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -62,6 +53,7 @@ function alive(pid: number): boolean {
 }
 
 beforeAll(async () => {
+  ensureBuilt(); // the workers run from dist/: built when missing or stale, never skipped
   v1 = await startUpstream('v1');
   v2 = await startUpstream('v2');
 });
@@ -81,11 +73,11 @@ describe('canary proxy --workers', () => {
     expect(() => parseWorkers('two')).toThrow(/got "two"/);
   });
 
-  it.skipIf(!built)('serves one port from two worker processes, each splitting exactly, and SIGTERM stops them all', async () => {
+  it('serves one port from two worker processes, each splitting exactly, and SIGTERM stops them all', async () => {
     const p = start(['--config', routesFile('split.yaml'), '--listen', '127.0.0.1:0', '--workers', '2']);
-    const m = await waitFor(p.output, /2 workers serving \(pids (\d+), (\d+)\)/);
+    const m = await waitFor('the primary\'s line "2 workers serving"', () => /2 workers serving \(pids (\d+), (\d+)\)/.exec(p.output()));
     const pids = [Number(m[1]), Number(m[2])];
-    const port = Number((await waitFor(p.output, /listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+    const port = Number((await waitFor('the proxy listening', () => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(p.output())))[1]);
     // Fresh connections are handed out round-robin, so both workers answer; 40 of them split 20/20.
     const counts: Record<string, number> = {};
     for (let i = 0; i < 40; i++) {
@@ -102,7 +94,7 @@ describe('canary proxy --workers', () => {
     expect(p.output()).toContain('stopped');
   });
 
-  it.skipIf(!built)("exits 1, with the worker's reason, when the workers cannot start", async () => {
+  it("exits 1, with the worker's reason, when the workers cannot start", async () => {
     const p = start(['--config', routesFile('bad.yaml', 'v3'), '--listen', '127.0.0.1:0', '--workers', '2']);
     expect(await p.exit).toBe(1);
     expect(p.output()).toContain('services.0.routes.0.route.1.version: service reviews has no version "v3"');

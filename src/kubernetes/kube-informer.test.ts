@@ -4,6 +4,7 @@ import { KubeInformer } from './kube-informer.js';
 import { type KubeService, RESOURCES } from './kube-object.js';
 import { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 import { TcpRelay } from '../../test/support/tcp-relay.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const svc = (name: string, port = 80): KubeService => ({
   apiVersion: 'v1',
@@ -11,15 +12,6 @@ const svc = (name: string, port = 80): KubeService => ({
   metadata: { name, namespace: 'demo', labels: { app: name } },
   spec: { ports: [{ port }] },
 });
-
-/** Polls until `check` holds (bounded). */
-async function eventually(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 let api: FakeApiServer;
 let client: KubeClient;
@@ -48,19 +40,19 @@ describe('KubeInformer: list, then watch', () => {
     await informer.start();
     expect(names()).toBe('reviews');
     api.seed(svc('ratings'));
-    await eventually(() => names() === 'ratings,reviews', 'the new Service');
+    await waitFor('the new Service', () => names() === 'ratings,reviews');
     await client.delete(RESOURCES.Service, 'reviews');
-    await eventually(() => names() === 'ratings', 'the deletion');
+    await waitFor('the deletion', () => names() === 'ratings');
     expect(informer.stats.lists).toBe(1);
   });
 
   it('resumes a lost watch from the last resourceVersion without missing what changed meanwhile', async () => {
     api.seed(svc('reviews'));
     await informer.start();
-    await eventually(() => api.openWatches() === 1, 'the watch');
+    await waitFor('the watch', () => api.openWatches() === 1);
     api.dropWatches();
     api.seed(svc('details')); // happens while no watch is open
-    await eventually(() => names() === 'details,reviews', 'the Service created while the watch was down');
+    await waitFor('the Service created while the watch was down', () => names() === 'details,reviews');
     expect(informer.stats.lists).toBe(1); // resumed, not re-listed
     expect(informer.stats.watches).toBeGreaterThanOrEqual(2);
     const resumed = api.requests.filter((r) => r.query.watch === 'true').at(-1)!;
@@ -71,14 +63,14 @@ describe('KubeInformer: list, then watch', () => {
     api.seed(svc('reviews'));
     api.seed(svc('ratings'));
     await informer.start();
-    await eventually(() => api.openWatches() === 1, 'the watch');
+    await waitFor('the watch', () => api.openWatches() === 1);
     api.dropWatches();
     // While away (in the same tick, so no watch comes back meanwhile): one Service goes, one comes, and the
     // server compacts its history.
     api.remove('Service', 'demo', 'ratings');
     api.seed(svc('details'));
     api.compact();
-    await eventually(() => names() === 'details,reviews', 'the re-list');
+    await waitFor('the re-list', () => names() === 'details,reviews');
     expect(informer.stats.lists).toBe(2);
   });
 
@@ -97,10 +89,10 @@ describe('KubeInformer on a real-world API server (issue 17)', () => {
     try {
       api.seed(svc('reviews'));
       await watched.start();
-      await eventually(() => api.openWatches() === 1, 'the watch');
+      await waitFor('the watch', () => api.openWatches() === 1);
       relay.stall(); // a load balancer that keeps the connection open but forwards nothing any more
       api.seed(svc('ratings'));
-      await eventually(() => watched.get('ratings') !== undefined, 'the Service created after the connection went silent', 8000);
+      await waitFor('the Service created after the connection went silent', () => watched.get('ratings') !== undefined, 8000);
       expect(watched.stats.lists).toBe(1); // resumed from its resourceVersion, not re-listed
       const watches = api.requests.filter((r) => r.query.watch === 'true');
       expect(watches.length).toBeGreaterThanOrEqual(2);
@@ -120,9 +112,9 @@ describe('KubeInformer on a real-world API server (issue 17)', () => {
     const watched = new KubeInformer<KubeService>(short, RESOURCES.Service, { namespace: 'demo', backoffMs: 20 });
     try {
       await watched.start();
-      await eventually(() => watched.stats.watches >= 3, 'the server ending two watches', 8000);
+      await waitFor('the server ending two watches', () => watched.stats.watches >= 3, 8000);
       api.seed(svc('ratings'));
-      await eventually(() => watched.get('ratings') !== undefined, 'a change after the timeouts');
+      await waitFor('a change after the timeouts', () => watched.get('ratings') !== undefined);
       expect(watched.stats.lists).toBe(1);
     } finally {
       await watched.stop();
@@ -142,19 +134,19 @@ describe('KubeInformer on a real-world API server (issue 17)', () => {
     api.dropWatches();
     api.compact();
     api.seed(svc('ratings'));
-    await eventually(() => names() === 'ratings,reviews', 'the Service created after compaction');
+    await waitFor('the Service created after compaction', () => names() === 'ratings,reviews');
     expect(informer.stats.lists).toBe(1);
   });
 
   it('re-lists after a failover to an API server whose watch cache is behind ("Too large resource version")', async () => {
     api.seed(svc('reviews'));
     await informer.start();
-    await eventually(() => api.openWatches() === 1, 'the watch');
+    await waitFor('the watch', () => api.openWatches() === 1);
     api.seed(svc('ratings'));
-    await eventually(() => names() === 'ratings,reviews', 'the second Service');
+    await waitFor('the second Service', () => names() === 'ratings,reviews');
     api.failoverToLaggingServer();
     api.seed(svc('details'));
-    await eventually(() => names() === 'details,ratings,reviews', 'the Service created after the failover', 8000);
+    await waitFor('the Service created after the failover', () => names() === 'details,ratings,reviews', 8000);
     expect(informer.stats.lists).toBe(2);
   });
 
@@ -171,13 +163,13 @@ describe('KubeInformer on a real-world API server (issue 17)', () => {
       const lists = api.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/services') && r.query.watch === undefined);
       expect(lists.map((r) => r.query.limit)).toEqual(['10', '10', '10']);
       expect(lists.slice(1).every((r) => r.query.continue)).toBe(true);
-      await eventually(() => api.openWatches() === 1, 'the watch');
+      await waitFor('the watch', () => api.openWatches() === 1);
       api.dropWatches();
       // While away: reviews is deleted and created again (kubectl delete + apply), then history is compacted.
       api.remove('Service', 'demo', 'reviews');
       const newUid = api.seed(svc('reviews')).metadata.uid;
       api.compact();
-      await eventually(() => watched.get('reviews')?.metadata.uid === newUid, 'the new reviews');
+      await waitFor('the new reviews', () => watched.get('reviews')?.metadata.uid === newUid);
       expect(events.filter((e) => e.includes(' reviews '))).toEqual([
         `ADDED reviews ${oldUid}`,
         `DELETED reviews ${oldUid}`,
@@ -219,7 +211,7 @@ describe('KubeInformer on a real-world API server (issue 17)', () => {
     });
     informer = new KubeInformer<KubeService>(client, RESOURCES.Service, { namespace: 'demo', backoffMs: 100, random: () => 0.99 });
     await informer.start();
-    await eventually(() => api.requests.filter((r) => r.query.watch === 'true').length >= 4, 'four refused watches', 8000);
+    await waitFor('four refused watches', () => api.requests.filter((r) => r.query.watch === 'true').length >= 4, 8000);
     expect(informer.stats.lastError).toContain('cannot watch resource "services"');
     const at = api.requests.filter((r) => r.query.watch === 'true').map((r) => r.at);
     const gaps = at.slice(1, 4).map((t, i) => t - at[i]!);

@@ -133,8 +133,6 @@ export const RESOURCES = {
   HTTPRoute: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', kind: 'HTTPRoute' },
 } as const satisfies Record<string, ResourceType>;
 
-export type KnownKind = keyof typeof RESOURCES;
-
 /** The resource type of an object, from its apiVersion and kind. */
 export function resourceOf(obj: Pick<KubeObject, 'apiVersion' | 'kind'>): ResourceType {
   const known = (RESOURCES as Record<string, ResourceType>)[obj.kind];

@@ -21,6 +21,7 @@ import { KubernetesRuntime } from './kubernetes-runtime.js';
 import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernetes/bookinfo-objects.js';
 import { FakeApiServer, type FakeApiServerOptions } from '../../test/support/kubernetes/fake-api-server.js';
 import { validateObject } from '../../test/support/kubernetes/validate-object.js';
+import { waitForValue } from '../../test/support/wait-for.js';
 
 const V2_IMAGE = 'kubesphere/examples-bookinfo-reviews-v2:1.16.2';
 const open: { close(): Promise<void> }[] = [];
@@ -35,16 +36,6 @@ async function cluster(options: FakeApiServerOptions = {}, seed: KubeObject[] = 
   const runtime = new KubernetesRuntime({ client, rolloutDeadlineMs: 400 });
   open.push(api, { close: () => runtime.stopAll() });
   return { api, client, runtime };
-}
-
-async function eventually<T>(read: () => T, ok: (v: T) => boolean, what: string, ms = 5000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = read();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 15));
-  }
 }
 
 /** The service as the cluster has it (what `canary up --kubernetes` reads). */
@@ -68,10 +59,10 @@ const vsWeights = (api: FakeApiServer) =>
 describe('KubernetesRuntime', () => {
   it('finds running versions by their labels and reports them ready with their pods', async () => {
     const { runtime, api } = await cluster();
-    await eventually(
+    await waitForValue(
+      'the baseline pod',
       () => api.objectsOf('Pod', 'demo').length,
       (n) => n === 1,
-      'the baseline pod',
     );
     const service = serviceFromCluster(api);
     expect(service.versions.map((v) => [v.name, v.workload])).toEqual([
@@ -81,10 +72,10 @@ describe('KubernetesRuntime', () => {
       ],
     ]);
     await runtime.reconcile(desired(service));
-    const health = await eventually(
+    const health = await waitForValue(
+      'v1 ready',
       () => runtime.health('reviews', 'v1'),
       (h) => h.ready,
-      'v1 ready',
     );
     expect(health.reason).toBe('1 of 1 replicas available');
     expect(runtime.endpoints('reviews', 'v1')).toEqual([
@@ -117,10 +108,10 @@ describe('KubernetesRuntime', () => {
     expect(created.spec.template.spec.containers[0]!.image).toBe(V2_IMAGE);
     expect(created.spec.template.metadata?.labels).toEqual({ app: 'reviews', version: 'v2' });
     expect(created.metadata.managedFields?.[0]).toMatchObject({ manager: 'canary-mesh', operation: 'Apply' });
-    await eventually(
+    await waitForValue(
+      'v2 ready',
       () => runtime.health('reviews', 'v2'),
       (h) => h.ready,
-      'v2 ready',
     );
     expect(changes).toBeGreaterThan(0);
 
@@ -141,16 +132,16 @@ describe('KubernetesRuntime', () => {
     const service = serviceFromCluster(api);
     const v2 = { name: 'v2', labels: {}, workload: { kind: 'kubernetes' as const, image: 'reviews:typo', env: {}, replicas: 1 } };
     await runtime.reconcile(desired({ ...service, versions: [...service.versions, v2] }));
-    const pending = await eventually(
+    const pending = await waitForValue(
+      'the pod reason',
       () => runtime.health('reviews', 'v2'),
       (h) => h.reason.includes('ImagePullBackOff'),
-      'the pod reason',
     );
     expect(pending).toMatchObject({ ready: false, failed: false });
-    const failed = await eventually(
+    const failed = await waitForValue(
+      'the deadline',
       () => runtime.health('reviews', 'v2'),
       (h) => h.failed,
-      'the deadline',
     );
     expect(failed.reason).toBe(
       'Deployment demo/reviews-v2 not ready within 400 ms (0 of 1 ready); pod ' +
@@ -204,10 +195,10 @@ describe('a release on the cluster, end to end (the seed article on the fake API
     await runtime.reconcile(desired(service));
     await traffic.sync(service, release);
     expect(vsWeights(api)).toBe('v1:100');
-    await eventually(
+    await waitForValue(
+      'v2 ready',
       () => runtime.health('reviews', 'v2'),
       (h) => h.ready,
-      'v2 ready',
     );
     release = { ...release, status: markCandidateReady(release, 'now') };
     expect(release.status.phase).toBe('Progressing');
@@ -257,10 +248,10 @@ describe('a release on the cluster, end to end (the seed article on the fake API
     const plan = planRelease(spec, service, undefined, 'now');
     const withV2 = { ...service, versions: [...service.versions, plan.newVersion!] };
     await runtime.reconcile(desired(withV2));
-    const health = await eventually(
+    const health = await waitForValue(
+      'v2 failed',
       () => runtime.health('reviews', 'v2'),
       (h) => h.failed,
-      'v2 failed',
     );
     const release: Release = {
       ...spec,

@@ -44,15 +44,6 @@ export function bytesSlot(n: number): number {
   return i;
 }
 
-/** Coarse (Prometheus) bucket counts, not cumulative, from a fine histogram: NB + 1 entries, the last is overflow. */
-export function coarseCounts(fine: ArrayLike<number>, into: Float64Array): void {
-  for (let b = 0; b <= NB; b++) {
-    let sum = 0;
-    for (let s = 0; s < SUB_BUCKETS; s++) sum += fine[b * SUB_BUCKETS + s]!;
-    into[b] = sum;
-  }
-}
-
 /**
  * The q-quantile (0..1) of a fine histogram, interpolated linearly inside the sub-bucket holding it, in ms;
  * null when it is empty. Values past the last bound report the last bound (as Prometheus' histogram_quantile).

@@ -7,6 +7,7 @@ import { type RunningUp, startUp } from '../control-plane/up.js';
 import { bookinfoReviewsCanary } from '../../test/support/test-harness.js';
 import { TrafficGenerator } from './traffic-generator.js';
 import { ensureBuilt } from '../../test/support/dist.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 /**
  * Issue 4 end to end on `canary up --demo bookinfo` (real processes: control plane here, the proxy and the
@@ -42,25 +43,41 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
   return { status: res.status, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
 }
 
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
-async function load(rate: number, ms: number): Promise<void> {
+/** Loads the product page; returns how many requests were answered OK (each called details and reviews). */
+async function load(rate: number, ms: number): Promise<number> {
   const g = new TrafficGenerator({ url: `${up.ingressUrl}/productpage?u=normal`, rate, durationMs: ms });
   g.start();
   await g.finished();
+  return g.stats().ok;
+}
+
+/** Calls from the product page to `service` so far, as the control plane's /metrics counts them (a counter). */
+async function callsFromProductPage(service: string): Promise<number> {
+  const text = await fetch(`${up.url}/metrics`).then((r) => r.text());
+  return text
+    .split('\n')
+    .filter(
+      (l) =>
+        l.startsWith('istio_requests_total{') &&
+        l.includes('reporter="destination"') &&
+        l.includes('source_workload="productpage-v1"') &&
+        l.includes(`destination_workload="${service}-`),
+    )
+    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+}
+
+/**
+ * Runs a load and returns the topology once every call it made from the product page to `service` has reached the
+ * control plane (the proxies' last batches have landed; the product page calls details and reviews once a request).
+ */
+async function loadAndTopology(service: string, rate: number, ms: number, windowSeconds: number) {
+  const before = await callsFromProductPage(service);
+  const answered = await load(rate, ms);
+  await waitFor(
+    `the load's ${answered} calls to ${service} counted`,
+    async () => (await callsFromProductPage(service)) >= before + answered,
+  );
+  return (await api('GET', `/api/v1/topology?window=${windowSeconds}`)).body;
 }
 
 beforeAll(async () => {
@@ -181,9 +198,7 @@ describe('tracing through the mesh', () => {
 
 describe('topology and metrics under load', () => {
   it('a 50/50 canary shows edges to reviews v1 and v2 with about half each, and the release observes it', async () => {
-    await load(20, 5000);
-    await new Promise((r) => setTimeout(r, 2200)); // the last batch, and the second it lands in, complete
-    const t = (await api('GET', '/api/v1/topology?window=60')).body;
+    const t = await loadAndTopology('reviews', 20, 5000, 60);
     const edge = (id: string) => t.edges.find((e: { id: string }) => e.id === id);
     const v1 = edge('productpage:v1>reviews:v1');
     const v2 = edge('productpage:v1>reviews:v2');
@@ -237,10 +252,7 @@ describe('topology and metrics under load', () => {
       },
       60_000,
     );
-    await new Promise((r) => setTimeout(r, 500));
-    await load(25, 8000);
-    await new Promise((r) => setTimeout(r, 2200));
-    const t = (await api('GET', '/api/v1/topology?window=12')).body;
+    const t = await loadAndTopology('details', 25, 8000, 12);
     const faulty = t.edges.find((e: { id: string }) => e.id === 'productpage:v1>details:v2');
     expect(faulty, JSON.stringify(t.edges.map((e: { id: string; requests: number }) => [e.id, e.requests]))).toBeDefined();
     expect(faulty.requests).toBeGreaterThan(120);
@@ -272,9 +284,10 @@ describe('demo traffic switch', () => {
     const on = await api('POST', '/api/v1/demo/traffic', { enabled: true, rate: 10 });
     expect(on.status).toBe(200);
     expect(on.body).toMatchObject({ enabled: true, rate: 10, url: `${up.ingressUrl}/productpage` });
-    await new Promise((r) => setTimeout(r, 1500));
-    const state = (await api('GET', '/api/v1/demo/traffic')).body;
-    expect(state.stats.completed).toBeGreaterThanOrEqual(8);
+    const state = await waitFor('8 answers to the demo traffic', async () => {
+      const body = (await api('GET', '/api/v1/demo/traffic')).body;
+      return body.stats.completed >= 8 ? body : undefined;
+    });
     expect(state.stats.successRate).toBeGreaterThan(0.8);
     const off = await api('POST', '/api/v1/demo/traffic', { enabled: false });
     expect(off.body.enabled).toBe(false);

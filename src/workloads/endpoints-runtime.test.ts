@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Version } from '../core/index.js';
 import { EndpointsRuntime } from './endpoints-runtime.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 /** A real upstream whose /health answers `status` (changeable). */
 async function upstream(): Promise<{ address: string; setStatus(code: number): void; server: Server }> {
@@ -20,14 +21,6 @@ const endpoints = (name: string, addresses: string[], health?: string): Version 
   labels: {},
   workload: { kind: 'endpoints', addresses, ...(health ? { health: { path: health } } : {}) },
 });
-
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('EndpointsRuntime', () => {
   const cleanup: (() => unknown)[] = [];
@@ -74,11 +67,11 @@ describe('EndpointsRuntime', () => {
     expect(rt.health('ratings', 'v1').ready).toBe(true);
 
     up.setStatus(503);
-    await until(() => rt.endpoints('ratings', 'v1')[0]!.ready === false);
+    await waitFor("rt.endpoints('ratings', 'v1')[0]!.ready === false", () => rt.endpoints('ratings', 'v1')[0]!.ready === false);
     expect(rt.health('ratings', 'v1')).toMatchObject({ ready: false, failed: false });
     expect(rt.health('ratings', 'v1').reason).toMatch(/no address answers \/health yet/);
     up.setStatus(302);
-    await until(() => rt.endpoints('ratings', 'v1')[0]!.ready === true);
+    await waitFor("rt.endpoints('ratings', 'v1')[0]!.ready === true", () => rt.endpoints('ratings', 'v1')[0]!.ready === true);
     expect(changes).toBeGreaterThanOrEqual(3);
   });
 
@@ -97,7 +90,7 @@ describe('EndpointsRuntime', () => {
     await rt.reconcile([{ service: 'a', version: endpoints('v1', [`127.0.0.1:${(server.address() as AddressInfo).port}`], '/health') }]);
     expect(rt.endpoints('a', 'v1')[0]!.ready).toBe(true);
     rt.onChange(() => readiness.push(rt.endpoints('a', 'v1')[0]?.ready ?? false));
-    await until(() => calls >= 5);
+    await waitFor('calls >= 5', () => calls >= 5);
     expect(rt.endpoints('a', 'v1')[0]!.ready).toBe(true);
     expect(readiness).not.toContain(false);
   });

@@ -11,6 +11,7 @@ import type { ProcessWorkload } from '../core/model.js';
 import { SqliteStore } from '../store/index.js';
 import { ProcessRuntime, type ProcessRuntimeEvent, type ProcessRuntimeOptions } from './process-runtime.js';
 import type { DesiredVersion } from './workload-runtime.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', '..', 'test', 'support', 'fixtures', 'workloads');
@@ -33,16 +34,6 @@ function version(service: string, name: string, workload: Partial<ProcessWorkloa
       },
     },
   };
-}
-
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 function getJson(port: number, path: string): Promise<Record<string, unknown>> {
@@ -99,7 +90,7 @@ describe('ProcessRuntime', () => {
     try {
       const rt = make({ env: { EXTRA: 'for-all' } });
       await rt.reconcile([version('reviews', 'v2', { replicas: 2, env: { FROM_WORKLOAD: 'yes', SERVICE_VERSION: 'v2-custom' } })]);
-      await until('both replicas ready', () => rt.health('reviews', 'v2').reason === '2/2 instances ready');
+      await waitFor('both replicas ready', () => rt.health('reviews', 'v2').reason === '2/2 instances ready');
       const insts = rt.instances('reviews', 'v2');
       expect(insts.map((i) => i.name)).toEqual(['reviews-v2-1', 'reviews-v2-2']);
       const listeners = rt.listeners();
@@ -136,10 +127,10 @@ describe('ProcessRuntime', () => {
     rt.onChange(() => changes++);
     await rt.reconcile([version('details', 'v1', { env: { FIXTURE_READY_AFTER_MS: '800' } })]);
     const t0 = Date.now();
-    await until('the process to run', () => rt.instances('details', 'v1')[0]?.pid);
+    await waitFor('the process to run', () => rt.instances('details', 'v1')[0]?.pid);
     expect(rt.health('details', 'v1')).toMatchObject({ ready: false, failed: false });
     expect(rt.endpoints('details', 'v1')[0]?.ready).toBe(false);
-    await until('ready', () => rt.health('details', 'v1').ready);
+    await waitFor('ready', () => rt.health('details', 'v1').ready);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
     expect(rt.instances('details', 'v1')[0]).toMatchObject({ ready: true, state: 'ready', restarts: 0 });
     expect(changes).toBeGreaterThanOrEqual(2); // started, ready
@@ -149,7 +140,7 @@ describe('ProcessRuntime', () => {
   it('restarts a crashing instance with a growing back-off and counts the restarts', async () => {
     const rt = make();
     await rt.reconcile([version('ratings', 'v1', { env: { FIXTURE_CRASH_AFTER_MS: '300' } })]);
-    await until('three restarts', () => events.filter((e) => e.type === 'started').length >= 4, 15_000);
+    await waitFor('three restarts', () => events.filter((e) => e.type === 'started').length >= 4, 15_000);
     expect(rt.instances('ratings', 'v1')[0]?.restarts).toBeGreaterThanOrEqual(3);
     const starts = events.filter((e) => e.type === 'started').map((e) => Date.parse(e.at));
     const exits = events.filter((e) => e.type === 'exited').map((e) => Date.parse(e.at));
@@ -166,13 +157,13 @@ describe('ProcessRuntime', () => {
   it('a restarted instance has a new pid in its endpoint and listener, and says so on change', async () => {
     const rt = make();
     await rt.reconcile([version('reviews', 'v1')]);
-    await until('ready', () => rt.health('reviews', 'v1').ready);
+    await waitFor('ready', () => rt.health('reviews', 'v1').ready);
     const first = rt.instances('reviews', 'v1')[0]!.pid!;
     expect(rt.endpoints('reviews', 'v1')[0]?.pid).toBe(first);
     let changes = 0;
     rt.onChange(() => changes++);
     process.kill(first, 'SIGKILL');
-    await until('the restart', () => rt.endpoints('reviews', 'v1')[0]?.pid !== first && rt.health('reviews', 'v1').ready, 10_000);
+    await waitFor('the restart', () => rt.endpoints('reviews', 'v1')[0]?.pid !== first && rt.health('reviews', 'v1').ready, 10_000);
     const second = rt.instances('reviews', 'v1')[0]!.pid!;
     expect(second).not.toBe(first);
     expect(alive(second)).toBe(true);
@@ -184,7 +175,7 @@ describe('ProcessRuntime', () => {
   it('fails a command that exits at once, quoting its last stderr line', async () => {
     const rt = make();
     await rt.reconcile([version('broken', 'v1', { env: { FIXTURE_EXIT_AT_ONCE: '1' } })]);
-    const health = await until('failed', () => (rt.health('broken', 'v1').failed ? rt.health('broken', 'v1') : undefined), 15_000);
+    const health = await waitFor('failed', () => (rt.health('broken', 'v1').failed ? rt.health('broken', 'v1') : undefined), 15_000);
     expect(health.ready).toBe(false);
     expect(health.reason).toContain('exited 5 times in a row before becoming ready (last: exit code 3)');
     expect(health.reason).toContain('fatal: missing config file /etc/fixture.conf');
@@ -197,18 +188,18 @@ describe('ProcessRuntime', () => {
       version('nocmd', 'v1', { command: '/nonexistent/bin/server-xyz' }),
       version('slow', 'v1', { env: { FIXTURE_NEVER_READY: '1' }, readiness: { path: '/health', timeoutSeconds: 1 } }),
     ]);
-    await until('nocmd failed', () => rt.health('nocmd', 'v1').failed);
+    await waitFor('nocmd failed', () => rt.health('nocmd', 'v1').failed);
     expect(rt.health('nocmd', 'v1').reason).toMatch(/cannot start "\/nonexistent\/bin\/server-xyz": .*ENOENT/);
-    await until('slow failed', () => rt.health('slow', 'v1').failed, 5000);
+    await waitFor('slow failed', () => rt.health('slow', 'v1').failed, 5000);
     expect(rt.health('slow', 'v1').reason).toMatch(/not ready within 1 s \(GET \/health on port \d+: answered 503\)/);
-    await until('slow process gone', () => rt.instances('slow', 'v1')[0]?.pid === null);
+    await waitFor('slow process gone', () => rt.instances('slow', 'v1')[0]?.pid === null);
   });
 
   it('keeps a bounded number of log lines per instance', async () => {
     const rt = make({ logLines: 50 });
     await rt.reconcile([version('chatty', 'v1', { env: { FIXTURE_LOG_LINES: '500' } })]);
-    await until('ready', () => rt.health('chatty', 'v1').ready);
-    await until('all lines read', () => rt.logs('chatty', 'v1').at(-1)?.line === 'line 500');
+    await waitFor('ready', () => rt.health('chatty', 'v1').ready);
+    await waitFor('all lines read', () => rt.logs('chatty', 'v1').at(-1)?.line === 'line 500');
     const lines = rt.logs('chatty', 'v1');
     expect(lines).toHaveLength(50);
     expect(lines[0]).toMatchObject({ line: 'line 451', stream: 'stdout', instance: 'chatty-v1-1' });
@@ -222,7 +213,7 @@ describe('ProcessRuntime', () => {
     const rt = make();
     const env = { FIXTURE_SIGNAL_FILE: signals };
     await rt.reconcile([version('reviews', 'v1', { env }), version('reviews', 'v2', { env, replicas: 2 })]);
-    await until('all ready', () => rt.health('reviews', 'v1').ready && rt.health('reviews', 'v2').reason === '2/2 instances ready');
+    await waitFor('all ready', () => rt.health('reviews', 'v1').ready && rt.health('reviews', 'v2').reason === '2/2 instances ready');
     const v2pids = rt.instances('reviews', 'v2').map((i) => i.pid);
     let changes = 0;
     rt.onChange(() => changes++);
@@ -249,7 +240,7 @@ describe('ProcessRuntime', () => {
   it('scales replicas, and replaces instances when the workload changes', async () => {
     const rt = make();
     await rt.reconcile([version('svc', 'v1', { replicas: 3 })]);
-    await until('3 ready', () => rt.health('svc', 'v1').reason === '3/3 instances ready');
+    await waitFor('3 ready', () => rt.health('svc', 'v1').reason === '3/3 instances ready');
     const before = rt.instances('svc', 'v1');
     await rt.reconcile([version('svc', 'v1', { replicas: 1 })]);
     await rt.idle();
@@ -257,7 +248,7 @@ describe('ProcessRuntime', () => {
     expect(alive(before[2]!.pid)).toBe(false);
     await rt.reconcile([version('svc', 'v1', { replicas: 1, env: { EXTRA: 'changed' } })]);
     await rt.idle();
-    await until('the new instance ready', () => rt.health('svc', 'v1').ready);
+    await waitFor('the new instance ready', () => rt.health('svc', 'v1').ready);
     const env = await getJson(portOf(rt.instances('svc', 'v1')[0]!.address), '/env');
     expect(env.EXTRA).toBe('changed');
     expect(alive(before[0]!.pid)).toBe(false);
@@ -266,7 +257,7 @@ describe('ProcessRuntime', () => {
   it('kills a process that ignores SIGTERM after the drain period, and its children with it', async () => {
     const rt = make({ drainMs: 300 });
     await rt.reconcile([version('stubborn', 'v1', { env: { FIXTURE_IGNORE_SIGTERM: '1', FIXTURE_GRANDCHILD: '1' } })]);
-    await until('ready', () => rt.health('stubborn', 'v1').ready);
+    await waitFor('ready', () => rt.health('stubborn', 'v1').ready);
     const inst = rt.instances('stubborn', 'v1')[0]!;
     const { grandchildPid } = await getJson(portOf(inst.address), '/env');
     expect(alive(grandchildPid as number)).toBe(true);
@@ -275,7 +266,7 @@ describe('ProcessRuntime', () => {
     await rt.idle();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(alive(inst.pid)).toBe(false);
-    await until('grandchild gone', () => !alive(grandchildPid as number), 2000);
+    await waitFor('grandchild gone', () => !alive(grandchildPid as number), 2000);
   });
 
   it('stopAll leaves no process behind', async () => {
@@ -284,13 +275,13 @@ describe('ProcessRuntime', () => {
       version('a', 'v1', { replicas: 2, env: { FIXTURE_GRANDCHILD: '1' } }),
       version('b', 'v1', { env: { FIXTURE_CRASH_AFTER_MS: '200' } }),
     ]);
-    await until('a ready', () => rt.health('a', 'v1').reason === '2/2 instances ready');
+    await waitFor('a ready', () => rt.health('a', 'v1').reason === '2/2 instances ready');
     const pids: number[] = [];
     for (const i of rt.instances('a', 'v1')) {
       pids.push(i.pid!, (await getJson(portOf(i.address), '/env')).grandchildPid as number);
     }
     await rt.stopAll();
-    for (const pid of pids) await until(`pid ${pid} gone`, () => !alive(pid), 2000);
+    for (const pid of pids) await waitFor(`pid ${pid} gone`, () => !alive(pid), 2000);
     expect(rt.listeners()).toEqual([]);
     await expect(rt.reconcile([version('a', 'v1')])).rejects.toThrow(/after stopAll/);
   });
@@ -307,7 +298,7 @@ describe('ProcessRuntime', () => {
     const dataDir = join(dir, 'data-cwd');
     const rt = make({ dataDir });
     await rt.reconcile([version('cwd', 'v1', { replicas: 2 })]);
-    await until('ready', () => rt.health('cwd', 'v1').ready && rt.instances('cwd', 'v1').every((i) => i.ready));
+    await waitFor('ready', () => rt.health('cwd', 'v1').ready && rt.instances('cwd', 'v1').every((i) => i.ready));
     const seen = await Promise.all(rt.instances('cwd', 'v1').map((i) => getJson(portOf(i.address), '/files')));
     const cwds = seen.map((s) => s.cwd as string);
     expect(new Set(cwds).size).toBe(2);
@@ -336,7 +327,7 @@ describe('ProcessRuntime', () => {
     const rt = make({ dataDir, runAs: 'nobody' });
     const tryRead = [token.file!, store.file, join(dataDir, 'process-groups.json')];
     await rt.reconcile([version('jail', 'v1', { env: { FIXTURE_TRY_READ: tryRead.join(',') } })]);
-    await until('ready', () => rt.health('jail', 'v1').ready);
+    await waitFor('ready', () => rt.health('jail', 'v1').ready);
     const seen = await getJson(portOf(rt.instances('jail', 'v1')[0]!.address), '/files');
     expect(seen).toMatchObject({ uid: 65534, gid: 65534, groups: [65534], writeCwd: 'ok' });
     expect(seen.reads).toEqual(Object.fromEntries(tryRead.map((f) => [f, 'EACCES'])));
@@ -422,7 +413,7 @@ describe('no orphans when the supervisor itself ends', () => {
       parent.kill(sig);
       await exited;
       expect(parent.signalCode).toBe(sig); // the handler re-raised the signal: the process ended by it
-      for (const pid of pids) await until(`pid ${pid} gone`, () => !alive(pid), 3000);
+      for (const pid of pids) await waitFor(`pid ${pid} gone`, () => !alive(pid), 3000);
     });
   }
 
@@ -430,7 +421,7 @@ describe('no orphans when the supervisor itself ends', () => {
     const { parent, pids, exited, output } = await startParent(join(dir, 'data-listener'), 'handlers-and-listener');
     parent.kill('SIGTERM');
     // Killed synchronously by the handler, while the supervisor itself keeps running a while.
-    for (const pid of pids) await until(`pid ${pid} gone`, () => !alive(pid), 3000);
+    for (const pid of pids) await waitFor(`pid ${pid} gone`, () => !alive(pid), 3000);
     await exited;
     expect(parent.exitCode).toBe(0);
     const after = JSON.parse(/AFTER (.*)\n/.exec(output())![1]!) as { pid: number | null; state: string }[];
@@ -449,7 +440,7 @@ describe('no orphans when the supervisor itself ends', () => {
     const events: ProcessRuntimeEvent[] = [];
     const rt = new ProcessRuntime({ dataDir, onEvent: (e) => events.push(e) });
     try {
-      for (const pid of pids) await until(`pid ${pid} gone`, () => !alive(pid), 3000);
+      for (const pid of pids) await waitFor(`pid ${pid} gone`, () => !alive(pid), 3000);
       expect(events[0]?.message).toMatch(/killed 2 instance\(s\) left running by a previous run: orphan-v1-1, orphan-v1-2/);
     } finally {
       await rt.stopAll();
@@ -467,7 +458,7 @@ describe('no orphans when the supervisor itself ends', () => {
     // Within the grace they still serve (a successor could take over without an outage)...
     for (const pid of pids) expect(alive(pid)).toBe(true);
     // ...then the watchdog ends them, grandchildren included, and itself.
-    for (const pid of [...pids, watchdog]) await until(`pid ${pid} gone`, () => !alive(pid), 8000);
+    for (const pid of [...pids, watchdog]) await waitFor(`pid ${pid} gone`, () => !alive(pid), 8000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
   });
 

@@ -3,7 +3,8 @@ import type { Endpoint, OutboundListener, Version } from '../core/index.js';
 /**
  * How a version comes to run. The control plane tells a runtime which versions should run; the runtime
  * starts, watches and stops their instances and reports endpoints and readiness. Implementations:
- * ProcessRuntime (local supervisor), EndpointsRuntime (addresses only), later KubernetesRuntime.
+ * ProcessRuntime (local supervisor), EndpointsRuntime (addresses only), KubernetesRuntime (Deployments in a
+ * cluster, src/kubernetes), and RuntimeByKind, which hands each version to the one its workload kind names.
  */
 export interface WorkloadRuntime {
   /** Makes the running set equal to `desired`: starts what is missing, gracefully stops what is gone. */

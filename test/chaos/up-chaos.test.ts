@@ -6,6 +6,7 @@ import { ensureBuilt } from '../support/dist.js';
 import { bookinfoReviewsCanary } from '../support/test-harness.js';
 import { echoServiceSpec } from '../support/echo-service.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait-for.js';
 import {
   figures,
   IngressLoad,
@@ -16,7 +17,6 @@ import {
   startUpProcess,
   stillRunning,
   type UpProcess,
-  until,
   type WindowFigures,
 } from './chaos-harness.js';
 
@@ -115,16 +115,16 @@ describe('canary up under chaos', () => {
     cpPort = await freePort();
     ingressPort = await freePort();
     up = startUpProcess(upArgs(), join(dir, 'up-1.log'));
-    await until('the product page through the ingress', () => answers('/productpage'), 60_000);
+    await waitFor('the product page through the ingress', () => answers('/productpage'), 60_000);
     const created = await api('POST', '/api/v1/services', echoServiceSpec({ readiness: { path: '/health', timeoutSeconds: 30 } }));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    await until('both echo replicas', () => instance('echo-v1-1') && instance('echo-v1-2'), 30_000);
-    await until('/env through the ingress', () => answers('/env'), 30_000);
+    await waitFor('both echo replicas', () => instance('echo-v1-1') && instance('echo-v1-2'), 30_000);
+    await waitFor('/env through the ingress', () => answers('/env'), 30_000);
     // A live release: reviews v1/v2 at 50/50, which must survive the restart of canary up.
     const release = await api('POST', '/api/v1/releases', bookinfoReviewsCanary);
     expect(release.status, JSON.stringify(release.body)).toBe(201);
-    await until('the release in force', async () => (await reviewVersions(6)).size === 2, 60_000);
-    await until('a standby proxy', () => running((r) => r.name === 'proxy-standby').length === 1, 30_000);
+    await waitFor('the release in force', async () => (await reviewVersions(6)).size === 2, 60_000);
+    await waitFor('a standby proxy', () => running((r) => r.name === 'proxy-standby').length === 1, 30_000);
     load = new IngressLoad(ingressPort, ['/productpage', '/env'], 50, 3000);
     load.start();
     await sleep(2000);
@@ -146,7 +146,7 @@ describe('canary up under chaos', () => {
     const victim = instance('echo-v1-1')!;
     const t0 = now();
     process.kill(victim.pgid, 'SIGKILL');
-    await until('echo-v1-1 restarted', () => instance('echo-v1-1'), 10_000);
+    await waitFor('echo-v1-1 restarted', () => instance('echo-v1-1'), 10_000);
     await sleep(2000);
     const f = figures(load.samples, '/env', t0, now());
     print('kill -9 echo-v1-1', '/env', f);
@@ -157,7 +157,7 @@ describe('canary up under chaos', () => {
   it(`kill -9 of the proxy, ${PROXY_KILLS} times ${PROXY_KILL_SPACING_MS / 1000} s apart: each outage <= 1 s, the last no longer than the first`, async () => {
     const outages: number[] = [];
     for (let i = 1; i <= PROXY_KILLS; i++) {
-      const proxy = await until('a serving proxy', () => servingProxy(), 10_000);
+      const proxy = await waitFor('a serving proxy', () => servingProxy(), 10_000);
       const t0 = now();
       process.kill(proxy.pgid, 'SIGKILL');
       await sleep(PROXY_KILL_SPACING_MS);
@@ -185,7 +185,7 @@ describe('canary up under chaos', () => {
     await up!.exited;
     up = startUpProcess(upArgs(), join(dir, 'up-2.log'));
     const restarted = up;
-    await until('the new run to take over', () => restarted.output().includes('stopped what the earlier run left'), 60_000);
+    await waitFor('the new run to take over', () => restarted.output().includes('stopped what the earlier run left'), 60_000);
     await sleep(1000);
     const f = figures(load.samples, '/productpage', t0, now());
     const e = figures(load.samples, '/env', t0, now());
@@ -210,8 +210,8 @@ describe('canary up under chaos', () => {
   });
 
   it('SIGSTOP of one replica (a hung upstream): once it is out of the route table, no request fails', async () => {
-    const victim = await until('echo-v1-1', () => instance('echo-v1-1'), 10_000);
-    await until('a standby proxy', () => running((r) => r.name === 'proxy-standby').length === 1, 30_000);
+    const victim = await waitFor('echo-v1-1', () => instance('echo-v1-1'), 10_000);
+    await waitFor('a standby proxy', () => running((r) => r.name === 'proxy-standby').length === 1, 30_000);
     type Service = { status: { versions: { name: string; instances: { name: string; ready: boolean }[] }[] } };
     const victimReady = async () =>
       ((await api('GET', '/api/v1/services/echo')).body as Service).status.versions[0]?.instances.find((i) => i.name === 'echo-v1-1')
@@ -221,7 +221,7 @@ describe('canary up under chaos', () => {
     try {
       // Out of the route table once 3 probes in a row fail (probes every 2 s, 1 s timeout each); an outlier
       // detector, where the proxy has one, stops sending to it sooner.
-      await until('echo-v1-1 unready', async () => (await victimReady()) === false, 20_000);
+      await waitFor('echo-v1-1 unready', async () => (await victimReady()) === false, 20_000);
       const ejected = now();
       await sleep(5000);
       // The route table reaches the proxy within moments of the change; requests sent before may still hang.

@@ -7,6 +7,7 @@ import { ReleaseDetailPage } from './pages/release-detail-page.js';
 import { ReleasesPage } from './pages/releases-page.js';
 import { ServicesPage } from './pages/services-page.js';
 import { SignInPage } from './pages/sign-in-page.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * The console in Chromium against a real control plane: the seed article's flow, screen by screen.
@@ -19,14 +20,7 @@ describe('console', () => {
   const release = 'reviews-canary';
 
   const textOf = async (loc: { textContent(): Promise<string | null> }) => ((await loc.textContent()) ?? '').trim();
-  const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (await check().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  };
+
   /** Screenshot and accessibility check of the page as it is now. */
   const inspect = async (name: string) => {
     await env.page.waitForTimeout(300); // let transitions settle so the screenshot shows the final state
@@ -92,7 +86,7 @@ describe('console', () => {
     expect((await env.cp.call('POST', '/api/v1/telemetry', batch([{ ...ejected, ejectedUntil: Date.now() + 120_000 }]))).status).toBe(200);
     await services.openTab('versions');
     const badge = services.versionCard('v1').locator('[data-test="instance-ejected"]');
-    await until('the ejected badge', async () => {
+    await waitFor('the ejected badge', async () => {
       if (await badge.isVisible()) return true;
       await env.page.reload();
       await badge.waitFor({ timeout: 2000 });
@@ -143,7 +137,7 @@ describe('console', () => {
   it('shows the job in the list and its detail with each version at 50%', async () => {
     const detail = new ReleaseDetailPage(env.page);
     expect(await textOf(detail.title())).toBe(release);
-    await until('the candidate to be ready', async () => (await detail.phase().getAttribute('data-phase')) === 'Progressing');
+    await waitFor('the candidate to be ready', async () => (await detail.phase().getAttribute('data-phase')) === 'Progressing');
     expect(await textOf(detail.configuredShare('v1'))).toBe('50%');
     expect(await textOf(detail.configuredShare('v2'))).toBe('50%');
     await detail.byTest('share-chart').waitFor();
@@ -155,9 +149,9 @@ describe('console', () => {
     await inspect('06-release-detail');
     // The chart's range is page state in the URL, kept when switching tabs.
     await detail.chartRange('60 min');
-    await until('range=60 in the URL', async () => env.page.url().includes('range=60'));
+    await waitFor('range=60 in the URL', async () => env.page.url().includes('range=60'));
     await detail.byTest('tab-istio').click();
-    await until('both parameters in the URL', async () => env.page.url().includes('tab=istio') && env.page.url().includes('range=60'));
+    await waitFor('both parameters in the URL', async () => env.page.url().includes('tab=istio') && env.page.url().includes('range=60'));
     await detail.byTest('tab-events').click();
 
     await detail.byTest('back-to-jobs').click();
@@ -174,7 +168,7 @@ describe('console', () => {
     await detail.title().waitFor();
     const said = await detail.takeOver('v2');
     expect(said).toContain('100%');
-    await until('phase TakenOver', async () => (await detail.phase().getAttribute('data-phase')) === 'TakenOver');
+    await waitFor('phase TakenOver', async () => (await detail.phase().getAttribute('data-phase')) === 'TakenOver');
     expect(await textOf(detail.configuredShare('v2'))).toBe('100%');
     expect(await textOf(detail.configuredShare('v1'))).toBe('0%');
     expect((await api(`/api/v1/releases/${release}`)).status.governor).toBe('v2');
@@ -184,11 +178,11 @@ describe('console', () => {
   it('rolls back to v1 and resumes the configured split', async () => {
     const detail = new ReleaseDetailPage(env.page);
     await detail.rollBack();
-    await until('phase RolledBack', async () => (await detail.phase().getAttribute('data-phase')) === 'RolledBack');
+    await waitFor('phase RolledBack', async () => (await detail.phase().getAttribute('data-phase')) === 'RolledBack');
     expect(await textOf(detail.configuredShare('v1'))).toBe('100%');
     expect((await api(`/api/v1/releases/${release}`)).status.governor).toBe('v1');
     await detail.resume();
-    await until('phase Progressing', async () => (await detail.phase().getAttribute('data-phase')) === 'Progressing');
+    await waitFor('phase Progressing', async () => (await detail.phase().getAttribute('data-phase')) === 'Progressing');
     expect(await textOf(detail.configuredShare('v2'))).toBe('50%');
   });
 
@@ -213,12 +207,12 @@ describe('console', () => {
   it('switches to Chinese and back', async () => {
     expect(await textOf(shell.navLabel('releases'))).toBe('Grayscale release');
     await shell.switchLanguage('zh');
-    await until('Chinese navigation', async () => (await textOf(shell.navLabel('releases'))) === '灰度发布');
+    await waitFor('Chinese navigation', async () => (await textOf(shell.navLabel('releases'))) === '灰度发布');
     expect(await env.page.getAttribute('html', 'lang')).toBe('zh-CN');
     await shell.navTo('releases');
     await inspect('11-releases-zh');
     await shell.switchLanguage('en');
-    await until('English navigation', async () => (await textOf(shell.navLabel('releases'))) === 'Grayscale release');
+    await waitFor('English navigation', async () => (await textOf(shell.navLabel('releases'))) === 'Grayscale release');
   });
 
   it('finishes the release keeping v2', async () => {
@@ -228,7 +222,7 @@ describe('console', () => {
     const said = await detail.finishKeeping('v2');
     expect(said).toMatch(/workload of v1 is stopped and removed/);
     await env.page.waitForURL(/\/releases\?tab=jobs/);
-    await until('the release to be gone', async () => (await env.cp.call('GET', `/api/v1/releases/${release}`)).status === 404, 15_000);
+    await waitFor('the release to be gone', async () => (await env.cp.call('GET', `/api/v1/releases/${release}`)).status === 404, 15_000);
     const svc = await api('/api/v1/services/reviews');
     expect(svc.versions.map((v: { name: string }) => v.name)).toEqual(['v2']);
   });

@@ -9,6 +9,7 @@ import { ServicesPage } from './pages/services-page.js';
 import { SignInPage } from './pages/sign-in-page.js';
 import { TopologyPage } from './pages/topology-page.js';
 import { TracingPage } from './pages/tracing-page.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * The seed article's walk through the console, in Chromium alone, against a real `canary up --demo bookinfo`
@@ -22,20 +23,7 @@ describe('console on canary up --demo bookinfo', () => {
   const release = 'reviews-canary';
 
   const textOf = async (loc: { textContent(): Promise<string | null> }) => ((await loc.textContent()) ?? '').trim();
-  /** Polls a condition (the page's or the API's) until it holds; the message says what never happened. */
-  const until = async (what: string, check: () => Promise<boolean>, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    let last: unknown = null;
-    while (Date.now() < deadline) {
-      try {
-        if (await check()) return;
-      } catch (err) {
-        last = err;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-  };
+
   const inspect = async (name: string) => {
     await env.page.mouse.move(0, 0); // no tooltip over the content
     await env.page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0)); // a full-page shot of a scrolled page repeats the header
@@ -82,7 +70,7 @@ describe('console on canary up --demo bookinfo', () => {
     for (const s of ['productpage', 'details', 'reviews', 'ratings']) await services.row(s).waitFor();
     await services.openService('reviews');
     const v1 = services.versionCard('v1');
-    await until('reviews v1 to be ready with a pid', async () =>
+    await waitFor('reviews v1 to be ready with a pid', async () =>
       /\d{2,}/.test(await textOf(v1.locator('[data-test="instance-row"]').first())),
     );
     await inspect('02-services');
@@ -111,7 +99,7 @@ describe('console on canary up --demo bookinfo', () => {
     expect(stored.traffic).toEqual({ weights: { v1: 50, v2: 50 } });
     expect(stored.candidate).toEqual({ name: 'v2', workload: { env: { SERVICE_VERSION: 'v2' } } });
     const detail = new ReleaseDetailPage(env.page);
-    await until('the v2 process to start and the release to progress', async () => (await phase(detail)) === 'Progressing', 30_000);
+    await waitFor('the v2 process to start and the release to progress', async () => (await phase(detail)) === 'Progressing', 30_000);
     expect(await textOf(detail.configuredShare('v1'))).toBe('50%');
     expect(await textOf(detail.configuredShare('v2'))).toBe('50%');
   });
@@ -122,7 +110,7 @@ describe('console on canary up --demo bookinfo', () => {
     await topology.demoTraffic().waitFor();
     expect(await textOf(topology.demoTraffic())).toBe('Start demo traffic');
     await topology.demoTraffic().click();
-    await until('the button to offer stopping', async () => (await textOf(topology.demoTraffic())) === 'Stop demo traffic');
+    await waitFor('the button to offer stopping', async () => (await textOf(topology.demoTraffic())) === 'Stop demo traffic');
     expect((await env.api('/api/v1/demo/traffic')).enabled).toBe(true);
     // Calls appear once the proxy's telemetry has reached the control plane and the page has polled it.
     await topology.edge('ingress', 'productpage:v1').waitFor({ timeout: 20_000 });
@@ -133,17 +121,17 @@ describe('console on canary up --demo bookinfo', () => {
     const releases = new ReleasesPage(env.page);
     await releases.openJobs();
     await releases.row(release).waitFor();
-    await until('an observed share in the job list', async () => /v2 \d/.test(await textOf(releases.row(release))));
+    await waitFor('an observed share in the job list', async () => /v2 \d/.test(await textOf(releases.row(release))));
     await inspect('05-job-list');
     await releases.row(release).click();
     const detail = new ReleaseDetailPage(env.page);
     await detail.title().waitFor();
-    await until('observed shares near 50/50', async () => {
+    await waitFor('observed shares near 50/50', async () => {
       const [v1, v2] = [await observed('v1'), await observed('v2')];
       return v1 !== null && v2 !== null && v1 >= 20 && v1 <= 80 && v2 >= 20 && v2 <= 80;
     });
     // A few polls, so the chart draws lines rather than a dot.
-    await until(
+    await waitFor(
       'the share chart to have 4 samples',
       async () => Number(await detail.byTest('share-history').getAttribute('data-samples')) >= 4,
     );
@@ -151,7 +139,7 @@ describe('console on canary up --demo bookinfo', () => {
     // Reopened, the chart starts from the observed history instead of empty.
     await env.page.reload();
     await detail.title().waitFor();
-    await until('the chart to show the past after a reload', async () => (await detail.chartPoints()).history >= 1);
+    await waitFor('the chart to show the past after a reload', async () => (await detail.chartPoints()).history >= 1);
     expect(await detail.byTest('share-history-empty').count()).toBe(0);
   });
 
@@ -159,9 +147,9 @@ describe('console on canary up --demo bookinfo', () => {
     const detail = new ReleaseDetailPage(env.page);
     const before = (await observed('v2')) ?? 0;
     expect(await detail.takeOver('v2')).toContain('100%');
-    await until('phase TakenOver', async () => (await phase(detail)) === 'TakenOver');
+    await waitFor('phase TakenOver', async () => (await phase(detail)) === 'TakenOver');
     expect(await textOf(detail.configuredShare('v2'))).toBe('100%');
-    await until(`observed v2 to rise above ${before}%`, async () => ((await observed('v2')) ?? 0) >= before + 3, 30_000);
+    await waitFor(`observed v2 to rise above ${before}%`, async () => ((await observed('v2')) ?? 0) >= before + 3, 30_000);
     await inspect('07-taken-over');
   });
 
@@ -169,10 +157,10 @@ describe('console on canary up --demo bookinfo', () => {
     const detail = new ReleaseDetailPage(env.page);
     const before = (await observed('v1')) ?? 0;
     expect(await detail.rollBack()).toContain('v1');
-    await until('phase RolledBack', async () => (await phase(detail)) === 'RolledBack');
+    await waitFor('phase RolledBack', async () => (await phase(detail)) === 'RolledBack');
     expect(await textOf(detail.configuredShare('v1'))).toBe('100%');
     expect((await env.api(`/api/v1/releases/${release}`)).status.governor).toBe('v1');
-    await until(`observed v1 to rise above ${before}%`, async () => ((await observed('v1')) ?? 0) >= before + 3, 30_000);
+    await waitFor(`observed v1 to rise above ${before}%`, async () => ((await observed('v1')) ?? 0) >= before + 3, 30_000);
     await inspect('08-rolled-back');
   });
 
@@ -189,16 +177,16 @@ describe('console on canary up --demo bookinfo', () => {
       await topology.edge(from, to).waitFor();
       expect(await topology.edgeRate(from, to), `${from} -> ${to} rate`).toBeGreaterThan(0);
     }
-    await until('the graph to draw both reviews versions', async () => {
+    await waitFor('the graph to draw both reviews versions', async () => {
       const drawn = await topology.drawnNodes();
       return ['ingress', 'productpage:v1', 'reviews:v1', 'reviews:v2', 'ratings:v1'].every((n) => drawn.includes(n));
     });
     await topology.selectNode('reviews:v2');
-    await until('the panel to show reviews v2', async () => (await textOf(topology.panelTitle())) === 'reviews v2');
+    await waitFor('the panel to show reviews v2', async () => (await textOf(topology.panelTitle())) === 'reviews v2');
     expect(await topology.panelRate()).toBeGreaterThan(0);
     expect(env.page.url()).toContain('selected=reviews%3Av2');
     await topology.selectEdge('productpage:v1', 'reviews:v1');
-    await until(
+    await waitFor(
       'the panel to show the call to reviews v1',
       async () => (await textOf(topology.panelTitle())) === 'productpage v1 → reviews v1',
     );
@@ -210,7 +198,7 @@ describe('console on canary up --demo bookinfo', () => {
     await shell.navTo('tracing');
     const tracing = new TracingPage(env.page);
     await tracing.search({ service: 'ratings' });
-    await until('the search in the URL', async () => env.page.url().includes('service=ratings'));
+    await waitFor('the search in the URL', async () => env.page.url().includes('service=ratings'));
     const rows = tracing.rows(['productpage', 'reviews', 'ratings']);
     await rows.first().waitFor();
     await rows.first().click();
@@ -218,7 +206,7 @@ describe('console on canary up --demo bookinfo', () => {
     for (const s of ['ingress', 'productpage', 'reviews', 'ratings'])
       expect(await tracing.spans(s).count(), `spans of ${s}`).toBeGreaterThan(0);
     await tracing.spans('reviews').and(env.page.locator('[data-kind="server"]')).first().click();
-    await until('the attributes of the reviews span', async () => (await tracing.attributes()).service === 'reviews');
+    await waitFor('the attributes of the reviews span', async () => (await tracing.attributes()).service === 'reviews');
     const attrs = await tracing.attributes();
     expect(attrs.version).toBe('v2'); // only v2 calls ratings
     expect(attrs.instance).toMatch(/^reviews-v2-\d+$/);
@@ -231,7 +219,7 @@ describe('console on canary up --demo bookinfo', () => {
 
   it('switches to Chinese on every page', async () => {
     await shell.switchLanguage('zh');
-    await until('Chinese navigation', async () => (await textOf(shell.navLabel('releases'))) === '灰度发布');
+    await waitFor('Chinese navigation', async () => (await textOf(shell.navLabel('releases'))) === '灰度发布');
     expect(await env.page.getAttribute('html', 'lang')).toBe('zh-CN');
     await new TracingPage(env.page).waterfall().waitFor();
     await inspect('11-tracing-zh');
@@ -244,7 +232,7 @@ describe('console on canary up --demo bookinfo', () => {
     await releases.row(release).click();
     const detail = new ReleaseDetailPage(env.page);
     await detail.title().waitFor();
-    await until(
+    await waitFor(
       'the share chart to have 3 samples',
       async () => Number(await detail.byTest('share-history').getAttribute('data-samples')) >= 3,
     );

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bookinfoReviewsCanary } from '../support/test-harness.js';
 import { type RunningUp, startUp } from '../../src/control-plane/up.js';
-import { http, waitFor } from '../support/http.js';
+import { http } from '../support/http.js';
+import { waitFor } from '../support/wait-for.js';
 import { freePort } from '../support/ports.js';
 
 /**

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, createControlPlane } from '../../src/control-plane/index.js';
 import { EndpointsRuntime } from '../../src/workloads/endpoints-runtime.js';
 import { RuntimeByKind } from '../../src/workloads/runtime-by-kind.js';
-import { http, waitFor } from '../support/http.js';
+import { http } from '../support/http.js';
+import { waitFor } from '../support/wait-for.js';
 import { freePort } from '../support/ports.js';
 
 /**

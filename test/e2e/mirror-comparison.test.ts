@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningUp, startUp } from '../../src/control-plane/up.js';
-import { http, waitFor } from '../support/http.js';
+import { http } from '../support/http.js';
+import { waitFor } from '../support/wait-for.js';
 import { freePort } from '../support/ports.js';
 
 /**

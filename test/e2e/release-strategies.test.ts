@@ -6,7 +6,8 @@ import { fixedRateLoad } from '../../src/bench/http-load.js';
 import { type RunningUp, startUp } from '../../src/control-plane/up.js';
 import { ensureBuilt } from '../support/dist.js';
 import { echoServiceSpec } from '../support/echo-service.js';
-import { http, waitFor } from '../support/http.js';
+import { http } from '../support/http.js';
+import { waitFor } from '../support/wait-for.js';
 import { freePort } from '../support/ports.js';
 
 /**

@@ -2,18 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  proxiesFollowing,
-  readLedger,
-  type LedgerRow,
-  startUpProcess,
-  stillRunning,
-  until,
-  type UpProcess,
-} from '../chaos/chaos-harness.js';
+import { proxiesFollowing, readLedger, type LedgerRow, startUpProcess, stillRunning, type UpProcess } from '../chaos/chaos-harness.js';
 import { ensureBuilt } from '../support/dist.js';
 import { echoServiceSpec } from '../support/echo-service.js';
 import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Issue 13: a `kill -9` of `canary up` left its proxy (and some workloads) running for good, not even in the
@@ -44,7 +37,7 @@ describe('kill -9 of canary up, and nobody starts it again', () => {
       join(dir, 'up.log'),
     );
     const running = up;
-    await until('the ingress', () => running.output().includes('mesh ingress:'), 60_000);
+    await waitFor('the ingress', () => running.output().includes('mesh ingress:'), 60_000);
     const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
     const created = await fetch(`${cpUrl}/api/v1/services`, {
       method: 'POST',
@@ -52,7 +45,7 @@ describe('kill -9 of canary up, and nobody starts it again', () => {
       body: JSON.stringify(echoServiceSpec({ env: { FIXTURE_GRANDCHILD: '1' } })),
     });
     expect(created.status).toBe(201);
-    await until(
+    await waitFor(
       'two instances, two proxies and the watchdog in the ledger',
       () => {
         const live = readLedger(dataDir).filter(stillRunning);
@@ -62,7 +55,7 @@ describe('kill -9 of canary up, and nobody starts it again', () => {
     );
     rows.push(...readLedger(dataDir).filter(stillRunning));
     expect(rows.map((r) => r.kind).sort()).toEqual(['instance', 'instance', 'proxy', 'proxy', 'supervisor', 'watchdog']);
-    await until('/env through the ingress', async () => (await fetch(`http://127.0.0.1:${ingressPort}/env`)).status === 200, 30_000);
+    await waitFor('/env through the ingress', async () => (await fetch(`http://127.0.0.1:${ingressPort}/env`)).status === 200, 30_000);
 
     // A second canary up on the same data directory while this one runs is refused, and touches nothing.
     const second = startUpProcess(
@@ -81,7 +74,7 @@ describe('kill -9 of canary up, and nobody starts it again', () => {
     const during = await fetch(`http://127.0.0.1:${ingressPort}/env`, { signal: AbortSignal.timeout(3000) });
     expect(during.status).toBe(200);
     // Then every one of them ends.
-    await until('no process of the killed run', () => rows.every((r) => !stillRunning(r)), 10_000);
+    await waitFor('no process of the killed run', () => rows.every((r) => !stillRunning(r)), 10_000);
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(1500);
     expect(proxiesFollowing(cpUrl)).toEqual([]);
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment } from '../../src/kubernetes/index.js';
 import { ensureBuilt, repoRoot as root } from '../support/dist.js';
 import { ADMIN_TOKEN, canaryCli as canary, cliEnv, FakeCluster, reviewsCanaryArgs, V2_IMAGE } from '../support/fake-cluster.js';
+import { waitForValue } from '../support/wait-for.js';
 
 /**
  * `canary up --kubernetes --kubeconfig FILE --context C --prometheus URL` as a user runs it: a child process
@@ -15,16 +16,6 @@ import { ADMIN_TOKEN, canaryCli as canary, cliEnv, FakeCluster, reviewsCanaryArg
  */
 
 const bin = join(root, 'bin', 'canary.js');
-
-async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('canary up --kubernetes', () => {
   let cluster: FakeCluster;
@@ -89,10 +80,10 @@ describe('canary up --kubernetes', () => {
     child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
     // The address and the cluster's summary are two log lines (two writes): wait for the second.
-    const url = await eventually(
+    const url = await waitForValue(
+      'the control plane to listen and name its cluster',
       () => (output.includes('cluster: namespace') ? /control plane and console: (\S+)/.exec(output)?.[1] : undefined),
       (u) => u !== undefined,
-      'the control plane to listen and name its cluster',
     );
     expect(output).toContain('cluster: namespace demo on');
     expect(output).toContain('1 services (reviews)');
@@ -103,10 +94,10 @@ describe('canary up --kubernetes', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect((cluster.api.object('Deployment', 'demo', 'reviews-v2') as Deployment).spec.template.spec.containers[0]!.image).toBe(V2_IMAGE);
-    await eventually(
+    await waitForValue(
+      'the VirtualService at 50/50',
       () => JSON.stringify((cluster.api.object('VirtualService', 'demo', 'reviews')?.spec as { http?: unknown })?.http ?? null),
       (h) => h.includes('"weight":50'),
-      'the VirtualService at 50/50',
     );
     r = await canary(['release', 'get', 'reviews-canary', '-o', 'json', ...server]);
     expect(JSON.parse(r.stdout).status).toMatchObject({ phase: 'Progressing', observed: { v1: 0.3, v2: 0.7 } });

@@ -25,18 +25,5 @@ export async function http(
   return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
 }
 
-/** Polls `check` every `everyMs` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+/** The shared wait (test/support/wait-for.ts), also from here for tests that import it with `http`. */
+export { waitFor } from './wait-for.js';

@@ -81,6 +81,13 @@ export function isMain(moduleUrl: string): boolean {
   return process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === moduleUrl;
 }
 
+/** Each service's entry: when `moduleUrl` is the script node runs, serves `service` with the handler made from the environment. */
+export function serveIfMain(moduleUrl: string, service: string, makeHandler: (env: BookinfoEnv) => BookinfoHandler): void {
+  if (!isMain(moduleUrl)) return;
+  const env = readBookinfoEnv(service);
+  startBookinfoServer(service, env, makeHandler(env));
+}
+
 /** Parses a non-negative integer id from a path segment, or undefined. */
 export function parseId(segment: string | undefined): number | undefined {
   if (segment === undefined || !/^\d{1,9}$/.test(segment)) return undefined;

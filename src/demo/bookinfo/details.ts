@@ -1,12 +1,4 @@
-import {
-  type BookinfoEnv,
-  type BookinfoHandler,
-  isMain,
-  parseId,
-  readBookinfoEnv,
-  sendJson,
-  startBookinfoServer,
-} from './bookinfo-server.js';
+import { type BookinfoEnv, type BookinfoHandler, parseId, sendJson, serveIfMain } from './bookinfo-server.js';
 
 /** The book's details, as Istio's details service answers them. */
 export function bookDetails(id: number): Record<string, unknown> {
@@ -35,7 +27,4 @@ export function detailsHandler(_env: BookinfoEnv): BookinfoHandler {
   };
 }
 
-if (isMain(import.meta.url)) {
-  const env = readBookinfoEnv('details');
-  startBookinfoServer('details', env, detailsHandler(env));
-}
+serveIfMain(import.meta.url, 'details', detailsHandler);

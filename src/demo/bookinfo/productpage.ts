@@ -1,13 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  type BookinfoEnv,
-  type BookinfoHandler,
-  isMain,
-  parseId,
-  readBookinfoEnv,
-  sendJson,
-  startBookinfoServer,
-} from './bookinfo-server.js';
+import { type BookinfoEnv, type BookinfoHandler, parseId, sendJson, serveIfMain } from './bookinfo-server.js';
 import { BOOKINFO_CSS, DETAILS_UNAVAILABLE, PRODUCT, REVIEWS_UNAVAILABLE, renderProductPage } from './render-product-page.js';
 import type { ReviewsReply } from './reviews.js';
 import { forwardHeaders } from './trace-headers.js';
@@ -142,7 +134,4 @@ export function productpageHandler(env: BookinfoEnv): BookinfoHandler {
   };
 }
 
-if (isMain(import.meta.url)) {
-  const env = readBookinfoEnv('productpage');
-  startBookinfoServer('productpage', env, productpageHandler(env));
-}
+serveIfMain(import.meta.url, 'productpage', productpageHandler);

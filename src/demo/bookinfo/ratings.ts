@@ -1,12 +1,4 @@
-import {
-  type BookinfoEnv,
-  type BookinfoHandler,
-  isMain,
-  parseId,
-  readBookinfoEnv,
-  sendJson,
-  startBookinfoServer,
-} from './bookinfo-server.js';
+import { type BookinfoEnv, type BookinfoHandler, parseId, sendJson, serveIfMain } from './bookinfo-server.js';
 
 /** ratings: GET /ratings/{id} -> the stars each reviewer gave. */
 export function ratingsHandler(env: BookinfoEnv): BookinfoHandler {
@@ -20,7 +12,4 @@ export function ratingsHandler(env: BookinfoEnv): BookinfoHandler {
   };
 }
 
-if (isMain(import.meta.url)) {
-  const env = readBookinfoEnv('ratings');
-  startBookinfoServer('ratings', env, ratingsHandler(env));
-}
+serveIfMain(import.meta.url, 'ratings', ratingsHandler);

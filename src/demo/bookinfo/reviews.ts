@@ -1,13 +1,5 @@
 import { forwardHeaders } from './trace-headers.js';
-import {
-  type BookinfoEnv,
-  type BookinfoHandler,
-  isMain,
-  parseId,
-  readBookinfoEnv,
-  sendJson,
-  startBookinfoServer,
-} from './bookinfo-server.js';
+import { type BookinfoEnv, type BookinfoHandler, parseId, sendJson, serveIfMain } from './bookinfo-server.js';
 
 export type StarColor = 'black' | 'red';
 
@@ -79,7 +71,4 @@ export function reviewsHandler(env: BookinfoEnv): BookinfoHandler {
   };
 }
 
-if (isMain(import.meta.url)) {
-  const env = readBookinfoEnv('reviews');
-  startBookinfoServer('reviews', env, reviewsHandler(env));
-}
+serveIfMain(import.meta.url, 'reviews', reviewsHandler);
