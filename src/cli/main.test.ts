@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { type ControlPlane, createControlPlane } from '../control-plane/index.js';
 import { EndpointsRuntime } from '../workloads/endpoints-runtime.js';
-import { runCanary as canary } from '../../test/support/cli-runner.js';
+import { canaryArgs, runCanary as canary } from '../../test/support/cli-runner.js';
 import { ensureBuilt } from '../../test/support/dist.js';
 
 /**
@@ -137,17 +137,7 @@ describe('canary CLI against a real control plane', () => {
 
   it('creates a release from flags and lists it: NAME SERVICE PHASE GOVERNOR WEIGHTS AGE', async () => {
     const created = await canary([
-      'release',
-      'create',
-      'reviews-canary',
-      '--service',
-      'reviews',
-      '--baseline',
-      'v1',
-      '--candidate',
-      'v2',
-      '--weights',
-      'v1=50,v2=50',
+      ...canaryArgs('release create reviews-canary', { service: 'reviews', baseline: 'v1', candidate: 'v2', weights: 'v1=50,v2=50' }),
       ...client,
     ]);
     expect(created.stderr).toBe('');

@@ -36,3 +36,11 @@ export function runCanary(args: string[], opts: CliOptions = {}): Promise<CliRun
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
+
+/**
+ * The arguments of a command with its flags: `words` split at spaces, then `--flag value` for each entry of `flags`
+ * in order. `canaryArgs('release create r', { service: 'reviews' })` is `['release', 'create', 'r', '--service', 'reviews']`.
+ */
+export function canaryArgs(words: string, flags: Record<string, string> = {}): string[] {
+  return [...words.split(' '), ...Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value])];
+}

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCanary } from '../../../test/support/cli-runner.js';
+import { canaryArgs, runCanary } from '../../../test/support/cli-runner.js';
 import { ensureBuilt } from '../../../test/support/dist.js';
 import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { analysisFromFlags, parseSteps } from './analysis-commands.js';
@@ -26,23 +26,16 @@ afterAll(async () => {
 
 describe('canary release create with an analysis, get, abort', () => {
   it('turns --steps, --interval, --min-success and --max-p99 into the analysis block, shows the verdict, aborts', async () => {
-    const created = await canary([
-      'release',
-      'create',
-      'reviews-canary',
-      '--service',
-      'reviews',
-      '--candidate',
-      'v2',
-      '--steps',
-      '10,50,100',
-      '--interval',
-      '1s',
-      '--min-success',
-      '99',
-      '--max-p99',
-      '500ms',
-    ]);
+    const created = await canary(
+      canaryArgs('release create reviews-canary', {
+        service: 'reviews',
+        candidate: 'v2',
+        steps: '10,50,100',
+        interval: '1s',
+        'min-success': '99',
+        'max-p99': '500ms',
+      }),
+    );
     expect(created.code, created.stderr).toBe(0);
     const stored = cp.cp.store.getRelease('reviews-canary')!;
     expect(stored.analysis).toEqual({

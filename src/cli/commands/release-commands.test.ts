@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCanary } from '../../../test/support/cli-runner.js';
+import { canaryArgs, runCanary } from '../../../test/support/cli-runner.js';
 import { edgeSample } from '../../../test/support/telemetry-fixtures.js';
 import { ensureBuilt } from '../../../test/support/dist.js';
 import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
@@ -81,34 +81,14 @@ describe('canary release create --strategy', () => {
   it('creates a blue-green release, shows it waiting, switches, and shows the standby', async () => {
     const ratings = { ...reviewsService, name: 'ratings', ingress: undefined };
     expect((await cp.call('POST', '/api/v1/services', ratings)).status).toBe(201);
-    const created = await canary([
-      'release',
-      'create',
-      'ratings-bg',
-      '--service',
-      'ratings',
-      '--candidate',
-      'v2',
-      '--strategy',
-      'blueGreen',
-    ]);
+    const created = await canary(canaryArgs('release create ratings-bg', { service: 'ratings', candidate: 'v2', strategy: 'blueGreen' }));
     expect(created.stderr).toBe('');
     expect(created.stdout).toMatch(
       /^release\/ratings-bg created: phase (Pending|Progressing), governor -, weights v1=100 \(v2 waits for the switch\)/,
     );
-    const refused = await canary([
-      'release',
-      'create',
-      'x',
-      '--service',
-      'ratings',
-      '--candidate',
-      'v2',
-      '--strategy',
-      'blueGreen',
-      '--weights',
-      'v1=50,v2=50',
-    ]);
+    const refused = await canary(
+      canaryArgs('release create x', { service: 'ratings', candidate: 'v2', strategy: 'blueGreen', weights: 'v1=50,v2=50' }),
+    );
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/--strategy blueGreen sends no ordinary traffic to the candidate/);
     const deadline = Date.now() + 10_000;

@@ -284,21 +284,15 @@ describe('false alarms over seeded simulations', () => {
     }
   });
 
+  /** Steps 20/50/100 at alpha 0.01 against a flawless baseline (no errors, 8 ms median). */
+  const threeSteps = (
+    o: Pick<Parameters<typeof simulateRelease>[0], 'seed' | 'rate' | 'intervalSeconds' | 'candidate' | 'horizonSeconds'>,
+  ) => simulateRelease({ ...o, steps: [20, 50, 100], checks, alpha: 0.01, minRequests: 20, baseline: { errorRate: 0, medianMs: 8 } });
+
   it('catches the demo fault (30 % errors at a 20 % step, 20 req/s) within 20 s nearly always', () => {
     const times: number[] = [];
     for (let seed = 1; seed <= 200; seed++) {
-      const o = simulateRelease({
-        seed,
-        rate: 20,
-        intervalSeconds: 2,
-        steps: [20, 50, 100],
-        checks,
-        alpha: 0.01,
-        minRequests: 20,
-        baseline: { errorRate: 0, medianMs: 8 },
-        candidate: { errorRate: 0.3, medianMs: 8 },
-        horizonSeconds: 120,
-      });
+      const o = threeSteps({ seed, rate: 20, intervalSeconds: 2, candidate: { errorRate: 0.3, medianMs: 8 }, horizonSeconds: 120 });
       expect(o.result).toBe('rolledBack');
       times.push(o.seconds!);
     }
@@ -307,15 +301,10 @@ describe('false alarms over seeded simulations', () => {
   });
 
   it('catches +50 ms of latency by the rank test, and promotes healthy candidates when traffic allows', () => {
-    const slow = simulateRelease({
+    const slow = threeSteps({
       seed: 42,
       rate: 10,
       intervalSeconds: 5,
-      steps: [20, 50, 100],
-      checks,
-      alpha: 0.01,
-      minRequests: 20,
-      baseline: { errorRate: 0, medianMs: 8 },
       candidate: { errorRate: 0, medianMs: 8, addedMs: 50 },
       horizonSeconds: 600,
     });
