@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ForbiddenError, InputError, type ReleaseSpec, stableVersion } from '../core/index.js';
 import type { AnalysisRunner } from './analysis-runner.js';
-import { analysisServeProblems } from './analysis-runner.js';
+import { analysisServeProblems } from './analysis-serve-problems.js';
 import { type ApiContext, typed } from './api-context.js';
 import { errorResponses, FinishResultSchema, ReleaseParams, ReleaseResource } from './api-schemas.js';
 import { analysisWebhooksProblem, type Role } from './permissions.js';

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { attachClientSocket, destroySocket, detachClientSocket } from './client-socket-reads.js';
 import { type ConnectionSweep, SendWatch } from './connection-sweep.js';
 import { rawHeader } from './forward-headers.js';
 import type { Http1Pool, Http1Upstream, UpstreamSink } from './http1-upstream.js';
@@ -27,74 +28,6 @@ export interface FastPathHost {
   routeFast(conn: FastConnection, head: RequestHead, body: Buffer | null): void;
   /** Gives the connection to node:http (the full implementation) with the bytes not yet consumed. */
   handOff(socket: Socket, pending: Buffer | null): void;
-}
-
-const kConn = Symbol('canary.fast');
-type TaggedSocket = Socket & { [kConn]?: FastConnection };
-
-function onClientData(this: Socket, chunk: Buffer): void {
-  (this as TaggedSocket)[kConn]!.onData(chunk, false);
-}
-
-/**
- * Client connections read into this one buffer, as the upstream ones do (http1-upstream.ts): node:net offers
- * `onread` only to sockets it connects, so an accepted socket is switched to it through node:net's own slots for
- * that option (found by their descriptions; when they are not there, the socket keeps its 'data' events). Every
- * read is handled to the end before the next lands; what a connection keeps longer is copied out.
- */
-const CLIENT_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-interface UserBufferSlots {
-  buffer: symbol;
-  callback: symbol;
-}
-let userBufferSlots: UserBufferSlots | null | undefined;
-
-function findUserBufferSlots(socket: Socket): UserBufferSlots | null {
-  if (userBufferSlots !== undefined) return userBufferSlots;
-  const symbols = Object.getOwnPropertySymbols(socket);
-  const buffer = symbols.find((s) => s.description === 'kBuffer');
-  const callback = symbols.find((s) => s.description === 'kBufferCb');
-  userBufferSlots = buffer !== undefined && callback !== undefined ? { buffer, callback } : null;
-  return userBufferSlots;
-}
-
-type SlottedSocket = Socket & Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null };
-
-function onClientRead(this: Socket, nread: number, buf: Buffer): boolean {
-  (this as TaggedSocket)[kConn]?.onData(buf.subarray(0, nread), true);
-  return true;
-}
-
-/** After a hand-over: node:http reads 'data' events, so each read is copied out and pushed to the stream. */
-function pushCopy(this: Socket, nread: number, buf: Buffer): boolean {
-  return this.push(Buffer.from(buf.subarray(0, nread)));
-}
-
-/** Switches `socket` to the shared read buffer; false when node:net does not offer the slots. */
-function readIntoSharedBuffer(socket: Socket): boolean {
-  const slots = findUserBufferSlots(socket);
-  const s = socket as SlottedSocket;
-  const handle = s._handle;
-  if (slots === null || !handle || typeof handle.useUserBuffer !== 'function' || s[slots.buffer] !== null) return false;
-  s[slots.buffer] = CLIENT_READ_BUFFER;
-  s[slots.callback] = onClientRead;
-  handle.useUserBuffer(CLIENT_READ_BUFFER);
-  return true;
-}
-function onClientDrain(this: Socket): void {
-  const conn = (this as TaggedSocket)[kConn]!;
-  conn.sendWatch.reset();
-  conn.upstream?.resume();
-}
-function onClientClose(this: Socket): void {
-  (this as TaggedSocket)[kConn]!.onClose();
-}
-function destroySocket(this: Socket): void {
-  this.destroy();
-}
-function onClientError(): void {
-  // 'close' follows; nothing to add.
 }
 
 /**
@@ -158,16 +91,11 @@ export class FastConnection implements UpstreamSink {
     readonly listener: { source: RequestParty | null; ingress: boolean },
     private readonly sweeper: ConnectionSweep,
   ) {
-    (socket as TaggedSocket)[kConn] = this;
     // MeshProxy opens fast connections only where llhttp passed its check.
     this.parser = new RequestParser(llhttpParser()!);
     socket.setNoDelay(true);
     sweeper.add(this);
-    this.sharedReads = readIntoSharedBuffer(socket);
-    if (!this.sharedReads) socket.on('data', onClientData);
-    socket.on('drain', onClientDrain);
-    socket.on('close', onClientClose);
-    socket.on('error', onClientError);
+    this.sharedReads = attachClientSocket(socket, this);
   }
 
   /**
@@ -319,16 +247,8 @@ export class FastConnection implements UpstreamSink {
     this.handedOff = true;
     this.parser.close();
     const socket = this.socket;
-    if (this.sharedReads) {
-      const slots = userBufferSlots!;
-      (socket as SlottedSocket)[slots.callback] = pushCopy;
-    }
-    socket.off('data', onClientData);
-    socket.off('drain', onClientDrain);
-    socket.off('close', onClientClose);
-    socket.off('error', onClientError);
+    detachClientSocket(socket, this.sharedReads);
     this.sweeper.delete(this);
-    (socket as TaggedSocket)[kConn] = undefined;
     const pending = this.pending !== null && this.borrowed ? Buffer.from(this.pending) : this.pending;
     this.pending = null;
     this.borrowed = false;

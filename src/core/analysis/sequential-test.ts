@@ -1,5 +1,5 @@
 /**
- * Anytime-valid sequential tests on counts (see docs/adr/0012-sequential-analysis-judge.md). Each keeps a mixture
+ * Anytime-valid sequential tests on counts (see docs/adr/0013-sequential-analysis-judge.md). Each keeps a mixture
  * likelihood ratio that is a (super)martingale while the null hypothesis holds, so by Ville's inequality the chance
  * that it EVER reaches 1/alpha is at most alpha: the test may be looked at after every interval, and stopped at any
  * look, without inflating false alarms. Pure numbers in, pure numbers out; the state is plain JSON for the store.
