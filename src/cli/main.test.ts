@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { type ControlPlane, createControlPlane } from '../control-plane/index.js';
 import { EndpointsRuntime } from '../workloads/endpoints-runtime.js';
+import { canaryArgs, runCanary as canary } from '../../test/support/cli-runner.js';
 import { ensureBuilt } from '../../test/support/dist.js';
 
 /**
@@ -18,24 +19,6 @@ import { ensureBuilt } from '../../test/support/dist.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'canary.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `canary ARGS` with a clean environment (no CANARY_* from the caller) plus `env`. Never throws. */
-function canary(args: string[], opts: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Run> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...opts.env };
-  return new Promise((done) => {
-    const child = execFile(process.execPath, [bin, ...args], { env, cwd: opts.cwd ?? root, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      done({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
 
 async function closedPort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -154,17 +137,7 @@ describe('canary CLI against a real control plane', () => {
 
   it('creates a release from flags and lists it: NAME SERVICE PHASE GOVERNOR WEIGHTS AGE', async () => {
     const created = await canary([
-      'release',
-      'create',
-      'reviews-canary',
-      '--service',
-      'reviews',
-      '--baseline',
-      'v1',
-      '--candidate',
-      'v2',
-      '--weights',
-      'v1=50,v2=50',
+      ...canaryArgs('release create reviews-canary', { service: 'reviews', baseline: 'v1', candidate: 'v2', weights: 'v1=50,v2=50' }),
       ...client,
     ]);
     expect(created.stderr).toBe('');

@@ -1,36 +1,26 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kubernetes/kube-object.js';
+import { runCanary as canary } from '../../test/support/cli-runner.js';
+import { ensureBuilt } from '../../test/support/dist.js';
 import { validateObject } from '../../test/support/kubernetes/validate-object.js';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const run = promisify(execFile);
+beforeAll(() => ensureBuilt());
 
-async function canary(args: string[]) {
-  if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) throw new Error('build first: npm run build');
-  try {
-    const r = await run(process.execPath, [join(root, 'bin', 'canary.js'), ...args], { cwd: root });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+/** `canary render ARGS` succeeded: the objects it printed. */
+async function rendered(args: string[]): Promise<KubeObject[]> {
+  const r = await canary(['render', ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  return parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
 }
+
+/** What a canary or blue-green release makes: the candidate's Deployment, then the service's routing. */
+const releaseObjects = ['Deployment/reviews-v2', 'DestinationRule/reviews', 'VirtualService/reviews'];
 
 describe('canary render --kubernetes', () => {
   it('prints the candidate Deployment, DestinationRule and VirtualService of the example, all valid', async () => {
-    const r = await canary(['render', '--kubernetes', 'examples/reviews-canary-k8s.yaml', '--namespace', 'demo']);
-    expect(r.code, r.stderr).toBe(0);
-    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
-    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([
-      'Deployment/reviews-v2',
-      'DestinationRule/reviews',
-      'VirtualService/reviews',
-    ]);
+    const objects = await rendered(['--kubernetes', 'examples/reviews-canary-k8s.yaml', '--namespace', 'demo']);
+    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(releaseObjects);
     for (const o of objects) {
       expect(o.metadata?.namespace).toBe('demo');
       validateObject(o);
@@ -52,9 +42,7 @@ describe('canary render --kubernetes', () => {
   });
 
   it('renders Gateway API objects on request, and refuses a wrong mode with a clear message', async () => {
-    const gw = await canary(['render', '--kubernetes', 'examples/reviews-canary-k8s.yaml', '--traffic', 'gateway-api']);
-    expect(gw.code, gw.stderr).toBe(0);
-    const kinds = parseAllDocuments(gw.stdout).map((d) => (d.toJS() as KubeObject).kind);
+    const kinds = (await rendered(['--kubernetes', 'examples/reviews-canary-k8s.yaml', '--traffic', 'gateway-api'])).map((o) => o.kind);
     expect(kinds).toContain('HTTPRoute');
     const bad = await canary(['render', '--kubernetes', 'examples/reviews-canary-k8s.yaml', '--traffic', 'nginx']);
     expect(bad.code).toBe(1);
@@ -62,14 +50,8 @@ describe('canary render --kubernetes', () => {
   });
 
   it('renders a blue-green release: the preview route first, every ordinary request to v1; and its HTTPRoute', async () => {
-    const r = await canary(['render', '--kubernetes', 'examples/reviews-blue-green-k8s.yaml', '--namespace', 'demo']);
-    expect(r.code, r.stderr).toBe(0);
-    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
-    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([
-      'Deployment/reviews-v2',
-      'DestinationRule/reviews',
-      'VirtualService/reviews',
-    ]);
+    const objects = await rendered(['--kubernetes', 'examples/reviews-blue-green-k8s.yaml', '--namespace', 'demo']);
+    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(releaseObjects);
     for (const o of objects) validateObject(o);
     const http = (
       objects[2] as unknown as { spec: { http: { match?: unknown; route: { destination: { subset: string }; weight: number }[] }[] } }
@@ -78,11 +60,9 @@ describe('canary render --kubernetes', () => {
       [[{ headers: { 'x-canary-preview': { exact: 'v2' } } }], 'v2:100'],
       [null, 'v1:100'],
     ]);
-    const gw = await canary(['render', '--kubernetes', 'examples/reviews-blue-green-k8s.yaml', '--traffic', 'gateway-api']);
-    expect(gw.code, gw.stderr).toBe(0);
-    const route = parseAllDocuments(gw.stdout)
-      .map((d) => d.toJS() as KubeObject)
-      .find((o) => o.kind === 'HTTPRoute') as unknown as {
+    const route = (await rendered(['--kubernetes', 'examples/reviews-blue-green-k8s.yaml', '--traffic', 'gateway-api'])).find(
+      (o) => o.kind === 'HTTPRoute',
+    ) as unknown as {
       spec: { rules: { matches?: unknown; backendRefs: { name: string; weight: number }[] }[] };
     };
     validateObject(route as unknown as KubeObject);
@@ -93,9 +73,7 @@ describe('canary render --kubernetes', () => {
   });
 
   it('renders a mirroring release: v1 answers, 20% mirrored to v2 (Istio mirror + mirrorPercentage, Gateway API RequestMirror)', async () => {
-    const r = await canary(['render', '--kubernetes', 'examples/reviews-mirror-k8s.yaml']);
-    expect(r.code, r.stderr).toBe(0);
-    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
+    const objects = await rendered(['--kubernetes', 'examples/reviews-mirror-k8s.yaml']);
     for (const o of objects) validateObject(o);
     const vs = objects.find((o) => o.kind === 'VirtualService') as unknown as { spec: { http: Record<string, unknown>[] } };
     expect(vs.spec.http[1]).toEqual({
@@ -103,11 +81,9 @@ describe('canary render --kubernetes', () => {
       mirror: { host: 'reviews', port: { number: 9080 }, subset: 'v2' },
       mirrorPercentage: { value: 20 },
     });
-    const gw = await canary(['render', '--kubernetes', 'examples/reviews-mirror-k8s.yaml', '--traffic', 'gateway-api']);
-    expect(gw.code, gw.stderr).toBe(0);
-    const route = parseAllDocuments(gw.stdout)
-      .map((d) => d.toJS() as KubeObject)
-      .find((o) => o.kind === 'HTTPRoute') as unknown as { spec: { rules: { filters?: unknown[] }[] } };
+    const route = (await rendered(['--kubernetes', 'examples/reviews-mirror-k8s.yaml', '--traffic', 'gateway-api'])).find(
+      (o) => o.kind === 'HTTPRoute',
+    ) as unknown as { spec: { rules: { filters?: unknown[] }[] } };
     expect(route.spec.rules[1]!.filters).toEqual([
       { type: 'RequestMirror', requestMirror: { backendRef: { group: '', kind: 'Service', name: 'reviews-v2', port: 9080 }, percent: 20 } },
     ]);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type TelemetryBatchInput, TelemetryBatch, durationSlot, BYTES_SLOTS } from '../telemetry-wire/index.js';
 import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 /**
  * The analysis runner in-process, on a real store: telemetry arrives as the proxies' batches would (fed straight
@@ -58,16 +59,6 @@ function feedTraffic(t: TestControlPlane, candidateErrorRate: number, perTick = 
   feeds.push(timer);
 }
 
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 const release = (analysis: object) => ({ name: 'reviews-canary', service: 'reviews', candidate: { name: 'v2' }, analysis });
 
 async function start(opts: Parameters<typeof startTestControlPlane>[0] = {}) {
@@ -98,7 +89,7 @@ describe('the analysis runner', () => {
     expect(created.status, created.text).toBe(201);
     expect(created.body.traffic).toEqual({ weights: { v1: 100 } });
     feedTraffic(t, 0, 10);
-    await until('the release to finish', () => (t.cp.store.getRelease('reviews-canary') ? undefined : true), 40_000);
+    await waitFor('the release to finish', () => (t.cp.store.getRelease('reviews-canary') ? undefined : true), 40_000);
     expect(t.cp.store.getService('reviews')!.versions.map((v) => v.name)).toEqual(['v2']);
     const a = actions(t);
     expect(a.filter((x) => x === 'release.analysis-step')).toHaveLength(4);
@@ -119,7 +110,7 @@ describe('the analysis runner', () => {
       release({ interval: '1s', checks: [{ metric: 'successRate', min: 99 }], steps: [{ setWeight: 20 }, { setWeight: 100 }] }),
     );
     feedTraffic(t, 0.3, 20);
-    const r = await until('the rollback', async () => {
+    const r = await waitFor('the rollback', async () => {
       const x = await get(t);
       return x.status.analysis?.state === 'failed' ? x : undefined;
     });
@@ -138,7 +129,7 @@ describe('the analysis runner', () => {
   it('says inconclusive without traffic and does not promote', async () => {
     const t = await start();
     await t.call('POST', '/api/v1/releases', release({ interval: '1s', minRequests: 20, steps: [{ setWeight: 50 }, { setWeight: 100 }] }));
-    const r = await until('a few checks', async () => {
+    const r = await waitFor('a few checks', async () => {
       const x = await get(t);
       return (x.status.analysis?.history?.length ?? 0) >= 3 ? x : undefined;
     });
@@ -154,7 +145,7 @@ describe('the analysis runner', () => {
     const steps = [{ setWeight: 30 }, { pause: {} }, { setWeight: 100 }];
     await t.call('POST', '/api/v1/releases', release({ interval: '1s', minRequests: 3, steps }));
     feedTraffic(t, 0, 10);
-    await until('the pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
+    await waitFor('the pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
     // It stays paused, checks still running.
     await new Promise((r) => setTimeout(r, 2500));
     const paused = await get(t);
@@ -175,7 +166,7 @@ describe('the analysis runner', () => {
       candidate: { name: 'v1' },
       baseline: 'v2',
     });
-    await until('the second pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
+    await waitFor('the second pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
     const aborted = await t.call('POST', '/api/v1/releases/reviews-canary/abort');
     expect(aborted.status, aborted.text).toBe(200);
     expect(aborted.body.status).toMatchObject({ phase: 'RolledBack', governor: 'v2' });
@@ -210,7 +201,7 @@ describe('the analysis runner', () => {
       }),
     );
     expect(created.status, created.text).toBe(201);
-    const r = await until('the refusal', async () => {
+    const r = await waitFor('the refusal', async () => {
       const x = await get(t);
       return x.status.analysis?.state === 'failed' ? x : undefined;
     });
@@ -219,7 +210,7 @@ describe('the analysis runner', () => {
     );
     expect(r.status.phase).toBe('RolledBack');
     expect(actions(t)).not.toContain('release.traffic-changed');
-    await until('the rollback webhook', () => (calls.some((c) => c.path === '/rollback') ? true : undefined));
+    await waitFor('the rollback webhook', () => (calls.some((c) => c.path === '/rollback') ? true : undefined));
     expect(calls.find((c) => c.path === '/pre')!.body).toMatchObject({
       type: 'preRollout',
       release: 'reviews-canary',
@@ -236,13 +227,13 @@ describe('the analysis runner', () => {
       release({ interval: '1s', minRequests: 3, steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }] }),
     );
     feedTraffic(t, 0, 10);
-    await until('the pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
+    await waitFor('the pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
     for (const f of feeds.splice(0)) clearInterval(f);
     await t.stop();
     cp = await startTestControlPlane({ dataDir: t.dataDir, analysis: { tickMs: 50 } });
     const again = cp;
     feedTraffic(again, 0, 10);
-    await until('checks after the restart', async () => {
+    await waitFor('checks after the restart', async () => {
       const x = await get(again);
       return x.status.analysis?.checkedAt && Date.parse(x.status.analysis.checkedAt) > Date.now() - 1500 ? true : undefined;
     });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeCluster, V2_IMAGE } from '../../test/support/fake-cluster.js';
 import type { FakeApiServer } from '../../test/support/kubernetes/fake-api-server.js';
 import type { Deployment } from '../kubernetes/index.js';
+import { waitForValue } from '../../test/support/wait-for.js';
 
 /**
  * blueGreen and mirror releases in cluster mode (`canary up --kubernetes`) against the fake API server: the
@@ -17,16 +18,6 @@ async function start(traffic: 'istio' | 'gateway-api' = 'istio') {
   cleanups.push(() => cluster.close());
   await cluster.startControlPlane({ rolloutDeadlineMs: 60_000, traffic });
   return cluster;
-}
-
-async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, what: string, ms = 5000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 type VsHttp = {
@@ -78,16 +69,16 @@ describe('release strategies in cluster mode', () => {
     const { api } = cluster;
     let res = await cluster.call('POST', '/api/v1/releases', blueGreen);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    const v2 = await eventually(
+    const v2 = await waitForValue(
+      'the cloned Deployment',
       () => api.object('Deployment', 'demo', 'reviews-v2') as Deployment | undefined,
       (d) => d !== undefined,
-      'the cloned Deployment',
     );
     expect(v2!.spec.template.spec.containers[0]!.image).toBe(V2_IMAGE);
-    await eventually(
+    await waitForValue(
+      'the preview route',
       () => vsRoutes(api),
       (r) => r === 'preview(x-canary-preview=v2)->v2:100 | v1:100',
-      'the preview route',
     );
 
     res = await cluster.call('POST', '/api/v1/releases/reviews-bg/takeover', { version: 'v2' });
@@ -109,10 +100,10 @@ describe('release strategies in cluster mode', () => {
     const cluster = await start('gateway-api');
     const { api } = cluster;
     expect((await cluster.call('POST', '/api/v1/releases', blueGreen)).status).toBe(201);
-    await eventually(
+    await waitForValue(
+      'the preview rule',
       () => httpRoute(api),
       (r) => r === 'preview(x-canary-preview=v2)->reviews-v2:100 | reviews-v1:100',
-      'the preview rule',
     );
     expect(api.object('Service', 'demo', 'reviews-v2')).toBeDefined();
     expect((await cluster.call('POST', '/api/v1/releases/reviews-bg/takeover', { version: 'v2' })).status).toBe(200);
@@ -126,10 +117,10 @@ describe('release strategies in cluster mode', () => {
     const { api } = cluster;
     const mirror = { ...blueGreen, name: 'reviews-mirror', strategy: 'mirror', traffic: { mirror: { percent: 25 } } };
     expect((await cluster.call('POST', '/api/v1/releases', mirror)).status).toBe(201);
-    await eventually(
+    await waitForValue(
+      'the mirror route',
       () => vsRoutes(api),
       (r) => r === 'preview(x-canary-preview=v2)->v2:100 | v1:100 mirror v2 25%',
-      'the mirror route',
     );
     const res = await cluster.call('POST', '/api/v1/releases/reviews-mirror/takeover', { version: 'v2' });
     expect(res.body).toMatchObject({ strategy: 'canary', status: { governor: 'v2' } });

@@ -147,29 +147,20 @@ export function registerReleasesApi(app: FastifyInstance, ctx: ApiContext): void
       trafficChange(isDryRun(req.query), (opts) => controller.takeover(req.params.name, req.body, req.actor, ifMatchOf(req), opts)),
   );
 
-  api.post(
-    '/api/v1/releases/:name/rollback',
-    {
-      config: { permission: 'releases:write' },
-      schema: { tags, summary: 'The baseline gets 100%, in any phase', params: ReleaseParams, querystring: DryRunQuery, response: one },
-    },
-    async (req) => trafficChange(isDryRun(req.query), (opts) => controller.rollback(req.params.name, req.actor, ifMatchOf(req), opts)),
-  );
-
-  api.post(
-    '/api/v1/releases/:name/resume',
-    {
-      config: { permission: 'releases:write' },
-      schema: {
-        tags,
-        summary: "Clear the governor: the release's traffic rules apply again",
-        params: ReleaseParams,
-        querystring: DryRunQuery,
-        response: one,
+  // Rollback and resume take nothing but the release: the same route, a different change.
+  for (const [action, summary] of [
+    ['rollback', 'The baseline gets 100%, in any phase'],
+    ['resume', "Clear the governor: the release's traffic rules apply again"],
+  ] as const) {
+    api.post(
+      `/api/v1/releases/:name/${action}`,
+      {
+        config: { permission: 'releases:write' },
+        schema: { tags, summary, params: ReleaseParams, querystring: DryRunQuery, response: one },
       },
-    },
-    async (req) => trafficChange(isDryRun(req.query), (opts) => controller.resume(req.params.name, req.actor, ifMatchOf(req), opts)),
-  );
+      async (req) => trafficChange(isDryRun(req.query), (opts) => controller[action](req.params.name, req.actor, ifMatchOf(req), opts)),
+    );
+  }
 
   api.delete(
     '/api/v1/releases/:name',

@@ -8,6 +8,7 @@ import { SqliteStore } from '../store/index.js';
 import { SqliteTraceStore } from '../telemetry/sqlite-trace-store.js';
 import { reviewsService, startTestControlPlane } from '../../test/support/test-harness.js';
 import { damagePages } from '../../test/support/sqlite-damage.js';
+import { serverSpan } from '../../test/support/telemetry-fixtures.js';
 
 function logSink(): { stream: Writable; lines: () => { level: number; msg: string }[] } {
   const chunks: string[] = [];
@@ -66,29 +67,14 @@ describe('the control plane on a damaged data directory', () => {
     mkdirSync(dataDir, { mode: 0o700 });
     const tracesFile = join(dataDir, 'traces.db');
     const traces = new SqliteTraceStore({ file: tracesFile });
-    const spans = Array.from({ length: 400 }, (_, i) => ({
-      traceId: i.toString(16).padStart(32, '0'),
-      spanId: i.toString(16).padStart(16, '0'),
-      parentSpanId: null,
-      kind: 'server' as const,
-      name: `GET /productpage/${'x'.repeat(100)}`,
-      service: 'productpage',
-      version: 'v1',
-      instance: 'productpage-v1-1',
-      startTime: Date.now(),
-      durationMs: 3,
-      statusCode: 200,
-      error: false,
-      host: 'h',
-      pid: 1,
-      peerAddress: '127.0.0.1:1',
-      method: 'GET',
-      path: '/productpage',
-      peerService: '',
-      responseFlags: '-',
-      retried: false,
-      mirrored: false,
-    }));
+    const spans = Array.from({ length: 400 }, (_, i) =>
+      serverSpan('productpage:v1', '/productpage', {
+        traceId: i.toString(16).padStart(32, '0'),
+        spanId: i.toString(16).padStart(16, '0'),
+        name: `GET /productpage/${'x'.repeat(100)}`,
+        durationMs: 3,
+      }),
+    );
     traces.add(spans);
     traces.close();
     damagePages(tracesFile);

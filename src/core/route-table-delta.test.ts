@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom as random } from './analysis/analysis-simulation.js';
 import { compileRouteTable } from './compile-route-table.js';
 import type { Service } from './model.js';
 import type { OutboundListener, RouteTable, ServiceRoute } from './route-table.js';
 import { applyRouteTableDelta, diffRouteTables, isEmptyRouteTableDelta } from './route-table-delta.js';
-
-/** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = Array.from({ length: 12 }, (_, i) => `svc-${String.fromCharCode(97 + i)}`);
 

@@ -264,27 +264,29 @@ function sweepWithIdle(idleTimeoutMs: number): ConnectionSweep {
   return new ConnectionSweep({ ...DEFAULT_PROXY_LIMITS, idleTimeoutMs });
 }
 
+/** A host that answers every request itself: 404 with `body`. */
+function answering404(body: string): FastPathHost {
+  return {
+    settings: { upstreamTimeoutMs: 1000, connectTimeoutMs: 5000, exposeVersionHeader: false, observer: null, limits: DEFAULT_PROXY_LIMITS },
+    routeFast: (conn) => {
+      conn.answer(404, 'no-route', body);
+      conn.done();
+    },
+    handOff: (socket) => socket.destroy(),
+  };
+}
+
+/** A loopback server whose every connection is a FastConnection of `host` (from the ingress), on a free port. */
+async function listenFast(host: FastPathHost, sweep: ConnectionSweep): Promise<{ server: NetServer; serverPort: number }> {
+  const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, sweep));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, serverPort: (server.address() as { port: number }).port };
+}
+
 describe('idle keep-alive connections', () => {
   it('are closed after the keep-alive timeout, while connections in use stay open', async () => {
     // A connection whose requests the host answers itself (404), with a 1.5 s keep-alive timeout.
-    const host: FastPathHost = {
-      settings: {
-        upstreamTimeoutMs: 1000,
-        connectTimeoutMs: 5000,
-        exposeVersionHeader: false,
-        observer: null,
-        limits: DEFAULT_PROXY_LIMITS,
-      },
-      routeFast: (conn) => {
-        conn.answer(404, 'no-route', 'no route');
-        conn.done();
-      },
-      handOff: (socket) => socket.destroy(),
-    };
-    const sweep = sweepWithIdle(1500);
-    const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, sweep));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const serverPort = (server.address() as { port: number }).port;
+    const { server, serverPort } = await listenFast(answering404('no route'), sweepWithIdle(1500));
     const dial = async (): Promise<{ socket: Socket; closedAt: Promise<number> }> => {
       const socket = connect(serverPort, '127.0.0.1');
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -313,24 +315,8 @@ describe('idle keep-alive connections', () => {
   it('are not idle while an answer is still queued for a slow reader', async () => {
     // The answer (about 4 MB) is queued in full at once; the client reads none of it for longer than the timeout.
     const message = 'x'.repeat(4 * 2 ** 20);
-    const host: FastPathHost = {
-      settings: {
-        upstreamTimeoutMs: 1000,
-        connectTimeoutMs: 5000,
-        exposeVersionHeader: false,
-        observer: null,
-        limits: DEFAULT_PROXY_LIMITS,
-      },
-      routeFast: (conn) => {
-        conn.answer(404, 'no-route', message);
-        conn.done();
-      },
-      handOff: (socket) => socket.destroy(),
-    };
     const sweep = sweepWithIdle(1000);
-    const server = createNetServer((socket) => new FastConnection(host, socket, { source: null, ingress: true }, sweep));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const serverPort = (server.address() as { port: number }).port;
+    const { server, serverPort } = await listenFast(answering404(message), sweep);
     try {
       const socket = connect(serverPort, '127.0.0.1');
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));

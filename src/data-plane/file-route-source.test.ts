@@ -16,12 +16,10 @@ let v1: TestUpstream;
 let v2: TestUpstream;
 
 beforeAll(async () => {
-  v1 = await startUpstream('v1');
-  v2 = await startUpstream('v2');
+  [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
 });
 afterAll(async () => {
-  await v1.close();
-  await v2.close();
+  await Promise.all([v1.close(), v2.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -13,6 +13,7 @@ import { reviewsService, reviewsV1Deployment } from '../../test/support/kubernet
 import { controlPlaneUser, deployRbac } from '../../test/support/kubernetes/deploy-rbac.js';
 import { FakeApiServer, type FakeApiServerOptions } from '../../test/support/kubernetes/fake-api-server.js';
 import { validateObject } from '../../test/support/kubernetes/validate-object.js';
+import { waitForValue } from '../../test/support/wait-for.js';
 
 /**
  * What a real cluster does and the fake API server used to let pass (issue 17): each test reproduces the
@@ -37,16 +38,6 @@ function runtimeOf(client: KubeClient, rolloutDeadlineMs = 60_000): KubernetesRu
   const runtime = new KubernetesRuntime({ client, rolloutDeadlineMs });
   open.push({ close: () => runtime.stopAll() });
   return runtime;
-}
-
-async function eventually<T>(read: () => T, ok: (v: T) => boolean, what: string, ms = 5000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = read();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 15));
-  }
 }
 
 const stored = (s: Omit<Service, 'resourceVersion' | 'createdAt' | 'updatedAt' | 'createdBy'>): Service => ({
@@ -157,10 +148,10 @@ describe('readiness as `kubectl rollout status` reads it (issue 17, item 5)', ()
     const runtime = runtimeOf(client);
     await runtime.start();
     api.setStatus('Deployment', 'demo', 'reviews-v1', status({ replicas: 2, updatedReplicas: 1, readyReplicas: 2, availableReplicas: 2 }));
-    const h = await eventually(
+    const h = await waitForValue(
+      'the status',
       () => runtime.health('reviews', 'v1'),
       (x) => x.reason.includes('pending termination'),
-      'the status',
     );
     expect(h).toEqual({ ready: false, failed: false, reason: 'rolling out: 1 of 1 replicas updated, 1 old replicas pending termination' });
   });
@@ -179,10 +170,10 @@ describe('readiness as `kubectl rollout status` reads it (issue 17, item 5)', ()
       updatedReplicas: 0,
       conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
     });
-    await eventually(
+    await waitForValue(
+      'the new generation with the old status',
       () => runtime.deployments.get('reviews-v1'),
       (d) => d?.metadata.generation === 2 && d.status?.conditions?.length === 1,
-      'the new generation with the old status',
     );
     const h = runtime.health('reviews', 'v1');
     expect(h).toEqual({ ready: false, failed: false, reason: 'waiting for the Deployment controller to see generation 2' });
@@ -199,10 +190,10 @@ describe('readiness as `kubectl rollout status` reads it (issue 17, item 5)', ()
       updatedReplicas: 0,
       conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message }],
     });
-    const h = await eventually(
+    const h = await waitForValue(
+      'the ReplicaFailure',
       () => runtime.health('reviews', 'v1'),
       (x) => x.reason.includes('FailedCreate'),
-      'the ReplicaFailure',
     );
     expect(h).toEqual({ ready: false, failed: false, reason: `rolling out: 0 of 1 replicas ready; FailedCreate: ${message}` });
   });
@@ -225,10 +216,10 @@ describe('readiness as `kubectl rollout status` reads it (issue 17, item 5)', ()
       { service: 'reviews', version: v1 },
       { service: 'reviews', version: v2 },
     ]);
-    const h = await eventually(
+    const h = await waitForValue(
+      'the deadline after the restart',
       () => after.health('reviews', 'v2'),
       (x) => x.failed,
-      'the deadline after the restart',
     );
     expect(h.reason).toMatch(
       /^Deployment demo\/reviews-v2 not ready within 400 ms \(0 of 1 ready\); pod reviews-v2-\w+-0: ImagePullBackOff/,
@@ -242,10 +233,10 @@ describe('readiness as `kubectl rollout status` reads it (issue 17, item 5)', ()
     const runtime = runtimeOf(client);
     await runtime.start();
     api.setStatus('Deployment', 'demo', 'reviews-v1', { observedGeneration: 1 });
-    await eventually(
+    await waitForValue(
+      'the status',
       () => runtime.deployments.get('reviews-v1')?.status?.observedGeneration,
       (g) => g === 1,
-      'the status',
     );
     expect(runtime.health('reviews', 'v1')).toEqual({
       ready: false,

@@ -162,14 +162,12 @@ export class KubeClient {
     const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) });
     if (opts.resourceVersion) q.set('resourceVersion', opts.resourceVersion);
     if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
-    const res = await this.open(
-      'GET',
-      withQuery(resourcePath(type, opts.namespace ?? this.namespace), q),
-      undefined,
-      undefined,
-      opts.signal,
-      false,
-    );
+    const res = await this.open({
+      method: 'GET',
+      path: withQuery(resourcePath(type, opts.namespace ?? this.namespace), q),
+      signal: opts.signal,
+      timed: false,
+    });
     if ((res.statusCode ?? 0) >= 300) throw await errorOf(res);
     await new Promise<void>((resolve, reject) => {
       let buffer = '';
@@ -267,36 +265,22 @@ export class KubeClient {
   }
 
   private async call(method: string, path: string, body?: string, contentType?: string): Promise<unknown> {
-    const res = await this.open(method, path, body, contentType, undefined, true);
+    const res = await this.open({ method, path, body, contentType, timed: true });
     if ((res.statusCode ?? 0) >= 300) throw await errorOf(res);
     const text = await readAll(res);
     return text ? JSON.parse(text) : undefined;
   }
 
   /** Sends a request; on 401 with refreshable credentials, refreshes them and sends it once more. */
-  private async open(
-    method: string,
-    path: string,
-    body: string | undefined,
-    contentType: string | undefined,
-    signal: AbortSignal | undefined,
-    timed: boolean,
-  ): Promise<IncomingMessage> {
-    const res = await this.send(method, path, body, contentType, signal, timed);
+  private async open(request: ApiRequest): Promise<IncomingMessage> {
+    const res = await this.send(request);
     if (res.statusCode !== 401 || !this.refreshCredentials) return res;
     res.resume();
     this.refreshCredentials();
-    return this.send(method, path, body, contentType, signal, timed);
+    return this.send(request);
   }
 
-  private async send(
-    method: string,
-    path: string,
-    body: string | undefined,
-    contentType: string | undefined,
-    signal: AbortSignal | undefined,
-    timed: boolean,
-  ): Promise<IncomingMessage> {
+  private async send({ method, path, body, contentType, signal, timed }: ApiRequest): Promise<IncomingMessage> {
     const url = new URL(this.server + path);
     const opts: RequestOptions = {
       method,
@@ -326,6 +310,16 @@ export class KubeClient {
       req.end(body);
     });
   }
+}
+
+/** One request to the API server. `timed`: the whole answer must come within the timeout (not a watch's stream). */
+interface ApiRequest {
+  method: string;
+  path: string;
+  body?: string | undefined;
+  contentType?: string | undefined;
+  signal?: AbortSignal | undefined;
+  timed: boolean;
 }
 
 function apiVersion(type: ResourceType): string {

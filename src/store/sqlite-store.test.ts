@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, type ReleaseStatus, ServiceSpec } from '../core/index.js';
-import { SqliteStore } from './sqlite-store.js';
+import { ConflictError, type ReleaseStatus, type Service, ServiceSpec } from '../core/index.js';
+import { SqliteStore, type StoreWriter } from './sqlite-store.js';
 import { damagePages } from '../../test/support/sqlite-damage.js';
 
 const spec = (name = 'reviews') =>
@@ -19,6 +19,19 @@ const release = (name = 'reviews-canary', service = 'reviews') => ({
   traffic: { weights: { v1: 50, v2: 50 } },
   status,
 });
+
+/** The event alice's creating `service` leaves. */
+function serviceCreated(w: StoreWriter, service: Service, message: string): void {
+  w.appendEvent({
+    actor: 'alice',
+    action: 'service.created',
+    resourceKind: 'service',
+    resourceName: service.name,
+    before: null,
+    after: service,
+    message,
+  });
+}
 
 function everything(store: SqliteStore) {
   return { services: store.listServices(), releases: store.listReleases(), events: store.listEvents(), revision: store.revision() };
@@ -60,15 +73,7 @@ describe('SqliteStore', () => {
     expect(store.revision()).toBe(0);
     const svc = store.write((w) => {
       const s = w.createService(spec(), 'alice');
-      w.appendEvent({
-        actor: 'alice',
-        action: 'service.created',
-        resourceKind: 'service',
-        resourceName: 'reviews',
-        before: null,
-        after: s,
-        message: 'm',
-      });
+      serviceCreated(w, s, 'm');
       return s;
     });
     expect(store.revision()).toBe(1);
@@ -152,15 +157,7 @@ describe('SqliteStore', () => {
         { ...spec(), ingress: { paths: ['/reviews'] }, routes: [{ route: [{ version: 'v1', weight: 100 }] }] },
         'alice',
       );
-      w.appendEvent({
-        actor: 'alice',
-        action: 'service.created',
-        resourceKind: 'service',
-        resourceName: 'reviews',
-        before: null,
-        after: s,
-        message: 'created',
-      });
+      serviceCreated(w, s, 'created');
     });
     store.write((w) => w.createRelease(release(), 'bob'));
     store.nextRouteTableRevision();

@@ -80,6 +80,18 @@ function keyOf(d: Counted): string {
   return `${d.kind}\u0000${d.method}\u0000${d.path}\u0000${d.field ?? ''}${values}`;
 }
 
+/** The counters a sample, a bucket and a report share. */
+type Tally = { requests: number; mirrored: number; compared: number; agree: number; skipped: Skipped };
+
+/** Adds `from`'s counters to `into`'s. */
+function addCounts(into: Tally, from: Tally): void {
+  into.requests += from.requests;
+  into.mirrored += from.mirrored;
+  into.compared += from.compared;
+  into.agree += from.agree;
+  for (const k of Object.keys(into.skipped) as (keyof Skipped)[]) into.skipped[k] += from.skipped[k];
+}
+
 function addSlots(into: Float64Array, slots: readonly number[]): void {
   for (let i = 0; i + 1 < slots.length; i += 2) into[slots[i]!]! += slots[i + 1]!;
 }
@@ -110,11 +122,7 @@ export class ComparisonWindow {
         this.releases.set(s.release, rel);
       }
       const b = this.bucket(rel, n);
-      b.requests += s.requests;
-      b.mirrored += s.mirrored;
-      b.compared += s.compared;
-      b.agree += s.agree;
-      for (const k of Object.keys(b.skipped) as (keyof Skipped)[]) b.skipped[k] += s.skipped[k];
+      addCounts(b, s);
       b.other += s.otherDifferences;
       for (const d of s.differences) {
         const { example, ...counted } = d;
@@ -168,11 +176,7 @@ export class ComparisonWindow {
     const differences = new Map<string, Counted>();
     for (const b of rel.buckets) {
       if (b.n < first || b.n > last) continue;
-      out.requests += b.requests;
-      out.mirrored += b.mirrored;
-      out.compared += b.compared;
-      out.agree += b.agree;
-      for (const k of Object.keys(out.skipped) as (keyof Skipped)[]) out.skipped[k] += b.skipped[k];
+      addCounts(out, b);
       out.otherDifferences += b.other;
       for (const [key, d] of b.differences) {
         const have = differences.get(key);

@@ -1,26 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ObservedHistory } from './observed-history.js';
-import type { EdgeSample } from '../telemetry-wire/telemetry-batch.js';
+import { edgeSample } from '../../test/support/telemetry-fixtures.js';
 
-function edge(dst: string | null, code: number, count: number, src: string | null = null): EdgeSample {
-  const party = (s: string) => {
-    const [service, version = ''] = s.split(':') as [string, string?];
-    return { service, version, instance: version ? `${service}-${version}-1` : '' };
-  };
-  return {
-    source: src === null ? null : party(src),
-    destination: dst === null ? null : party(dst),
-    code,
-    flags: 0,
-    count,
-    durationSumMs: count,
-    durationSlots: [],
-    bytesInSum: 0,
-    bytesInBuckets: [count, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-    bytesOutSum: 0,
-    bytesOutBuckets: [count, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-  };
-}
+const edge = edgeSample;
 
 /** A clock that starts on a bucket boundary and moves only when told. */
 function clock(start = 1_700_000_000_000) {

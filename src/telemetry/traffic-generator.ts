@@ -172,16 +172,8 @@ export class TrafficGenerator {
   }
 }
 
-interface Counts {
-  sent: number;
-  completed: number;
-  ok: number;
-  failed: number;
-  errors: number;
-  skipped: number;
-  statuses: Record<string, number>;
-  fine: Uint32Array;
-}
+/** The counters behind `TrafficStats`, with the latency histogram its quantiles come from. */
+type Counts = Pick<TrafficStats, 'sent' | 'completed' | 'ok' | 'failed' | 'errors' | 'skipped' | 'statuses'> & { fine: Uint32Array };
 
 function newCounts(): Counts {
   return { sent: 0, completed: 0, ok: 0, failed: 0, errors: 0, skipped: 0, statuses: {}, fine: new Uint32Array(FINE_SLOTS) };

@@ -1,27 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canaryArgs, runCanary } from '../../../test/support/cli-runner.js';
 import { ensureBuilt } from '../../../test/support/dist.js';
 import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { analysisFromFlags, parseSteps } from './analysis-commands.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const bin = join(root, 'bin', 'canary.js');
 const dir = mkdtempSync(join(tmpdir(), 'canary-cli-analysis-'));
 let cp: TestControlPlane;
 let url: string;
 
-function canary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
-  return new Promise((done) => {
-    execFile(process.execPath, [bin, ...args, '--server', url, '--token', cp.token], { env, timeout: 30_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-    );
-  });
-}
+const canary = (args: string[]) => runCanary([...args, '--server', url, '--token', cp.token], { home: dir });
 
 beforeAll(async () => {
   ensureBuilt();
@@ -36,23 +26,16 @@ afterAll(async () => {
 
 describe('canary release create with an analysis, get, abort', () => {
   it('turns --steps, --interval, --min-success and --max-p99 into the analysis block, shows the verdict, aborts', async () => {
-    const created = await canary([
-      'release',
-      'create',
-      'reviews-canary',
-      '--service',
-      'reviews',
-      '--candidate',
-      'v2',
-      '--steps',
-      '10,50,100',
-      '--interval',
-      '1s',
-      '--min-success',
-      '99',
-      '--max-p99',
-      '500ms',
-    ]);
+    const created = await canary(
+      canaryArgs('release create reviews-canary', {
+        service: 'reviews',
+        candidate: 'v2',
+        steps: '10,50,100',
+        interval: '1s',
+        'min-success': '99',
+        'max-p99': '500ms',
+      }),
+    );
     expect(created.code, created.stderr).toBe(0);
     const stored = cp.cp.store.getRelease('reviews-canary')!;
     expect(stored.analysis).toEqual({

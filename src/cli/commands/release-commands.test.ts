@@ -1,42 +1,21 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canaryArgs, runCanary } from '../../../test/support/cli-runner.js';
+import { edgeSample } from '../../../test/support/telemetry-fixtures.js';
 import { ensureBuilt } from '../../../test/support/dist.js';
 import { reviewsCanary, reviewsService, startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { observedHistoryTable } from './release-commands.js';
 
 /** `canary release observed` as a user runs it (node bin/canary.js) against a real control plane fed telemetry. */
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const bin = join(root, 'bin', 'canary.js');
 const dir = mkdtempSync(join(tmpdir(), 'canary-cli-observed-'));
 let cp: TestControlPlane;
 let url: string;
 
-function canary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
-  return new Promise((done) => {
-    execFile(process.execPath, [bin, ...args, '--server', url, '--token', cp.token], { env, timeout: 30_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-    );
-  });
-}
+const canary = (args: string[]) => runCanary([...args, '--server', url, '--token', cp.token], { home: dir });
 
-const edge = (version: string, code: number, count: number) => ({
-  source: null,
-  destination: { service: 'reviews', version, instance: `reviews-${version}-1` },
-  code,
-  flags: 0,
-  count,
-  durationSumMs: count,
-  durationSlots: [],
-  bytesInSum: 0,
-  bytesInBuckets: [count, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-  bytesOutSum: 0,
-  bytesOutBuckets: [count, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-});
+const edge = (version: string, code: number, count: number) => edgeSample(`reviews:${version}`, code, count);
 
 beforeAll(async () => {
   ensureBuilt();
@@ -102,34 +81,14 @@ describe('canary release create --strategy', () => {
   it('creates a blue-green release, shows it waiting, switches, and shows the standby', async () => {
     const ratings = { ...reviewsService, name: 'ratings', ingress: undefined };
     expect((await cp.call('POST', '/api/v1/services', ratings)).status).toBe(201);
-    const created = await canary([
-      'release',
-      'create',
-      'ratings-bg',
-      '--service',
-      'ratings',
-      '--candidate',
-      'v2',
-      '--strategy',
-      'blueGreen',
-    ]);
+    const created = await canary(canaryArgs('release create ratings-bg', { service: 'ratings', candidate: 'v2', strategy: 'blueGreen' }));
     expect(created.stderr).toBe('');
     expect(created.stdout).toMatch(
       /^release\/ratings-bg created: phase (Pending|Progressing), governor -, weights v1=100 \(v2 waits for the switch\)/,
     );
-    const refused = await canary([
-      'release',
-      'create',
-      'x',
-      '--service',
-      'ratings',
-      '--candidate',
-      'v2',
-      '--strategy',
-      'blueGreen',
-      '--weights',
-      'v1=50,v2=50',
-    ]);
+    const refused = await canary(
+      canaryArgs('release create x', { service: 'ratings', candidate: 'v2', strategy: 'blueGreen', weights: 'v1=50,v2=50' }),
+    );
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/--strategy blueGreen sends no ordinary traffic to the candidate/);
     const deadline = Date.now() + 10_000;

@@ -1,26 +1,14 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
-import { ensureBuilt, repoRoot } from '../../../test/support/dist.js';
+import { runCanary } from '../../../test/support/cli-runner.js';
+import { ensureBuilt } from '../../../test/support/dist.js';
 
 /** `canary release compare` as a user runs it (node bin/canary.js in a child process) against a real control plane. */
 let t: TestControlPlane;
 let server: string;
 
-function canary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' };
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [join(repoRoot, 'bin', 'canary.js'), ...args, '--server', server, '--token', t.token],
-      { env, timeout: 30_000 },
-      (err, stdout, stderr) =>
-        done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-    );
-  });
-}
+const canary = (args: string[]) => runCanary([...args, '--server', server, '--token', t.token]);
 
 beforeAll(async () => {
   ensureBuilt();

@@ -1,32 +1,22 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestControlPlane, type TestControlPlane } from '../../../test/support/test-harness.js';
 import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
+import { runCanary } from '../../../test/support/cli-runner.js';
 import { ensureBuilt } from '../../../test/support/dist.js';
 
 /** `canary top | traces | trace | load` as a user runs them (node bin/canary.js) against a real control plane. */
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const bin = join(root, 'bin', 'canary.js');
 let cp: TestControlPlane;
 let url: string;
 let site: Server;
 let sitePort: number;
 const dir = mkdtempSync(join(tmpdir(), 'canary-cli-telemetry-'));
 
-function canary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
-  return new Promise((done) => {
-    execFile(process.execPath, [bin, ...args], { env, timeout: 30_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) }),
-    );
-  });
-}
+const canary = (args: string[]) => runCanary(args, { home: dir });
 
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
 const span = (

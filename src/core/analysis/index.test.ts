@@ -4,6 +4,9 @@ import {
   AnalysisSpec,
   analysisPlan,
   type AnalysisCheck,
+  type IntervalSample,
+  type JudgeOptions,
+  type JudgeResult,
   judgeInterval,
   mannWhitney,
   newJudgeState,
@@ -17,6 +20,13 @@ import {
   weightAt,
 } from './index.js';
 import { SIMULATION_EDGES } from './analysis-simulation.js';
+
+/** Judges the same interval `times` times in a row (with `untilFailing`, stops at a failing verdict): the last result. */
+function judgeRepeatedly(times: number, sample: IntervalSample, options: JudgeOptions, untilFailing = false): JudgeResult {
+  let r = judgeInterval(newJudgeState(), sample, options);
+  for (let i = 1; i < times && !(untilFailing && r.verdict === 'failing'); i++) r = judgeInterval(r.state, sample, options);
+  return r;
+}
 
 const parse = (input: unknown) => parseOrThrow(AnalysisSpec, input, ['analysis']);
 const problem = (input: unknown): string => {
@@ -173,29 +183,24 @@ describe('the judge', () => {
   });
 
   it("fails with a message naming the metric, both versions' values, the counts and the bound", () => {
-    let state = newJudgeState();
-    let r: ReturnType<typeof judgeInterval> | undefined;
-    for (let i = 0; i < 5; i++) {
-      r = judgeInterval(
-        state,
-        {
-          ...base,
-          candidate: { requests: 10, failures: 3, latency: [10, 10] },
-          baseline: { requests: 40, failures: 0, latency: [10, 40] },
-        },
-        opts,
-      );
-      state = r.state;
-      if (r.verdict === 'failing') break;
-    }
-    expect(r!.verdict).toBe('failing');
-    expect(r!.message).toMatch(
+    const r = judgeRepeatedly(
+      5,
+      {
+        ...base,
+        candidate: { requests: 10, failures: 3, latency: [10, 10] },
+        baseline: { requests: 40, failures: 0, latency: [10, 40] },
+      },
+      opts,
+      true,
+    );
+    expect(r.verdict).toBe('failing');
+    expect(r.message).toMatch(
       /^successRate: candidate v2 \d+\.\d\d % \(\d+ of \d+ requests succeeded\) (is below min 99 %|vs baseline v1 100\.00 % \(\d+ of \d+ requests succeeded\) over the same seconds); .*likelihood ratio \S+ >= bound 400 \(alpha 0\.0025\)$/,
     );
-    expect(r!.message).toContain('baseline v1 100.00 %');
+    expect(r.message).toContain('baseline v1 100.00 %');
     // A failure is final: a good interval after it does not clear it.
     const after = judgeInterval(
-      state,
+      r.state,
       {
         ...base,
         candidate: { requests: 100, failures: 0, latency: [10, 100] },
@@ -210,23 +215,16 @@ describe('the judge', () => {
     const latencyOnly = { ...opts, checks: [{ metric: 'latencyP99' as const, maxMs: 500 }] };
     const slowBin = SIMULATION_EDGES.indexOf(1000) + 1; // over 1 s
     const fastBin = 10;
-    const run = (baselineSlow: boolean) => {
-      let state = newJudgeState();
-      let r: ReturnType<typeof judgeInterval> | undefined;
-      for (let i = 0; i < 10; i++) {
-        r = judgeInterval(
-          state,
-          {
-            ...base,
-            candidate: { requests: 40, failures: 0, latency: [fastBin, 30, slowBin, 10] },
-            baseline: { requests: 160, failures: 0, latency: baselineSlow ? [fastBin, 120, slowBin, 40] : [fastBin, 160] },
-          },
-          latencyOnly,
-        );
-        state = r.state;
-      }
-      return r!;
-    };
+    const run = (baselineSlow: boolean) =>
+      judgeRepeatedly(
+        10,
+        {
+          ...base,
+          candidate: { requests: 40, failures: 0, latency: [fastBin, 30, slowBin, 10] },
+          baseline: { requests: 160, failures: 0, latency: baselineSlow ? [fastBin, 120, slowBin, 40] : [fastBin, 160] },
+        },
+        latencyOnly,
+      );
     const slowEverywhere = run(true);
     expect(slowEverywhere.verdict).not.toBe('failing');
     expect(slowEverywhere.checks[0]!.message).toContain('slower than the baseline: Mann-Whitney p');
@@ -286,21 +284,15 @@ describe('false alarms over seeded simulations', () => {
     }
   });
 
+  /** Steps 20/50/100 at alpha 0.01 against a flawless baseline (no errors, 8 ms median). */
+  const threeSteps = (
+    o: Pick<Parameters<typeof simulateRelease>[0], 'seed' | 'rate' | 'intervalSeconds' | 'candidate' | 'horizonSeconds'>,
+  ) => simulateRelease({ ...o, steps: [20, 50, 100], checks, alpha: 0.01, minRequests: 20, baseline: { errorRate: 0, medianMs: 8 } });
+
   it('catches the demo fault (30 % errors at a 20 % step, 20 req/s) within 20 s nearly always', () => {
     const times: number[] = [];
     for (let seed = 1; seed <= 200; seed++) {
-      const o = simulateRelease({
-        seed,
-        rate: 20,
-        intervalSeconds: 2,
-        steps: [20, 50, 100],
-        checks,
-        alpha: 0.01,
-        minRequests: 20,
-        baseline: { errorRate: 0, medianMs: 8 },
-        candidate: { errorRate: 0.3, medianMs: 8 },
-        horizonSeconds: 120,
-      });
+      const o = threeSteps({ seed, rate: 20, intervalSeconds: 2, candidate: { errorRate: 0.3, medianMs: 8 }, horizonSeconds: 120 });
       expect(o.result).toBe('rolledBack');
       times.push(o.seconds!);
     }
@@ -309,15 +301,10 @@ describe('false alarms over seeded simulations', () => {
   });
 
   it('catches +50 ms of latency by the rank test, and promotes healthy candidates when traffic allows', () => {
-    const slow = simulateRelease({
+    const slow = threeSteps({
       seed: 42,
       rate: 10,
       intervalSeconds: 5,
-      steps: [20, 50, 100],
-      checks,
-      alpha: 0.01,
-      minRequests: 20,
-      baseline: { errorRate: 0, medianMs: 8 },
       candidate: { errorRate: 0, medianMs: 8, addedMs: 50 },
       horizonSeconds: 600,
     });

@@ -47,6 +47,9 @@ interface Counts {
   failures: number;
 }
 
+/** One value for each side of the comparison. */
+type BothVersions<T> = { baseline: T; candidate: T };
+
 // A type (not an interface) so that it fits the API schema's record of the judge's state.
 export type JudgeState = {
   looks: number;
@@ -56,10 +59,10 @@ export type JudgeState = {
   latencyBound: MixtureState;
   edges: number[];
   /** Latency since the analysis began, over the intervals where both versions had requests. */
-  latency: { baseline: SparseBins; candidate: SparseBins };
-  totals: { baseline: Counts; candidate: Counts };
+  latency: BothVersions<SparseBins>;
+  totals: BothVersions<Counts>;
   /** Since the current step began (minRequests counts these). */
-  step: { baseline: Counts; candidate: Counts };
+  step: BothVersions<Counts>;
   /** The first failing check, kept: a failure is final. */
   failure: CheckResult | null;
 };
@@ -93,9 +96,9 @@ export interface JudgeResult {
   message: string;
   checks: CheckResult[];
   /** This interval's figures (for the charts). */
-  interval: { baseline: VersionFigures; candidate: VersionFigures };
+  interval: BothVersions<VersionFigures>;
   /** Figures since the analysis began. */
-  totals: { baseline: VersionFigures; candidate: VersionFigures };
+  totals: BothVersions<VersionFigures>;
 }
 
 export interface JudgeOptions {

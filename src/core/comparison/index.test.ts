@@ -66,14 +66,12 @@ describe('compareAnswers', () => {
   });
 
   it('ignores the ignored paths and what is under them, wildcards included', () => {
+    const items = (...pairs: [string, number][]) => pairs.map(([id, v]) => ({ id, v }));
     const p = answer(
       200,
       JSON.stringify({
         timestamp: 1,
-        items: [
-          { id: 'a', v: 1 },
-          { id: 'b', v: 2 },
-        ],
+        items: items(['a', 1], ['b', 2]),
         meta: { trace: { x: 1 } },
       }),
     );
@@ -81,10 +79,7 @@ describe('compareAnswers', () => {
       200,
       JSON.stringify({
         timestamp: 2,
-        items: [
-          { id: 'c', v: 1 },
-          { id: 'd', v: 3 },
-        ],
+        items: items(['c', 1], ['d', 3]),
         meta: { trace: 'other' },
       }),
     );

@@ -1,29 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type Release, ReleaseSpec, type ReleaseSpecInput } from '../model.js';
-import { markCandidateReady } from '../release-phases.js';
-import { strategyOf } from './registry.js';
+import { previewRule as preview, readyFixture as ready, releaseFixture } from '../../../test/support/release-fixture.js';
+import type { Release, ReleaseSpecInput } from '../model.js';
 import { blueGreenStrategy } from './blue-green.js';
 
-const now = '2026-01-01T00:00:00.000Z';
-
-function release(spec: Partial<ReleaseSpecInput> = {}): Release {
-  const parsed = ReleaseSpec.parse({ name: 'reviews-bg', service: 'reviews', strategy: 'blueGreen', candidate: { name: 'v2' }, ...spec });
-  const status = { phase: 'Pending' as const, governor: null, observed: {}, conditions: [], candidateCreated: true };
-  return {
-    ...parsed,
-    baseline: 'v1',
-    traffic: parsed.traffic ?? strategyOf(parsed).defaultTraffic('v1', 'v2'),
-    status,
-    resourceVersion: '1',
-    createdAt: now,
-    updatedAt: now,
-    createdBy: 'admin',
-  };
-}
-
-const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });
+const release = (spec: Partial<ReleaseSpecInput> = {}): Release =>
+  releaseFixture({ name: 'reviews-bg', service: 'reviews', strategy: 'blueGreen', candidate: { name: 'v2' }, ...spec });
 const everythingTo = (version: string) => [{ route: [{ version, weight: 100 }] }];
-const preview = { match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }], route: [{ version: 'v2', weight: 100 }] };
 
 describe('blueGreen strategy', () => {
   it('takes no traffic, or only traffic that leaves the candidate at 0%', () => {

@@ -1,36 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { NotAllowedError } from '../errors.js';
-import { type Release, ReleaseSpec, type ReleaseSpecInput } from '../model.js';
-import { markCandidateReady } from '../release-phases.js';
-import { strategyOf } from './registry.js';
+import { previewRule as preview, readyFixture as ready, releaseFixture } from '../../../test/support/release-fixture.js';
+import type { Release, ReleaseSpecInput } from '../model.js';
 import { canaryStrategy } from './canary.js';
 
-const now = '2026-01-01T00:00:00.000Z';
-
-function release(spec: Partial<ReleaseSpecInput> = {}): Release {
-  const parsed = ReleaseSpec.parse({
+const release = (spec: Partial<ReleaseSpecInput> = {}): Release =>
+  releaseFixture({
     name: 'reviews-canary',
     service: 'reviews',
     candidate: { name: 'v2' },
     traffic: { weights: { v1: 90, v2: 10 } },
     ...spec,
   });
-  const status = { phase: 'Pending' as const, governor: null, observed: {}, conditions: [], candidateCreated: true };
-  return {
-    ...parsed,
-    baseline: 'v1',
-    traffic: parsed.traffic ?? strategyOf(parsed).defaultTraffic('v1', 'v2'),
-    status,
-    resourceVersion: '1',
-    createdAt: now,
-    updatedAt: now,
-    createdBy: 'admin',
-  };
-}
-
-const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });
-/** The first rule while the candidate is ready: `x-canary-preview: v2` reaches it. */
-const preview = { match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }], route: [{ version: 'v2', weight: 100 }] };
 
 describe('canary strategy', () => {
   it('needs weights, match or rules, naming only its two versions', () => {

@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type Release, ReleaseSpec, type ReleaseSpecInput } from '../model.js';
-import { markCandidateReady } from '../release-phases.js';
+import { previewRule as preview, readyFixture as ready, releaseFixture } from '../../../test/support/release-fixture.js';
+import type { Release, ReleaseSpecInput } from '../model.js';
 import { canaryStrategy } from './canary.js';
 import { mirrorStrategy } from './mirror.js';
 import { strategyOf } from './registry.js';
 
-const now = '2026-01-01T00:00:00.000Z';
-
-function release(spec: Partial<ReleaseSpecInput> = {}): Release {
-  const parsed = ReleaseSpec.parse({
+const release = (spec: Partial<ReleaseSpecInput> = {}): Release =>
+  releaseFixture({
     name: 'reviews-mirror',
     service: 'reviews',
     strategy: 'mirror',
@@ -16,21 +14,6 @@ function release(spec: Partial<ReleaseSpecInput> = {}): Release {
     traffic: { mirror: { percent: 20 } },
     ...spec,
   });
-  const status = { phase: 'Pending' as const, governor: null, observed: {}, conditions: [], candidateCreated: true };
-  return {
-    ...parsed,
-    baseline: 'v1',
-    traffic: parsed.traffic ?? strategyOf(parsed).defaultTraffic('v1', 'v2'),
-    status,
-    resourceVersion: '1',
-    createdAt: now,
-    updatedAt: now,
-    createdBy: 'admin',
-  };
-}
-
-const ready = (r: Release): Release => ({ ...r, status: markCandidateReady(r, now) });
-const preview = { match: [{ headers: { 'x-canary-preview': { exact: 'v2' } } }], route: [{ version: 'v2', weight: 100 }] };
 
 describe('mirror strategy', () => {
   it('takes only a mirror share above 0, copied to the candidate', () => {

@@ -7,6 +7,7 @@ import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
 import type { ComparisonSample } from '../../telemetry-wire/telemetry-batch.js';
 import { MeshProxy, type MeshProxyOptions } from '../mesh-proxy.js';
 import { call, freePort, routeTable } from '../../../test/support/test-upstreams.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 
 /**
  * Mirroring with bodies and the comparison of answers, through real sockets: a client, the proxy (fast path and
@@ -100,17 +101,9 @@ async function startProxy(options: MeshProxyOptions): Promise<{ proxy: MeshProxy
   return { proxy, port };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** The comparison so far, once every copy has settled, summed as the control plane sums it. */
 async function comparison(proxy: MeshProxy, timeoutMs = 15_000): Promise<ComparisonSample> {
-  await until('the mirror copies to settle', () => proxy.mirrors.pending === 0, timeoutMs);
+  await waitFor('the mirror copies to settle', () => proxy.mirrors.pending === 0, timeoutMs);
   const samples = proxy.mirrors.drain();
   expect(samples.length).toBeLessThanOrEqual(1);
   return (
@@ -331,7 +324,7 @@ describe('a candidate that misbehaves costs the primary nothing and leaks nothin
       // The primaries did not wait: six requests well within one timeout.
       expect(c).toMatchObject({ requests: 6, mirrored: 3, compared: 0, skipped: { mirrorFailed: 3, overloaded: 3 } });
       expect(Date.now() - started).toBeLessThan(10_000);
-      await until('the silent candidate’s connections to close', () => silent.sockets.size === 0, 5000);
+      await waitFor('the silent candidate’s connections to close', () => silent.sockets.size === 0, 5000);
     } finally {
       await silent.close();
     }

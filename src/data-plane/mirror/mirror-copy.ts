@@ -210,13 +210,15 @@ export class MirrorCopy implements Dispatcher.DispatchHandlers {
     }
     if (this.settled || this.primarySide !== SIDE_PENDING) return;
     this.primarySide = SIDE_FAILED;
-    if (this.mirrorStartedAt === 0) {
-      this.requestChunks = null;
-      this.settle();
-      this.owner.of(this.service, this.release).skipped.primaryFailed++;
-      return;
-    }
-    this.finish();
+    if (this.mirrorStartedAt === 0) this.dropUnsent();
+    else this.finish();
+  }
+
+  /** The copy was never sent: nothing to compare, counted as the primary failing. */
+  private dropUnsent(): void {
+    this.requestChunks = null;
+    this.settle();
+    this.owner.of(this.service, this.release).skipped.primaryFailed++;
   }
 
   // undici's handler of the copy: read everything as it comes (never paused), keep the first bytes.
@@ -256,14 +258,9 @@ export class MirrorCopy implements Dispatcher.DispatchHandlers {
     if (this.mirrorSide === SIDE_PENDING) this.mirrorSide = SIDE_FAILED;
     if (this.primarySide === SIDE_PENDING) this.primarySide = SIDE_FAILED;
     this.abortMirror?.(new Error('mirror timeout'));
-    if (this.mirrorStartedAt === 0) {
-      // Still reading the request body for the copy: nothing was sent.
-      this.requestChunks = null;
-      this.settle();
-      this.owner.of(this.service, this.release).skipped.primaryFailed++;
-      return;
-    }
-    this.finish();
+    // Still reading the request body for the copy: nothing was sent.
+    if (this.mirrorStartedAt === 0) this.dropUnsent();
+    else this.finish();
   }
 
   private tooLarge(): void {

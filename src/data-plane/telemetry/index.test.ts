@@ -7,6 +7,7 @@ import { MeshProxy } from '../mesh-proxy.js';
 import { compileRouteFile } from '../../route-file/compile-route-file.js';
 import { runProxy } from '../run-proxy.js';
 import { silentProxyLogger } from '../proxy-logger.js';
+import { serverSpan } from '../../../test/support/telemetry-fixtures.js';
 import { call, freePort, routeTable, startUpstream, type TestUpstream } from '../../../test/support/test-upstreams.js';
 import type { OutboundListener } from '../../core/route-table.js';
 import type { RequestParty, RequestRecord } from '../request-observer.js';
@@ -309,27 +310,30 @@ describe('demo traffic', () => {
   });
 });
 
+/** A sampled request from `source` to `destination` as the proxy records it; `more` changes what a test needs. */
+const sampledHop = (source: RequestParty | null, destination: RequestParty | null, more: Partial<RequestRecord> = {}): RequestRecord => ({
+  source,
+  destination,
+  method: 'GET',
+  path: '/reviews/0',
+  status: 200,
+  startTime: Date.now(),
+  durationMs: 2,
+  flags: { noRoute: false, upstreamFailure: false, retried: false, mirrored: false },
+  bytesIn: 0,
+  bytesOut: 10,
+  upstreamAddress: '127.0.0.1:9081',
+  traceparent: undefined,
+  peerAddress: '127.0.0.1',
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  parentSpanId: '',
+  clientSpanId: '00f067aa0ba902b7',
+  serverSpanId: '00f067aa0ba902b8',
+  sampled: true,
+  ...more,
+});
+
 describe('span pids', () => {
-  const sampledHop = (source: RequestParty | null, destination: RequestParty | null): RequestRecord => ({
-    source,
-    destination,
-    method: 'GET',
-    path: '/reviews/0',
-    status: 200,
-    startTime: Date.now(),
-    durationMs: 2,
-    flags: { noRoute: false, upstreamFailure: false, retried: false, mirrored: false },
-    bytesIn: 0,
-    bytesOut: 10,
-    upstreamAddress: '127.0.0.1:9081',
-    traceparent: undefined,
-    peerAddress: '127.0.0.1',
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-    parentSpanId: '',
-    clientSpanId: '00f067aa0ba902b7',
-    serverSpanId: '00f067aa0ba902b8',
-    sampled: true,
-  });
   const PROXY_PID = 777;
 
   it("a hop between two process instances: the client span carries the caller's pid, the server span the callee's", () => {
@@ -444,26 +448,13 @@ describe('one very long request path (issue 13)', () => {
 
   it('the proxy cuts the span name and path before it sends them', () => {
     const buffer = new SpanBuffer('h', 1, 'ingress@h:1');
-    buffer.record({
-      source: null,
-      destination: { service: 'reviews', version: 'v1', instance: 'reviews-v1-1', pid: 2 },
-      method: 'GET',
-      path: `/${'z'.repeat(3000)}`,
-      status: 200,
-      startTime: Date.now(),
-      durationMs: 1,
-      flags: { noRoute: false, upstreamFailure: false, retried: false, mirrored: false },
-      bytesIn: 0,
-      bytesOut: 1,
-      upstreamAddress: '127.0.0.1:1',
-      traceparent: undefined,
-      peerAddress: '127.0.0.1',
-      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-      parentSpanId: '',
-      clientSpanId: '00f067aa0ba902b7',
-      serverSpanId: '00f067aa0ba902b8',
-      sampled: true,
-    });
+    buffer.record(
+      sampledHop(
+        null,
+        { service: 'reviews', version: 'v1', instance: 'reviews-v1-1', pid: 2 },
+        { path: `/${'z'.repeat(3000)}`, durationMs: 1, bytesOut: 1, upstreamAddress: '127.0.0.1:1' },
+      ),
+    );
     const { spans } = buffer.drain();
     expect(spans.map((s) => [s.name.length, s.path.length])).toEqual([
       [2048, 2048],
@@ -473,29 +464,8 @@ describe('one very long request path (issue 13)', () => {
   });
 
   it('the control plane cuts an over-long field it is sent (an older proxy), keeps the rest of the batch and counts the cut', async () => {
-    const span = (path: string, spanId: string) => ({
-      traceId: 'cafecafecafecafecafecafecafecafe',
-      spanId,
-      parentSpanId: null,
-      kind: 'server',
-      name: `GET ${path}`,
-      service: 'reviews',
-      version: 'v1',
-      instance: 'reviews-v1-1',
-      startTime: Date.now(),
-      durationMs: 1,
-      statusCode: 200,
-      error: false,
-      host: 'h',
-      pid: 1,
-      peerAddress: '127.0.0.1:1',
-      method: 'GET',
-      path,
-      peerService: 'reviews',
-      responseFlags: '-',
-      retried: false,
-      mirrored: false,
-    });
+    const span = (path: string, spanId: string) =>
+      serverSpan('reviews:v1', path, { traceId: 'cafecafecafecafecafecafecafecafe', spanId, peerService: 'reviews' });
     const truncated = (text: string) => Number(/^canary_telemetry_truncated_fields_total (\d+)$/m.exec(text)?.[1]);
     const before = truncated((await cp.cp.app.inject({ method: 'GET', url: '/metrics' })).body);
     const r = await cp.call('POST', '/api/v1/telemetry', {
