@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Release } from '../core/index.js';
 import { TopologyWindow } from '../telemetry/topology-window.js';
-import { BYTES_SLOTS, durationSlot } from '../telemetry-wire/index.js';
+import { reviewsEdge } from '../../test/support/analysis-fixtures.js';
 import { FINE_EDGES, LocalAnalysisMetrics, PrometheusAnalysisMetrics } from './analysis-metrics.js';
 
 const servers: Server[] = [];
@@ -17,19 +17,7 @@ describe('LocalAnalysisMetrics', () => {
   it('reads both versions over the same whole seconds, from every caller, with the latency in fine bins', async () => {
     let now = 1_000_000_000;
     const w = new TopologyWindow({ seconds: 60, now: () => now });
-    const edge = (version: string, code: number, count: number, ms: number) => ({
-      source: { service: 'productpage', version: 'v1', instance: 'p' },
-      destination: { service: 'reviews', version, instance: `reviews-${version}-1` },
-      code,
-      flags: 0,
-      count,
-      durationSumMs: ms * count,
-      durationSlots: [durationSlot(ms), count],
-      bytesInSum: 0,
-      bytesInBuckets: new Array(BYTES_SLOTS).fill(0),
-      bytesOutSum: 0,
-      bytesOutBuckets: new Array(BYTES_SLOTS).fill(0),
-    });
+    const edge = reviewsEdge;
     w.add([edge('v1', 200, 8, 4), edge('v2', 200, 1, 40), edge('v2', 503, 1, 40)]);
     now += 1000;
     w.add([edge('v1', 200, 5, 4)]); // the next second: outside [from, from + 1)

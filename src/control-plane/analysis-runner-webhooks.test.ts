@@ -1,47 +1,17 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
-import { BYTES_SLOTS, durationSlot, TelemetryBatch } from '../telemetry-wire/index.js';
+import { describe, expect, it } from 'vitest';
+import { createAnalysisRelease, reviewsBatch, useAnalysisControlPlane } from '../../test/support/analysis-fixtures.js';
+import { reviewsService, type TestControlPlane } from '../../test/support/test-harness.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 /**
  * The confirmPromotion gate and the event webhook, delivered over real HTTP to a loopback receiver by the
  * analysis runner of an in-process control plane (real store); telemetry is fed as the proxies' batches would be.
  */
 
-let cp: TestControlPlane | null = null;
-const feeds: NodeJS.Timeout[] = [];
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const t of feeds.splice(0)) clearInterval(t);
-  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
-  await cp?.destroy();
-  cp = null;
-});
-
-function batch(version: string, ok: number): TelemetryBatch {
-  return TelemetryBatch.parse({
-    proxy: { id: 'p', host: 'h', pid: 1 },
-    start: Date.now() - 100,
-    end: Date.now(),
-    spans: [],
-    edges: [
-      {
-        source: { service: 'productpage', version: 'v1', instance: 'productpage-v1-1' },
-        destination: { service: 'reviews', version, instance: `reviews-${version}-1` },
-        code: 200,
-        flags: 0,
-        count: ok,
-        durationSumMs: 5 * ok,
-        durationSlots: [durationSlot(5), ok],
-        bytesInSum: 0,
-        bytesInBuckets: new Array(BYTES_SLOTS).fill(0),
-        bytesOutSum: 0,
-        bytesOutBuckets: new Array(BYTES_SLOTS).fill(0),
-      },
-    ],
-  });
-}
+const { start, feeds, servers } = useAnalysisControlPlane();
+const batch = (version: string, ok: number) => reviewsBatch(version, ok);
 
 /** Healthy traffic on both versions (10 requests per 100 ms shared by the weights in force). */
 function feedHealthy(t: TestControlPlane) {
@@ -53,16 +23,6 @@ function feedHealthy(t: TestControlPlane) {
     if (toV2 > 0) t.cp.telemetry.ingest(batch('v2', toV2));
   }, 100);
   feeds.push(timer);
-}
-
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 interface Received {
@@ -86,15 +46,6 @@ async function receiver(answer: (path: string) => number): Promise<{ base: strin
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
 }
 
-async function start() {
-  cp = await startTestControlPlane({
-    analysis: { tickMs: 50, webhookBackoffMs: 20 },
-    logLevel: (process.env.CP_LOG as 'info') ?? 'silent',
-  });
-  expect((await cp.call('POST', '/api/v1/services', reviewsService)).status).toBe(201);
-  return cp;
-}
-
 const get = async (t: TestControlPlane) => (await t.call('GET', '/api/v1/releases/reviews-canary')).body;
 const release = (analysis: object) => ({ name: 'reviews-canary', service: 'reviews', candidate: { name: 'v2' }, analysis });
 
@@ -103,19 +54,15 @@ describe('the confirmPromotion gate', () => {
     let gate = 403;
     const hooks = await receiver(() => gate);
     const t = await start();
-    const created = await t.call(
-      'POST',
-      '/api/v1/releases',
-      release({
-        interval: '1s',
-        minRequests: 3,
-        steps: [{ setWeight: 50 }, { setWeight: 100 }],
-        webhooks: [{ on: 'confirmPromotion', url: `${hooks.base}/gate`, retries: 0 }],
-      }),
-    );
+    const created = await createAnalysisRelease(t, {
+      interval: '1s',
+      minRequests: 3,
+      steps: [{ setWeight: 50 }, { setWeight: 100 }],
+      webhooks: [{ on: 'confirmPromotion', url: `${hooks.base}/gate`, retries: 0 }],
+    });
     expect(created.status, created.text).toBe(201);
     feedHealthy(t);
-    const waiting = await until('the gate to be asked twice', async () => {
+    const waiting = await waitFor('the gate to be asked twice', async () => {
       const x = await get(t);
       return hooks.calls.length >= 2 && x.status.analysis?.state === 'confirming' ? x : undefined;
     });
@@ -140,7 +87,7 @@ describe('the confirmPromotion gate', () => {
     expect(t.cp.store.listEvents().map((e) => e.action)).not.toContain('release.promoted');
 
     gate = 200;
-    await until('the release to finish keeping v2', () => (t.cp.store.getRelease('reviews-canary') ? undefined : true));
+    await waitFor('the release to finish keeping v2', () => (t.cp.store.getRelease('reviews-canary') ? undefined : true));
     expect(t.cp.store.getService('reviews')!.versions.map((v) => v.name)).toEqual(['v2']);
     const promoted = t.cp.store.listEvents().find((e) => e.action === 'release.promoted')!;
     expect(promoted.actor).toBe('analysis');
@@ -155,9 +102,9 @@ describe('the confirmPromotion gate', () => {
       steps: [{ setWeight: 100 }],
       webhooks: [{ on: 'confirmPromotion', url: `${hooks.base}/gate`, retries: 0 }],
     };
-    await t.call('POST', '/api/v1/releases', release(analysis));
+    await createAnalysisRelease(t, analysis);
     feedHealthy(t);
-    await until('the gate to refuse', async () =>
+    await waitFor('the gate to refuse', async () =>
       (await get(t)).status.analysis?.state === 'confirming' && hooks.calls.length > 0 ? true : undefined,
     );
     const promoted = await t.call('POST', '/api/v1/releases/reviews-canary/promote');
@@ -169,7 +116,7 @@ describe('the confirmPromotion gate', () => {
     await t.call('POST', '/api/v1/services/reviews/versions', reviewsService.versions[0]);
     await t.call('POST', '/api/v1/releases', { ...release(analysis), candidate: { name: 'v1' }, baseline: 'v2' });
     const asked = hooks.calls.length;
-    await until('the gate to refuse again', async () =>
+    await waitFor('the gate to refuse again', async () =>
       (await get(t)).status.analysis?.state === 'confirming' && hooks.calls.length > asked ? true : undefined,
     );
     const aborted = await t.call('POST', '/api/v1/releases/reviews-canary/abort');
@@ -189,19 +136,15 @@ describe('the event webhook', () => {
   it('receives each step, the verdict and the promotion as JSON naming the release', async () => {
     const hooks = await receiver(() => 204);
     const t = await start();
-    await t.call(
-      'POST',
-      '/api/v1/releases',
-      release({
-        interval: '1s',
-        minRequests: 3,
-        steps: [{ setWeight: 50 }, { setWeight: 100 }],
-        webhooks: [{ on: 'event', url: `${hooks.base}/events` }],
-      }),
-    );
+    await createAnalysisRelease(t, {
+      interval: '1s',
+      minRequests: 3,
+      steps: [{ setWeight: 50 }, { setWeight: 100 }],
+      webhooks: [{ on: 'event', url: `${hooks.base}/events` }],
+    });
     feedHealthy(t);
-    await until('the release to finish', () => (t.cp.store.getRelease('reviews-canary') ? undefined : true), 30_000);
-    await until('the promotion event', () => (hooks.calls.some((c) => c.body.event === 'release.promoted') ? true : undefined));
+    await waitFor('the release to finish', () => (t.cp.store.getRelease('reviews-canary') ? undefined : true), 30_000);
+    await waitFor('the promotion event', () => (hooks.calls.some((c) => c.body.event === 'release.promoted') ? true : undefined));
     expect(hooks.calls.every((c) => c.path === '/events' && c.body.type === 'event' && c.body.release === 'reviews-canary')).toBe(true);
     const events = hooks.calls.map((c) => c.body.event);
     const steps = hooks.calls.filter((c) => c.body.event === 'release.analysis-step').map((c) => c.body);
@@ -222,16 +165,12 @@ describe('the event webhook', () => {
   it('receives the rollback with the failing verdict', async () => {
     const hooks = await receiver(() => 200);
     const t = await start();
-    await t.call(
-      'POST',
-      '/api/v1/releases',
-      release({
-        interval: '1s',
-        checks: [{ metric: 'successRate', min: 99 }],
-        steps: [{ setWeight: 50 }, { setWeight: 100 }],
-        webhooks: [{ on: 'event', url: `${hooks.base}/events` }],
-      }),
-    );
+    await createAnalysisRelease(t, {
+      interval: '1s',
+      checks: [{ metric: 'successRate', min: 99 }],
+      steps: [{ setWeight: 50 }, { setWeight: 100 }],
+      webhooks: [{ on: 'event', url: `${hooks.base}/events` }],
+    });
     // The candidate fails every request.
     const timer = setInterval(() => {
       t.cp.telemetry.ingest(batch('v1', 5));
@@ -242,7 +181,7 @@ describe('the event webhook', () => {
       t.cp.telemetry.ingest(b);
     }, 100);
     feeds.push(timer);
-    const rolled = await until('the rolled-back event', () => hooks.calls.find((c) => c.body.event === 'release.rolled-back'));
+    const rolled = await waitFor('the rolled-back event', () => hooks.calls.find((c) => c.body.event === 'release.rolled-back'));
     expect(rolled.body).toMatchObject({ type: 'event', release: 'reviews-canary', verdict: 'failing', phase: 'RolledBack' });
     expect(rolled.body.message).toMatch(/^successRate: candidate v2 0\.00 %/);
   }, 40_000);

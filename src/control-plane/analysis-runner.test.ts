@@ -1,8 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type TelemetryBatchInput, TelemetryBatch, durationSlot, BYTES_SLOTS } from '../telemetry-wire/index.js';
-import { reviewsService, startTestControlPlane, type TestControlPlane } from '../../test/support/test-harness.js';
+import { describe, expect, it } from 'vitest';
+import { createAnalysisRelease, reviewsBatch, useAnalysisControlPlane } from '../../test/support/analysis-fixtures.js';
+import { reviewsService, type TestControlPlane } from '../../test/support/test-harness.js';
 import { waitFor } from '../../test/support/wait-for.js';
 
 /**
@@ -10,34 +10,8 @@ import { waitFor } from '../../test/support/wait-for.js';
  * into the hub, a batch every 100 ms), so each case controls exactly what both versions answer.
  */
 
-let cp: TestControlPlane | null = null;
-const feeds: NodeJS.Timeout[] = [];
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const t of feeds.splice(0)) clearInterval(t);
-  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
-  await cp?.destroy();
-  cp = null;
-});
-
-function batch(version: string, ok: number, failed: number, ms = 5): TelemetryBatch {
-  const edge = (code: number, count: number) => ({
-    source: { service: 'productpage', version: 'v1', instance: 'productpage-v1-1' },
-    destination: { service: 'reviews', version, instance: `reviews-${version}-1` },
-    code,
-    flags: 0,
-    count,
-    durationSumMs: ms * count,
-    durationSlots: [durationSlot(ms), count],
-    bytesInSum: 0,
-    bytesInBuckets: new Array(BYTES_SLOTS).fill(0),
-    bytesOutSum: 0,
-    bytesOutBuckets: new Array(BYTES_SLOTS).fill(0),
-  });
-  const edges = [...(ok > 0 ? [edge(200, ok)] : []), ...(failed > 0 ? [edge(500, failed)] : [])];
-  const input: TelemetryBatchInput = { proxy: { id: 'p', host: 'h', pid: 1 }, start: Date.now() - 100, end: Date.now(), edges, spans: [] };
-  return TelemetryBatch.parse(input);
-}
+const { start, feeds, servers } = useAnalysisControlPlane();
+const batch = reviewsBatch;
 
 /** Feeds a steady split as the proxies would report it: per 100 ms, `perTick` requests shared by the weights in force. */
 function feedTraffic(t: TestControlPlane, candidateErrorRate: number, perTick = 4, candidateMs = 5) {
@@ -61,31 +35,17 @@ function feedTraffic(t: TestControlPlane, candidateErrorRate: number, perTick = 
 
 const release = (analysis: object) => ({ name: 'reviews-canary', service: 'reviews', candidate: { name: 'v2' }, analysis });
 
-async function start(opts: Parameters<typeof startTestControlPlane>[0] = {}) {
-  cp = await startTestControlPlane({
-    analysis: { tickMs: 50, webhookBackoffMs: 20 },
-    logLevel: (process.env.CP_LOG as 'info') ?? 'silent',
-    ...opts,
-  });
-  expect((await cp.call('POST', '/api/v1/services', reviewsService)).status).toBe(201);
-  return cp;
-}
-
 const get = async (t: TestControlPlane) => (await t.call('GET', '/api/v1/releases/reviews-canary')).body;
 const actions = (t: TestControlPlane) => t.cp.store.listEvents().map((e) => e.action);
 
 describe('the analysis runner', () => {
   it('walks a healthy candidate through every step and finishes keeping it (release.promoted)', async () => {
     const t = await start();
-    const created = await t.call(
-      'POST',
-      '/api/v1/releases',
-      release({
-        interval: '1s',
-        minRequests: 5,
-        steps: [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }, { setWeight: 100 }],
-      }),
-    );
+    const created = await createAnalysisRelease(t, {
+      interval: '1s',
+      minRequests: 5,
+      steps: [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 50 }, { setWeight: 100 }],
+    });
     expect(created.status, created.text).toBe(201);
     expect(created.body.traffic).toEqual({ weights: { v1: 100 } });
     feedTraffic(t, 0, 10);
@@ -128,7 +88,7 @@ describe('the analysis runner', () => {
 
   it('says inconclusive without traffic and does not promote', async () => {
     const t = await start();
-    await t.call('POST', '/api/v1/releases', release({ interval: '1s', minRequests: 20, steps: [{ setWeight: 50 }, { setWeight: 100 }] }));
+    await createAnalysisRelease(t, { interval: '1s', minRequests: 20, steps: [{ setWeight: 50 }, { setWeight: 100 }] });
     const r = await waitFor('a few checks', async () => {
       const x = await get(t);
       return (x.status.analysis?.history?.length ?? 0) >= 3 ? x : undefined;
@@ -143,7 +103,7 @@ describe('the analysis runner', () => {
   it('promotes and aborts while paused until promote', async () => {
     const t = await start();
     const steps = [{ setWeight: 30 }, { pause: {} }, { setWeight: 100 }];
-    await t.call('POST', '/api/v1/releases', release({ interval: '1s', minRequests: 3, steps }));
+    await createAnalysisRelease(t, { interval: '1s', minRequests: 3, steps });
     feedTraffic(t, 0, 10);
     await waitFor('the pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
     // It stays paused, checks still running.
@@ -189,17 +149,13 @@ describe('the analysis runner', () => {
     await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`;
     const t = await start();
-    const created = await t.call(
-      'POST',
-      '/api/v1/releases',
-      release({
-        interval: '1s',
-        webhooks: [
-          { on: 'preRollout', url: `${base}/pre`, retries: 0 },
-          { on: 'rollback', url: `${base}/rollback` },
-        ],
-      }),
-    );
+    const created = await createAnalysisRelease(t, {
+      interval: '1s',
+      webhooks: [
+        { on: 'preRollout', url: `${base}/pre`, retries: 0 },
+        { on: 'rollback', url: `${base}/rollback` },
+      ],
+    });
     expect(created.status, created.text).toBe(201);
     const r = await waitFor('the refusal', async () => {
       const x = await get(t);
@@ -230,8 +186,7 @@ describe('the analysis runner', () => {
     await waitFor('the pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
     for (const f of feeds.splice(0)) clearInterval(f);
     await t.stop();
-    cp = await startTestControlPlane({ dataDir: t.dataDir, analysis: { tickMs: 50 } });
-    const again = cp;
+    const again = await start({ dataDir: t.dataDir, analysis: { tickMs: 50 } }, false);
     feedTraffic(again, 0, 10);
     await waitFor('checks after the restart', async () => {
       const x = await get(again);
@@ -247,7 +202,7 @@ describe('the analysis runner', () => {
     const operator = t.tokenFor('operator');
     const viewer = t.tokenFor('viewer');
     const before = t.snapshot();
-    const prom = await t.call('POST', '/api/v1/releases', release({ checks: [{ metric: 'prometheus', query: 'up', max: 1 }] }));
+    const prom = await createAnalysisRelease(t, { checks: [{ metric: 'prometheus', query: 'up', max: 1 }] });
     expect(prom.status).toBe(400);
     expect(prom.body.error.message).toBe(
       'analysis.checks.0: prometheus checks need cluster mode with --prometheus; locally use successRate and latencyP99',
@@ -255,7 +210,7 @@ describe('the analysis runner', () => {
     const blue = await t.call('POST', '/api/v1/releases', { ...release({}), strategy: 'blueGreen' });
     expect(blue.status).toBe(400);
     expect(blue.body.error.message).toContain('automated analysis drives strategy canary only, got "blueGreen"');
-    const bad = await t.call('POST', '/api/v1/releases', release({ steps: [{ setWeight: 20, pause: {} }] }));
+    const bad = await createAnalysisRelease(t, { steps: [{ setWeight: 20, pause: {} }] });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain('analysis.steps.0: a step is {"setWeight": 20} or {"pause"');
     const hooked = await t.callAs(
