@@ -106,9 +106,12 @@ describe('the analysis runner', () => {
     await createAnalysisRelease(t, { interval: '1s', minRequests: 3, steps });
     feedTraffic(t, 0, 10);
     await waitFor('the pause', async () => ((await get(t)).status.analysis?.step === 1 ? true : undefined));
-    // It stays paused, checks still running.
-    await new Promise((r) => setTimeout(r, 2500));
-    const paused = await get(t);
+    // It stays paused while checks keep running: read after a check made well over an interval into the pause.
+    const pausedAt = Date.now();
+    const paused = await waitFor('checks during the pause', async () => {
+      const x = await get(t);
+      return Date.parse(x.status.analysis?.checkedAt ?? '') > pausedAt + 1500 ? x : undefined;
+    });
     expect(paused.status.analysis).toMatchObject({ step: 1, weight: 30, state: 'running', verdict: 'passing' });
     expect(paused.status.analysis.message).toContain('paused until promote');
     const promoted = await t.call('POST', '/api/v1/releases/reviews-canary/promote');
