@@ -35,6 +35,24 @@ export const MAX_COMPARE_BODY_BYTES = 1_048_576;
 /** Headers `*` leaves out: they differ on every answer (or follow from the body) and would be noise. */
 const VOLATILE_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'x-request-id', 'age']);
 
+/**
+ * Headers that carry credentials or sessions: compared (a difference is still reported) but their values never
+ * leave the proxy, since any viewer may read the comparison.
+ */
+export const SECRET_HEADERS: ReadonlySet<string> = new Set([
+  'set-cookie',
+  'cookie',
+  'authorization',
+  'proxy-authorization',
+  'www-authenticate',
+  'proxy-authenticate',
+]);
+
+/** A header's value as the comparison may show it: `(redacted)` for a credential header. */
+export function shownHeaderValue(name: string, value: string): string {
+  return SECRET_HEADERS.has(name) ? '(redacted)' : value;
+}
+
 /** One answer as the proxy captured it. */
 export interface CapturedAnswer {
   status: number;
@@ -191,7 +209,14 @@ export function compareAnswers(primary: CapturedAnswer, mirror: CapturedAnswer, 
     if (c.ignoreHeaders.has(name)) continue;
     const p = headerValue(primary.headers, name);
     const m = headerValue(mirror.headers, name);
-    if (p !== m) out.push({ kind: 'header', field: name, primary: p ?? '(absent)', mirror: m ?? '(absent)' });
+    if (p !== m) {
+      out.push({
+        kind: 'header',
+        field: name,
+        primary: p === null ? '(absent)' : shownHeaderValue(name, p),
+        mirror: m === null ? '(absent)' : shownHeaderValue(name, m),
+      });
+    }
   }
   if (c.settings.body) diffBodies(primary, mirror, c, out);
   return out;

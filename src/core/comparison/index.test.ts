@@ -164,6 +164,17 @@ describe('compareAnswers', () => {
     expect(compare(p, m, { headers: ['*'], ignoreHeaders: ['etag'] }).map((d) => d.field)).toEqual(['content-type', 'x-a']);
   });
 
+  it('reports a differing credential header without its values', () => {
+    const p = answer(200, '{}', ['content-type', 'application/json', 'set-cookie', 'session=primary-secret']);
+    const m = answer(200, '{}', ['content-type', 'application/json', 'set-cookie', 'session=mirror-secret']);
+    const found = compare(p, m, { headers: ['*'] });
+    expect(found).toEqual([{ kind: 'header', field: 'set-cookie', primary: '(redacted)', mirror: '(redacted)' }]);
+    expect(JSON.stringify(compare(p, m, { headers: ['set-cookie', 'authorization'] }))).not.toContain('secret');
+    expect(compare(p, answer(200, '{}'), { headers: ['set-cookie'] })).toEqual([
+      { kind: 'header', field: 'set-cookie', primary: '(redacted)', mirror: '(absent)' },
+    ]);
+  });
+
   it('does not compare bodies when body is off', () => {
     expect(compare(answer(200, '{"a":1}'), answer(200, '{"a":2}'), { body: false })).toEqual([]);
   });

@@ -4,6 +4,7 @@ import {
   type CompiledCompare,
   compareAnswers,
   headerValue,
+  shownHeaderValue,
 } from '../../core/comparison/index.js';
 import { durationSlot } from '../../telemetry-wire/histogram-layout.js';
 import type { ComparisonDifference, ComparisonSample, ExampleAnswer } from '../../telemetry-wire/telemetry-batch.js';
@@ -138,7 +139,7 @@ function exampleOf(a: CapturedAnswer, c: CompiledCompare): ExampleAnswer {
   for (const name of names) {
     if (headers[name] !== undefined) continue;
     const v = headerValue(a.headers, name);
-    if (v !== null) headers[name] = v;
+    if (v !== null) headers[name] = shownHeaderValue(name, v);
   }
   const text = utf8.decode(a.body.subarray(0, EXAMPLE_BODY_CHARS * 4));
   return {
